@@ -1,0 +1,29 @@
+"""Entry point: `python app.py` applies pending migrations and serves; `app` is for WSGI servers."""
+
+from __future__ import annotations
+
+import logging
+
+from dotenv import load_dotenv
+
+load_dotenv()
+
+from shopapi import create_app  # noqa: E402 - .env must be loaded before settings are read
+from shopapi.config import Settings  # noqa: E402
+from shopapi.db import upgrade  # noqa: E402
+from shopapi.serving import QuietRequestHandler  # noqa: E402
+
+settings = Settings.from_env()
+app = create_app(settings)
+
+if __name__ == "__main__":
+    upgrade(settings.database_url)
+    # Werkzeug's server, threaded, never with the debugger; `make serve` runs gunicorn.
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    app.run(
+        host=settings.host,
+        port=settings.port,
+        debug=False,
+        threaded=True,
+        request_handler=QuietRequestHandler,
+    )

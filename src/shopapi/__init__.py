@@ -1,0 +1,98 @@
+"""Products API with password + TOTP sign-in, short-lived JWTs and exact, audited data."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from apiflask import APIFlask
+from flask import Response
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from . import db
+from .config import Settings
+from .errors import register_error_handlers
+from .jsonbody import register_json_loader
+
+MAX_BODY_BYTES = 1024 * 1024
+
+
+def create_app(config: Settings | Mapping[str, Any] | None = None) -> APIFlask:
+    """Build the application. `config` is a `Settings`, or overrides for `Settings.from_env`."""
+    settings = config if isinstance(config, Settings) else Settings.from_env(**dict(config or {}))
+    app = APIFlask(
+        __name__,
+        title="Shop API",
+        version="1.0.0",
+        docs_path=None,
+        spec_path="/openapi.json",
+        instance_path=settings.instance_path,
+    )
+    app.config.update(
+        MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
+        JSON_SORT_KEYS=False,
+        VALIDATION_ERROR_STATUS_CODE=422,
+        AUTO_404_RESPONSE=False,
+        AUTO_VALIDATION_ERROR_RESPONSE=False,
+        AUTO_AUTH_ERROR_RESPONSE=False,
+        DEBUG=False,
+    )
+    app.extensions["settings"] = settings
+    if settings.trusted_proxies > 0:
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
+
+    register_json_loader()
+    register_error_handlers(app)
+    register_database(app, settings)
+    register_blueprints(app, settings)
+    register_headers(app, settings)
+    register_cli(app)
+    return app
+
+
+def register_database(app: APIFlask, settings: Settings) -> None:
+    engine = db.make_engine(
+        settings.database_url,
+        connect_timeout=settings.db_connect_timeout,
+        query_timeout=settings.db_query_timeout,
+    )
+    db.init_app(app, engine)
+
+
+def register_blueprints(app: APIFlask, settings: Settings) -> None:
+    from .auth import register as register_auth
+    from .extensions import make_limiter
+    from .openapi import register as register_openapi
+    from .ops import bp as ops_bp
+    from .products import register as register_products
+
+    limiter = make_limiter(app, settings)
+    app.register_blueprint(ops_bp)
+    register_auth(app, settings, limiter)
+    register_products(app)
+    register_openapi(app)
+
+
+def register_headers(app: APIFlask, settings: Settings) -> None:
+    origins = set(settings.cors_origins)
+
+    @app.after_request
+    def security_headers(response: Response) -> Response:
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers.setdefault("Cache-Control", "no-store")
+        if origins:
+            from flask import request
+
+            origin = request.headers.get("Origin")
+            if origin and ("*" in origins or origin in origins):
+                response.headers["Access-Control-Allow-Origin"] = origin
+                response.headers["Access-Control-Expose-Headers"] = "ETag, Location, Retry-After"
+                response.headers.add("Vary", "Origin")
+        return response
+
+
+def register_cli(app: APIFlask) -> None:
+    from .cli import register
+
+    register(app)

@@ -1,0 +1,82 @@
+"""Per-account attempt limits, exact across every process and instance.
+
+A counter row per (kind, subject) lives in the database. Each attempt first *reserves*
+a slot with one conditional UPDATE (atomic on every backend), so N concurrent guesses
+can never get past the limit; an attempt that turns out right gives its slot back.
+The window opens at the first counted attempt and lasts `WINDOW` seconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import case, select, update
+from sqlalchemy.dialects import mysql, sqlite
+from sqlalchemy.orm import Session
+
+from ..db import utcnow
+from ..models import AttemptCounter
+
+WINDOW = timedelta(minutes=15)
+LIMIT = 10
+PASSWORD = "password"
+CODE = "code"
+
+
+@dataclass(frozen=True)
+class Reservation:
+    granted: bool
+    retry_after: int = 0
+
+
+def _ensure_row(session: Session, kind: str, subject: str) -> None:
+    values = {"kind": kind, "subject": subject, "window_start": utcnow(), "count": 0}
+    table = AttemptCounter.__table__
+    if session.get_bind().dialect.name == "mysql":
+        stmt = mysql.insert(table).values(values).prefix_with("IGNORE")
+    else:
+        stmt = sqlite.insert(table).values(values).on_conflict_do_nothing()
+    session.execute(stmt)
+
+
+def reserve(session: Session, kind: str, subject: str) -> Reservation:
+    """Take one attempt for `subject`, committed at once so every process sees it."""
+    now = utcnow()
+    cutoff = now - WINDOW
+    c = AttemptCounter
+    expired = c.window_start <= cutoff
+    stmt = (
+        update(c)
+        .where(c.kind == kind, c.subject == subject, expired | (c.count < LIMIT))
+        # MySQL applies SET clauses left to right: `count` must read the old window_start.
+        .ordered_values(
+            (c.count, case((expired, 1), else_=c.count + 1)),
+            (c.window_start, case((expired, now), else_=c.window_start)),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    try:
+        _ensure_row(session, kind, subject)
+        granted = session.execute(stmt).rowcount == 1  # type: ignore[attr-defined]
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    if granted:
+        return Reservation(True)
+    start = session.scalar(select(c.window_start).where(c.kind == kind, c.subject == subject))
+    session.rollback()
+    remaining = int(((start or now) + WINDOW - now).total_seconds())
+    return Reservation(False, max(remaining, 1))
+
+
+def release(session: Session, kind: str, subject: str) -> None:
+    """Give back a reserved slot: the attempt was right, so it is not a failure."""
+    c = AttemptCounter
+    session.execute(
+        update(c)
+        .where(c.kind == kind, c.subject == subject, c.count > 0)
+        .values(count=c.count - 1)
+        .execution_options(synchronize_session=False)
+    )

@@ -1,0 +1,97 @@
+"""Views of the sign-in flow: parse, call the service, serialise."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apiflask import APIBlueprint
+from flask import current_app
+
+from .. import db
+from ..config import Settings
+from . import service
+from .current import current_user, login_required
+from .schemas import LoginIn, LoginOut, RegisterIn, RegisterOut, TokenOut, UserOut, VerifyIn
+
+bp = APIBlueprint("auth", __name__, url_prefix="/auth", tag="Authentication")
+
+
+def _settings() -> Settings:
+    settings: Settings = current_app.extensions["settings"]
+    return settings
+
+
+@bp.post("/register")
+@bp.input(RegisterIn, arg_name="data")
+@bp.output(RegisterOut, status_code=201)
+@bp.doc(responses={409: "Username taken", 422: "Invalid input", 429: "Too many requests"})
+def register(data: dict[str, Any]) -> Any:
+    """Create an account and its Google Authenticator enrolment."""
+    user, enrollment, codes = service.register(
+        db.session(), _settings(), username=data["username"], password=data["password"]
+    )
+    return {
+        "id": user.id,
+        "username": user.username,
+        "totp": enrollment.as_dict(),
+        "recovery_codes": codes,
+    }
+
+
+@bp.post("/login")
+@bp.input(LoginIn, arg_name="data")
+@bp.output(LoginOut)
+@bp.doc(
+    responses={
+        401: "Wrong username or password",
+        422: "Invalid input",
+        429: "Too many failed attempts",
+    }
+)
+def login(data: dict[str, Any]) -> Any:
+    """Check the password; returns a single-use mfa_token for /auth/verify."""
+    return service.login(
+        db.session(), _settings(), username=data["username"], password=data["password"]
+    )
+
+
+@bp.post("/verify")
+@bp.input(VerifyIn, arg_name="data")
+@bp.output(TokenOut)
+@bp.doc(responses={401: "Bad mfa_token or code", 422: "Invalid input", 429: "Too many wrong codes"})
+def verify(data: dict[str, Any]) -> Any:
+    """Exchange an mfa_token and a TOTP or recovery code for a 10-minute access token."""
+    settings = _settings()
+    token = service.verify(
+        db.session(),
+        settings,
+        mfa_token=data["mfa_token"],
+        otp=data.get("otp"),
+        recovery_code=data.get("recovery_code"),
+    )
+    return {
+        "access_token": token.token,
+        "token_type": "Bearer",
+        "expires_in": settings.access_token_ttl,
+    }
+
+
+@bp.post("/logout")
+@bp.output({}, status_code=204)
+@bp.doc(security="BearerAuth", responses={401: "Missing or bad access token"})
+@login_required
+def logout() -> Any:
+    """Revoke the access token used for this request."""
+    user = current_user()
+    service.logout(db.session(), jti=user.jti, expires_at=user.token_expires_at)
+    return ""
+
+
+@bp.get("/me")
+@bp.output(UserOut)
+@bp.doc(security="BearerAuth", responses={401: "Missing or bad access token"})
+@login_required
+def me() -> Any:
+    """The signed-in user."""
+    user = current_user()
+    return {"id": user.id, "username": user.username, "created_at": user.created_at}

@@ -1,0 +1,86 @@
+"""Request and response shapes of the sign-in flow (inputs and outputs kept apart)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apiflask import Schema
+from apiflask.fields import DateTime, Integer, List, Nested, String
+from apiflask.validators import Length, Regexp
+from marshmallow import ValidationError, validates_schema
+
+from ..security import password_problems
+
+USERNAME = Regexp(
+    r"^[A-Za-z0-9._-]{3,50}\Z",
+    error="Use 3-50 characters: letters A-Z, digits, '.', '_' or '-'.",
+)
+
+
+def username_field() -> String:
+    return String(
+        required=True, validate=USERNAME, metadata={"description": "3-50 of A-Z a-z 0-9 . _ -"}
+    )
+
+
+class RegisterIn(Schema):
+    username = username_field()
+    password = String(
+        required=True,
+        validate=Length(min=8, max=256),
+        metadata={"description": "8-256 characters of any kind; not a common password"},
+    )
+
+    @validates_schema
+    def password_is_acceptable(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        problems = password_problems(data["password"], data["username"])
+        if problems:
+            raise ValidationError(problems, field_name="password")
+
+
+class LoginIn(Schema):
+    username = username_field()
+    password = String(required=True, validate=Length(min=1, max=256))
+
+
+class VerifyIn(Schema):
+    mfa_token = String(required=True, validate=Length(min=1, max=128))
+    otp = String(validate=Regexp(r"^[0-9]{6}\Z", error="A code is 6 digits."))
+    recovery_code = String(validate=Length(min=1, max=64))
+
+    @validates_schema
+    def one_code(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        if ("otp" in data) == ("recovery_code" in data):
+            raise ValidationError("Send exactly one of otp or recovery_code.", field_name="otp")
+
+
+class TotpOut(Schema):
+    secret = String(metadata={"description": "Base32 secret for manual entry"})
+    otpauth_uri = String(metadata={"description": "Key URI that Google Authenticator scans"})
+    qr_code = String(metadata={"description": "The Key URI as a PNG data URI"})
+
+
+class RegisterOut(Schema):
+    id = Integer()
+    username = String()
+    totp = Nested(TotpOut)
+    recovery_codes = List(String(), metadata={"description": "10 single-use codes, shown once"})
+
+
+class LoginOut(Schema):
+    mfa_token = String()
+    expires_in = Integer()
+    next = String()
+    enrollment = Nested(TotpOut, metadata={"description": "Until the first verify with a code"})
+
+
+class TokenOut(Schema):
+    access_token = String()
+    token_type = String()
+    expires_in = Integer()
+
+
+class UserOut(Schema):
+    id = Integer()
+    username = String()
+    created_at = DateTime(format="%Y-%m-%dT%H:%M:%SZ")

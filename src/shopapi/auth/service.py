@@ -1,0 +1,267 @@
+"""Sign-in logic: validated data and a session in, results or `ApiError` out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+from argon2 import PasswordHasher
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from .. import security
+from ..config import Settings
+from ..db import utcnow
+from ..errors import ApiError, unauthorized
+from ..models import MfaChallenge, RecoveryCode, RevokedToken, User
+from . import attempts
+
+MAX_WRONG_CODES_PER_CHALLENGE = 5
+BAD_CREDENTIALS = "The username or password is wrong."
+BAD_MFA_TOKEN = "The mfa_token is invalid, expired or already used; log in again."
+BAD_CODE = "The code is wrong or has already been used."
+
+
+@dataclass(frozen=True)
+class Enrollment:
+    secret: str
+    otpauth_uri: str
+    qr_code: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"secret": self.secret, "otpauth_uri": self.otpauth_uri, "qr_code": self.qr_code}
+
+
+def hasher(settings: Settings) -> PasswordHasher:
+    return _hasher(*_params(settings))
+
+
+@lru_cache(maxsize=8)
+def _hasher(time_cost: int, memory_cost: int, parallelism: int) -> PasswordHasher:
+    return security.password_hasher(time_cost, memory_cost, parallelism)
+
+
+@lru_cache(maxsize=8)
+def _dummy_hash(time_cost: int, memory_cost: int, parallelism: int) -> str:
+    """A hash to verify against for unknown users, so they cost the same time."""
+    return _hasher(time_cost, memory_cost, parallelism).hash(security.new_mfa_token())
+
+
+def enrollment(settings: Settings, username: str, secret: str) -> Enrollment:
+    uri = security.totp_uri(secret, username, settings.totp_issuer)
+    return Enrollment(secret, uri, security.qr_png_data_uri(uri))
+
+
+def register(
+    session: Session, settings: Settings, *, username: str, password: str
+) -> tuple[User, Enrollment, list[str]]:
+    secret = security.new_totp_secret()
+    codes = security.new_recovery_codes()
+    user = User(
+        username=username,
+        username_normalized=username.lower(),
+        password=hasher(settings).hash(password),
+        twofa_secret=security.encrypt(settings.totp_encryption_keys, secret),
+        created_at=utcnow(),
+    )
+    try:
+        session.add(user)
+        session.flush()
+        session.execute(
+            insert(RecoveryCode),
+            [{"user_id": user.id, "code_hash": _code_hash(c)} for c in codes],
+        )
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        raise ApiError(409, "This username is taken.") from None
+    return user, enrollment(settings, user.username, secret), codes
+
+
+def login(session: Session, settings: Settings, *, username: str, password: str) -> dict[str, Any]:
+    subject = username.lower()
+    slot = attempts.reserve(session, attempts.PASSWORD, subject)
+    if not slot.granted:
+        raise _too_many("Too many failed sign-ins for this account.", slot.retry_after)
+    user = session.scalar(select(User).where(User.username_normalized == subject))
+    h = hasher(settings)
+    if user is None:
+        security.verify_password(h, _dummy_hash(*_params(settings)), password)
+        raise unauthorized(BAD_CREDENTIALS, error="")
+    if not security.verify_password(h, user.password, password):
+        raise unauthorized(BAD_CREDENTIALS, error="")
+
+    attempts.release(session, attempts.PASSWORD, subject)
+    if h.check_needs_rehash(user.password):
+        user.password = h.hash(password)
+    now = utcnow()
+    token = security.new_mfa_token()
+    session.execute(
+        delete(MfaChallenge).where(MfaChallenge.user_id == user.id, MfaChallenge.expires_at < now)
+    )
+    session.add(
+        MfaChallenge(
+            token_hash=security.sha256(token),
+            user_id=user.id,
+            expires_at=now + timedelta(seconds=settings.mfa_token_ttl),
+            failed_attempts=0,
+        )
+    )
+    session.commit()
+    result: dict[str, Any] = {
+        "mfa_token": token,
+        "expires_in": settings.mfa_token_ttl,
+        "next": "/auth/verify",
+    }
+    if user.totp_confirmed_at is None:
+        secret = security.decrypt(settings.totp_encryption_keys, user.twofa_secret)
+        result["enrollment"] = enrollment(settings, user.username, secret).as_dict()
+    return result
+
+
+def verify(
+    session: Session,
+    settings: Settings,
+    *,
+    mfa_token: str,
+    otp: str | None = None,
+    recovery_code: str | None = None,
+) -> security.AccessToken:
+    now = utcnow()
+    challenge = session.scalar(
+        select(MfaChallenge).where(MfaChallenge.token_hash == security.sha256(mfa_token))
+    )
+    session.rollback()
+    if challenge is None or not _alive(challenge, now):
+        raise unauthorized(BAD_MFA_TOKEN, error="")
+    user_id = challenge.user_id
+    slot = attempts.reserve(session, attempts.CODE, str(user_id))
+    if not slot.granted:
+        raise _too_many("Too many wrong codes for this account.", slot.retry_after)
+
+    if not _claim(session, challenge.id, now):
+        # Used up by a concurrent request: not a wrong code, so the slot goes back.
+        session.rollback()
+        attempts.release(session, attempts.CODE, str(user_id))
+        session.commit()
+        raise unauthorized(BAD_MFA_TOKEN, error="")
+    if otp is not None:
+        accepted = _accept_totp(session, settings, user_id, otp, now)
+    else:
+        accepted = _accept_recovery_code(session, user_id, recovery_code or "", now)
+    if not accepted:
+        # Undo the claim, count the wrong code against this challenge (the account's
+        # slot stays taken), and kill the challenge after the fifth.
+        session.rollback()
+        session.execute(
+            update(MfaChallenge)
+            .where(MfaChallenge.id == challenge.id)
+            .values(failed_attempts=MfaChallenge.failed_attempts + 1)
+        )
+        session.commit()
+        raise unauthorized(BAD_CODE, error="")
+    attempts.release(session, attempts.CODE, str(user_id))
+    session.commit()
+    return security.create_access_token(
+        user_id, settings.jwt_secret_key, settings.jwt_issuer, settings.access_token_ttl
+    )
+
+
+def logout(session: Session, *, jti: str, expires_at: int) -> None:
+    now = utcnow()
+    session.execute(delete(RevokedToken).where(RevokedToken.expires_at < now))
+    if session.get(RevokedToken, jti) is None:
+        session.add(
+            RevokedToken(
+                jti=jti, expires_at=datetime.fromtimestamp(expires_at, UTC).replace(tzinfo=None)
+            )
+        )
+    try:
+        session.commit()
+    except IntegrityError:  # revoked by a concurrent logout: the outcome is the same
+        session.rollback()
+
+
+def _alive(challenge: MfaChallenge, now: datetime) -> bool:
+    return (
+        challenge.used_at is None
+        and challenge.expires_at > now
+        and challenge.failed_attempts < MAX_WRONG_CODES_PER_CHALLENGE
+    )
+
+
+def _claim(session: Session, challenge_id: int, now: datetime) -> bool:
+    """Use the challenge up, if it is still alive: one conditional UPDATE."""
+    c = MfaChallenge
+    result = session.execute(
+        update(c)
+        .where(
+            c.id == challenge_id,
+            c.used_at.is_(None),
+            c.expires_at > now,
+            c.failed_attempts < MAX_WRONG_CODES_PER_CHALLENGE,
+        )
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def _accept_totp(
+    session: Session, settings: Settings, user_id: int, otp: str, now: datetime
+) -> bool:
+    """Accept a code only by moving the user's last step forward (no replay, ever)."""
+    encrypted = session.scalar(select(User.twofa_secret).where(User.id == user_id))
+    if encrypted is None:
+        return False
+    step = security.matching_step(security.decrypt(settings.totp_encryption_keys, encrypted), otp)
+    if step is None:
+        return False
+    result = session.execute(
+        update(User)
+        .where(
+            User.id == user_id,
+            (User.totp_last_step.is_(None)) | (User.totp_last_step < step),
+        )
+        .values(totp_last_step=step)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    session.execute(
+        update(User)
+        .where(User.id == user_id, User.totp_confirmed_at.is_(None))
+        .values(totp_confirmed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return True
+
+
+def _accept_recovery_code(session: Session, user_id: int, code: str, now: datetime) -> bool:
+    r = RecoveryCode
+    result = session.execute(
+        update(r)
+        .where(
+            r.user_id == user_id,
+            r.code_hash == _code_hash(code),
+            r.used_at.is_(None),
+        )
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def _code_hash(code: str) -> str:
+    return security.sha256(security.normalise_recovery_code(code))
+
+
+def _params(settings: Settings) -> tuple[int, int, int]:
+    return settings.argon2_time_cost, settings.argon2_memory_cost, settings.argon2_parallelism
+
+
+def _too_many(detail: str, retry_after: int) -> ApiError:
+    return ApiError(429, detail, headers={"Retry-After": str(retry_after)})

@@ -1,0 +1,168 @@
+"""Typed settings, read from the environment (and `.env`) once at start-up."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from cryptography.fernet import Fernet
+
+# OWASP's minimum for Argon2id: m = 19 MiB, t = 2, p = 1.
+OWASP_ARGON2 = {"time_cost": 2, "memory_cost": 19 * 1024, "parallelism": 1}
+MIN_JWT_KEY_BYTES = 32
+
+
+class ConfigError(RuntimeError):
+    """The settings cannot be used; the message says which one and why."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    app_env: str = "development"
+    instance_path: str = ""
+    database_url: str = ""
+    redis_url: str | None = None
+    jwt_secret_key: str = field(default="", repr=False)
+    totp_encryption_keys: tuple[str, ...] = field(default=(), repr=False)
+    host: str = "127.0.0.1"
+    port: int = 5000
+    trusted_proxies: int = 0
+    login_rate_limit_per_address: str = "100/minute"
+    register_rate_limit_per_address: str = "20/minute"
+    cors_origins: tuple[str, ...] = ()
+    argon2_time_cost: int = OWASP_ARGON2["time_cost"]
+    argon2_memory_cost: int = OWASP_ARGON2["memory_cost"]
+    argon2_parallelism: int = OWASP_ARGON2["parallelism"]
+    jwt_issuer: str = "shopapi"
+    totp_issuer: str = "ShopAPI"
+    access_token_ttl: int = 600
+    mfa_token_ttl: int = 300
+    db_connect_timeout: int = 3
+    db_query_timeout: int = 10
+
+    @property
+    def production(self) -> bool:
+        return self.app_env == "production"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Build settings from `environ` (default: the process environment), then `overrides`."""
+        env = dict(os.environ if environ is None else environ)
+        instance = env.get("INSTANCE_PATH") or str(Path.cwd() / "instance")
+        values: dict[str, Any] = {
+            "app_env": env.get("APP_ENV", "development"),
+            "instance_path": instance,
+            "database_url": env.get("DATABASE_URL") or "",
+            "redis_url": env.get("REDIS_URL") or None,
+            "jwt_secret_key": env.get("JWT_SECRET_KEY", ""),
+            "totp_encryption_keys": _split(env.get("TOTP_ENCRYPTION_KEY", "")),
+            "host": env.get("HOST", "127.0.0.1"),
+            "port": _int(env, "PORT", 5000),
+            "trusted_proxies": _int(env, "TRUSTED_PROXIES", 0),
+            "login_rate_limit_per_address": env.get("LOGIN_RATE_LIMIT_PER_ADDRESS", "100/minute"),
+            "register_rate_limit_per_address": env.get(
+                "REGISTER_RATE_LIMIT_PER_ADDRESS", "20/minute"
+            ),
+            "cors_origins": _split(env.get("CORS_ORIGINS", "")),
+            "argon2_time_cost": _int(env, "ARGON2_TIME_COST", OWASP_ARGON2["time_cost"]),
+            "argon2_memory_cost": _int(env, "ARGON2_MEMORY_COST", OWASP_ARGON2["memory_cost"]),
+            "argon2_parallelism": _int(env, "ARGON2_PARALLELISM", OWASP_ARGON2["parallelism"]),
+        }
+        known = {f.name for f in fields(cls)}
+        unknown = set(overrides) - known
+        if unknown:
+            raise ConfigError(f"unknown settings: {', '.join(sorted(unknown))}")
+        values.update(overrides)
+        settings = cls(**values)
+        if not settings.database_url:
+            db_file = Path(settings.instance_path) / "shopapi.sqlite3"
+            settings = replace(settings, database_url=f"sqlite:///{db_file}")
+        return settings.with_secrets()
+
+    def with_secrets(self) -> Settings:
+        """Check the secrets; in development, fill missing ones from the instance folder."""
+        jwt_key, totp_keys = self.jwt_secret_key, self.totp_encryption_keys
+        if self.production:
+            _check_production(self)
+            return self
+        if not jwt_key or not totp_keys:
+            stored = _dev_secrets(Path(self.instance_path))
+            jwt_key = jwt_key or stored["JWT_SECRET_KEY"]
+            totp_keys = totp_keys or (stored["TOTP_ENCRYPTION_KEY"],)
+        settings = replace(self, jwt_secret_key=jwt_key, totp_encryption_keys=totp_keys)
+        _check_keys(settings)
+        return settings
+
+
+def _split(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+
+
+def _check_keys(settings: Settings) -> None:
+    if len(settings.jwt_secret_key.encode()) < MIN_JWT_KEY_BYTES:
+        raise ConfigError(
+            f"JWT_SECRET_KEY must be at least {MIN_JWT_KEY_BYTES} bytes; "
+            'generate one with: python -c "import secrets; print(secrets.token_urlsafe(48))"'
+        )
+    for key in settings.totp_encryption_keys:
+        try:
+            Fernet(key)
+        except (ValueError, TypeError):
+            raise ConfigError(
+                "TOTP_ENCRYPTION_KEY must be Fernet keys (32 random bytes, URL-safe base64), "
+                "comma-separated; generate one with: python -c "
+                '"from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
+            ) from None
+
+
+def _check_production(settings: Settings) -> None:
+    if not settings.jwt_secret_key:
+        raise ConfigError("APP_ENV=production needs JWT_SECRET_KEY (at least 32 random bytes)")
+    if not settings.totp_encryption_keys:
+        raise ConfigError("APP_ENV=production needs TOTP_ENCRYPTION_KEY (a Fernet key)")
+    _check_keys(settings)
+    if len(set(settings.jwt_secret_key)) < 8:
+        raise ConfigError("JWT_SECRET_KEY looks like a placeholder: use random bytes")
+    weak = (
+        settings.argon2_time_cost < OWASP_ARGON2["time_cost"]
+        or settings.argon2_memory_cost < OWASP_ARGON2["memory_cost"]
+    )
+    if weak:
+        raise ConfigError("APP_ENV=production refuses Argon2 parameters below OWASP's minimum")
+
+
+def _dev_secrets(instance: Path) -> dict[str, str]:
+    """Secrets generated once for development and kept under the instance folder."""
+    path = instance / "secrets.json"
+    if path.exists():
+        stored: dict[str, str] = json.loads(path.read_text())
+        return stored
+    instance.mkdir(parents=True, exist_ok=True)
+    stored = {
+        "JWT_SECRET_KEY": secrets.token_urlsafe(48),
+        "TOTP_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+    }
+    # Create with owner-only permissions; O_EXCL makes a concurrent first start safe.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        existing: dict[str, str] = json.loads(path.read_text())
+        return existing
+    with os.fdopen(fd, "w") as fh:
+        json.dump(stored, fh)
+    return stored

@@ -1,0 +1,140 @@
+"""The database engine, one session per request, and migrations."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, current_app, g
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def utcnow() -> datetime:
+    """Now in UTC, in whole seconds: what every backend stores and reads back unchanged."""
+    return datetime.now(UTC).replace(microsecond=0, tzinfo=None)
+
+
+def normalise_url(url: str) -> URL:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "mysql" and "charset" not in parsed.query:
+        parsed = parsed.update_query_dict({"charset": "utf8mb4"})
+    return parsed
+
+
+def make_engine(
+    url: str, *, connect_timeout: int = 3, query_timeout: int = 10, **kwargs: Any
+) -> Engine:
+    parsed = normalise_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            parsed, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs
+        )
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    if backend == "mysql":
+        # Bounded timeouts so a dead server gives a quick 503, never a hung worker.
+        return create_engine(
+            parsed,
+            pool_pre_ping=True,
+            pool_recycle=1800,
+            isolation_level="READ COMMITTED",
+            connect_args={
+                "connect_timeout": connect_timeout,
+                "read_timeout": query_timeout,
+                "write_timeout": query_timeout,
+            },
+            **kwargs,
+        )
+    return create_engine(parsed, pool_pre_ping=True, **kwargs)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def init_app(app: Flask, engine: Engine) -> None:
+    app.extensions["db_engine"] = engine
+    app.extensions["db_sessionmaker"] = sessionmaker(engine, expire_on_commit=False)
+    app.teardown_appcontext(_close_request_session)
+
+
+def engine() -> Engine:
+    result: Engine = current_app.extensions["db_engine"]
+    return result
+
+
+def session() -> Session:
+    """The session of the current request, created on first use."""
+    if "db_session" not in g:
+        g.db_session = current_app.extensions["db_sessionmaker"]()
+    result: Session = g.db_session
+    return result
+
+
+@contextmanager
+def transaction() -> Iterator[Session]:
+    """Run a block in one transaction: commit at the end, roll back on any error."""
+    s = session()
+    try:
+        yield s
+        s.commit()
+    except BaseException:
+        s.rollback()
+        raise
+
+
+def rollback_request_session() -> None:
+    s = g.pop("db_session", None) if g else None
+    if s is not None:
+        try:
+            s.rollback()
+        finally:
+            s.close()
+
+
+def _close_request_session(_exc: BaseException | None) -> None:
+    s = g.pop("db_session", None)
+    if s is not None:
+        s.close()
+
+
+def ping() -> bool:
+    try:
+        with engine().connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return True
+    except Exception:  # noqa: BLE001 - any failure means "not ready"
+        return False
+
+
+def alembic_config(url: str) -> Any:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    # Alembic's config goes through ConfigParser interpolation: escape '%'.
+    config.set_main_option(
+        "sqlalchemy.url",
+        normalise_url(url).render_as_string(hide_password=False).replace("%", "%%"),
+    )
+    return config
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    from alembic import command
+
+    command.upgrade(alembic_config(url), revision)

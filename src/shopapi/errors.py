@@ -1,0 +1,175 @@
+"""Every error response is built here, as RFC 9457 problem+json."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from http import HTTPStatus
+from typing import Any
+
+from apiflask import APIFlask
+from apiflask.exceptions import HTTPError
+from flask import Response, json
+from sqlalchemy.exc import DBAPIError, OperationalError
+from werkzeug.exceptions import HTTPException
+
+PROBLEM_TYPE = "about:blank"
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    """An error a client caused or must know about; becomes a problem+json response."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        *,
+        title: str | None = None,
+        errors: Mapping[str, list[str]] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.title = title
+        self.errors = errors
+        self.headers = dict(headers or {})
+
+
+def validation_error(errors: Mapping[str, list[str]]) -> ApiError:
+    return ApiError(422, "The request has invalid fields.", errors=errors)
+
+
+def unauthorized(detail: str, error: str = "invalid_token") -> ApiError:
+    """401 with the RFC 6750 challenge."""
+    challenge = f'Bearer realm="api", error="{error}"' if error else 'Bearer realm="api"'
+    return ApiError(401, detail, headers={"WWW-Authenticate": challenge})
+
+
+def problem(
+    status: int,
+    detail: str,
+    *,
+    title: str | None = None,
+    errors: Mapping[str, Any] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE,
+        "title": title or HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+    }
+    if errors is not None:
+        body["errors"] = errors
+    response = Response(json.dumps(body), status=status, mimetype="application/problem+json")
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def _flatten(messages: Any) -> dict[str, list[str]]:
+    """Turn webargs/marshmallow messages ({location: {field: [...]}}) into {field: [...]}."""
+    flat: dict[str, list[str]] = {}
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, Mapping):
+            for key, inner in value.items():
+                walk(f"{prefix}.{key}" if prefix else str(key), inner)
+        elif isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+            flat.setdefault(prefix or "_body", []).extend(value)
+        else:
+            flat.setdefault(prefix or "_body", []).append(str(value))
+
+    if isinstance(messages, Mapping) and len(messages) == 1:
+        ((location, inner),) = messages.items()
+        if location in {"json", "query", "querystring", "headers", "view_args", "path"}:
+            messages = inner
+    walk("", messages)
+    return flat
+
+
+def _from_apiflask(error: HTTPError) -> Response:
+    headers = dict(error.headers or {})
+    headers.pop("Content-Type", None)
+    if error.status_code == 422 and error.detail:
+        return problem(
+            422, "The request has invalid fields.", errors=_flatten(error.detail), headers=headers
+        )
+    detail = error.message if isinstance(error.message, str) else ""
+    phrase = HTTPStatus(error.status_code).phrase
+    return problem(error.status_code, _describe(error.status_code, detail, phrase), headers=headers)
+
+
+_DETAILS = {
+    400: "The request body is not valid JSON or not a JSON object.",
+    404: "No resource at this address.",
+    405: "This method is not allowed on this address.",
+    413: "The request body is larger than 1 MiB.",
+    415: "The request body must be sent as Content-Type: application/json.",
+    429: "Too many requests; wait before trying again.",
+}
+
+
+def _describe(status: int, detail: str, phrase: str) -> str:
+    if detail and detail != phrase:
+        return detail
+    return _DETAILS.get(status, phrase)
+
+
+def register_error_handlers(app: APIFlask) -> None:
+    @app.error_processor
+    def apiflask_error(error: HTTPError) -> Response:
+        return _from_apiflask(error)
+
+    @app.errorhandler(ApiError)
+    def api_error(error: ApiError) -> Response:
+        return problem(
+            error.status,
+            error.detail,
+            title=error.title,
+            errors=error.errors,
+            headers=error.headers,
+        )
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Response:
+        status = error.code or 500
+        headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
+        if status == 429:
+            headers.setdefault("Retry-After", str(_retry_after(error)))
+            detail = "Too many requests from this address; wait before trying again."
+            return problem(429, detail, headers=headers)
+        return problem(status, _DETAILS.get(status, HTTPStatus(status).phrase), headers=headers)
+
+    @app.errorhandler(OperationalError)
+    def database_unavailable(error: OperationalError) -> Response:
+        _rollback()
+        log.warning("database unavailable: %s", type(error.orig).__name__)
+        return problem(
+            503, "The database is unavailable; try again shortly.", headers={"Retry-After": "5"}
+        )
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception) -> Response:
+        _rollback()
+        if isinstance(error, DBAPIError) and error.connection_invalidated:
+            return database_unavailable(error)  # type: ignore[arg-type]
+        log.exception("unhandled error")
+        return problem(500, "The server failed to handle this request.")
+
+
+def _retry_after(error: HTTPException) -> int:
+    limit = getattr(error, "limit", None)
+    try:
+        seconds = int(limit.limit.get_expiry()) if limit is not None else 60
+    except (AttributeError, TypeError):
+        seconds = 60
+    return max(seconds, 1)
+
+
+def _rollback() -> None:
+    from .db import rollback_request_session
+
+    rollback_request_session()

@@ -1,0 +1,54 @@
+"""Strict JSON request bodies: exact decimals, no NaN/Infinity, objects only.
+
+Flask's `get_json()` turns `12.10` into a binary float; here every JSON number with a
+fraction or exponent becomes a `Decimal`, so money never passes through a float.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any, NoReturn
+
+from flask import Request, g, request
+
+from .errors import ApiError
+
+
+def _refuse_constant(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not JSON")
+
+
+def loads(raw: bytes | str) -> Any:
+    """Parse JSON with numbers as `Decimal`/`int`; raise ValueError on anything invalid."""
+    if isinstance(raw, bytes):
+        raw = raw.decode("utf-8")
+    return json.loads(raw, parse_float=Decimal, parse_constant=_refuse_constant)
+
+
+def body(req: Request | None = None) -> dict[str, Any]:
+    """The request body as a JSON object, parsed once per request (415 / 400 otherwise)."""
+    req = req or request
+    if "json_body" in g:
+        cached: dict[str, Any] = g.json_body
+        return cached
+    if not req.is_json:
+        raise ApiError(415, "The request body must be sent as Content-Type: application/json.")
+    try:
+        data = loads(req.get_data(cache=True))
+    except (ValueError, RecursionError):
+        # ValueError covers bad JSON, bad UTF-8, NaN/Infinity and over-long integers.
+        raise ApiError(400, "The request body is not valid JSON.") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, "The request body must be a JSON object.")
+    g.json_body = data
+    return data
+
+
+def register_json_loader() -> None:
+    """Make APIFlask's `@input(..., location="json")` read bodies through `body()`."""
+    from apiflask.schema_adapters.marshmallow import parser
+
+    @parser.location_loader("json")  # type: ignore[untyped-decorator]
+    def load_json(req: Request, _schema: Any) -> dict[str, Any]:
+        return body(req)

@@ -1,0 +1,35 @@
+"""Alembic environment: runs the migrations against the URL the service is configured with."""
+
+from alembic import context
+from sqlalchemy import create_engine, pool
+
+from shopapi.db import normalise_url
+from shopapi.models import Base
+
+target_metadata = Base.metadata
+
+
+def run_migrations_offline() -> None:
+    context.configure(
+        url=context.config.get_main_option("sqlalchemy.url"),
+        target_metadata=target_metadata,
+        literal_binds=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    url = normalise_url(context.config.get_main_option("sqlalchemy.url") or "")
+    engine = create_engine(url, poolclass=pool.NullPool)
+    with engine.connect() as connection:
+        context.configure(connection=connection, target_metadata=target_metadata)
+        with context.begin_transaction():
+            context.run_migrations()
+    engine.dispose()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()

@@ -1,0 +1,176 @@
+"""Security primitives as plain functions: passwords, TOTP, secrets at rest, tokens."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jwt
+import pyotp
+import segno
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+TOTP_STEP = 30
+TOTP_DIGITS = 6
+RECOVERY_CODE_COUNT = 10
+JWT_ALGORITHM = "HS256"
+REQUIRED_CLAIMS = ["sub", "iat", "nbf", "exp", "jti", "type", "iss"]
+
+
+# --- passwords -------------------------------------------------------------------------
+
+
+def password_hasher(time_cost: int, memory_cost: int, parallelism: int) -> PasswordHasher:
+    """Argon2id; the whole password is hashed (no 72-byte truncation as with bcrypt)."""
+    return PasswordHasher(time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism)
+
+
+def verify_password(hasher: PasswordHasher, stored_hash: str, password: str) -> bool:
+    try:
+        return hasher.verify(stored_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+@lru_cache(maxsize=1)
+def common_passwords() -> frozenset[str]:
+    """The most commonly used passwords (lower-cased), shipped with the package."""
+    path = Path(__file__).parent / "data" / "common-passwords.txt"
+    return frozenset(line.strip().lower() for line in path.read_text().splitlines() if line)
+
+
+def password_problems(password: str, username: str) -> list[str]:
+    """Why a new password is refused; empty when it is acceptable."""
+    problems = []
+    if password.lower() in common_passwords():
+        problems.append("This password is among the most commonly used; choose another.")
+    if username and username.lower() in password.lower():
+        problems.append("The password must not contain the username.")
+    return problems
+
+
+# --- TOTP (RFC 6238) -------------------------------------------------------------------
+
+
+def new_totp_secret() -> str:
+    return pyotp.random_base32(length=32)
+
+
+def totp_uri(secret: str, username: str, issuer: str) -> str:
+    return pyotp.TOTP(secret).provisioning_uri(name=username, issuer_name=issuer)
+
+
+def qr_png_data_uri(uri: str) -> str:
+    return str(segno.make(uri, error="m").png_data_uri(scale=5, border=4))
+
+
+def current_step(now: float | None = None) -> int:
+    return int((time.time() if now is None else now) // TOTP_STEP)
+
+
+def matching_step(secret: str, code: str, now: float | None = None, drift: int = 1) -> int | None:
+    """The time step (within `drift` steps of now) whose code equals `code`, else None."""
+    if len(code) != TOTP_DIGITS or not code.isdigit():
+        return None
+    totp = pyotp.TOTP(secret)
+    step = current_step(now)
+    found = None
+    for candidate in range(step - drift, step + drift + 1):
+        # Compare every candidate in constant time, whatever matched before.
+        if hmac.compare_digest(totp.generate_otp(candidate), code):
+            found = candidate
+    return found
+
+
+# --- secrets at rest -------------------------------------------------------------------
+
+
+def cipher(keys: tuple[str, ...]) -> MultiFernet:
+    """Encrypts with the first key, decrypts with any: rotation by prepending a new key."""
+    return MultiFernet([Fernet(k) for k in keys])
+
+
+def encrypt(keys: tuple[str, ...], plaintext: str) -> str:
+    return cipher(keys).encrypt(plaintext.encode()).decode()
+
+
+def decrypt(keys: tuple[str, ...], token: str) -> str:
+    try:
+        return cipher(keys).decrypt(token.encode()).decode()
+    except InvalidToken:
+        raise ValueError("stored secret cannot be decrypted with the configured keys") from None
+
+
+def sha256(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def new_mfa_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def new_recovery_codes(count: int = RECOVERY_CODE_COUNT) -> list[str]:
+    """Codes of 80 random bits, shown as four groups of four base32 characters."""
+    codes = []
+    for _ in range(count):
+        raw = base64.b32encode(secrets.token_bytes(10)).decode().lower()
+        codes.append("-".join(raw[i : i + 4] for i in range(0, 16, 4)))
+    return codes
+
+
+def normalise_recovery_code(code: str) -> str:
+    return code.strip().lower().replace("-", "").replace(" ", "")
+
+
+# --- access tokens ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AccessToken:
+    token: str
+    jti: str
+    expires_at: int
+
+
+def create_access_token(
+    user_id: int, key: str, issuer: str, ttl: int, now: int | None = None
+) -> AccessToken:
+    iat = int(time.time()) if now is None else now
+    jti = uuid.uuid4().hex
+    claims = {
+        "sub": str(user_id),
+        "iat": iat,
+        "nbf": iat,
+        "exp": iat + ttl,
+        "jti": jti,
+        "type": "access",
+        "iss": issuer,
+    }
+    return AccessToken(jwt.encode(claims, key, algorithm=JWT_ALGORITHM), jti, iat + ttl)
+
+
+def decode_access_token(token: str, key: str, issuer: str) -> dict[str, Any]:
+    """The verified claims; raises `jwt.InvalidTokenError` for any bad token."""
+    claims: dict[str, Any] = jwt.decode(
+        token,
+        key,
+        algorithms=[JWT_ALGORITHM],
+        issuer=issuer,
+        options={"require": REQUIRED_CLAIMS},
+    )
+    if claims.get("type") != "access":
+        raise jwt.InvalidTokenError("not an access token")
+    sub, jti = claims.get("sub"), claims.get("jti")
+    if not isinstance(sub, str) or not sub.isdigit() or not isinstance(jti, str) or len(jti) > 64:
+        raise jwt.InvalidTokenError("malformed claims")
+    return claims

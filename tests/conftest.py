@@ -1,0 +1,303 @@
+"""Fixtures: the app on each database backend, a client, and a helper that signs users in.
+
+Every test runs on SQLite and on MariaDB. MariaDB and Redis are skipped when absent,
+unless REQUIRE_MARIADB=1 / REQUIRE_REDIS=1 (as in CI), which turns absence into failure.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyotp
+import pytest
+import requests
+from cryptography.fernet import Fernet
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from shopapi import create_app
+from shopapi.config import Settings
+from shopapi.db import upgrade
+from shopapi.models import Base
+
+ROOT = Path(__file__).resolve().parent.parent
+MARIADB_URL = os.environ.get("TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
+# Cheap hashing in tests, through configuration only (production refuses these values).
+FAST_ARGON2 = {"argon2_time_cost": 1, "argon2_memory_cost": 256, "argon2_parallelism": 1}
+PASSWORD = "violet-harbour-lantern"
+_names = itertools.count()
+
+
+def _required(name: str) -> bool:
+    return os.environ.get(name, "") not in ("", "0", "false", "no")
+
+
+def unavailable(what: str, env: str, error: Exception) -> None:
+    message = f"{what} is not reachable ({type(error).__name__}: {error})"
+    if _required(env):
+        pytest.fail(f"{message}; {env}=1 makes it mandatory")
+    pytest.skip(message)
+
+
+# --- databases -----------------------------------------------------------------------
+
+
+def _scratch_mariadb() -> tuple[str, Any]:
+    name = f"shopapi_test_{uuid.uuid4().hex[:12]}"
+    server = create_engine(make_url(MARIADB_URL), isolation_level="AUTOCOMMIT")
+    with server.connect() as conn:
+        conn.execute(
+            text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+        )
+
+    def drop() -> None:
+        with server.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
+        server.dispose()
+
+    url = make_url(MARIADB_URL).set(database=name).render_as_string(hide_password=False)
+    return url, drop
+
+
+@pytest.fixture(
+    scope="session", params=["sqlite", pytest.param("mariadb", marks=pytest.mark.mariadb)]
+)
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A scratch database with every migration applied, dropped after the run."""
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("sqlite") / "test.sqlite3"
+        url = f"sqlite:///{path}"
+        upgrade(url)
+        yield url
+        return
+    try:
+        url, drop = _scratch_mariadb()
+    except Exception as error:  # noqa: BLE001 - any connection failure
+        unavailable("MariaDB", "REQUIRE_MARIADB", error)
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        drop()
+
+
+@pytest.fixture(scope="session")
+def secrets_env() -> dict[str, str]:
+    return {
+        "JWT_SECRET_KEY": uuid.uuid4().hex + uuid.uuid4().hex,
+        "TOTP_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+    }
+
+
+def _empty_tables(url: str) -> None:
+    engine = create_engine(make_url(url))
+    with engine.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(table.delete())
+    engine.dispose()
+
+
+@pytest.fixture
+def settings(database_url: str, secrets_env: dict[str, str], tmp_path: Path) -> Settings:
+    _empty_tables(database_url)
+    return Settings.from_env(
+        {"APP_ENV": "test", "INSTANCE_PATH": str(tmp_path / "instance"), **secrets_env},
+        database_url=database_url,
+        **FAST_ARGON2,
+    )
+
+
+@pytest.fixture
+def app(settings: Settings) -> Iterator[Any]:
+    app = create_app(settings)
+    app.config["TESTING"] = True
+    yield app
+    app.extensions["db_engine"].dispose()
+
+
+@pytest.fixture
+def client(app: Any) -> Any:
+    return app.test_client()
+
+
+@pytest.fixture
+def backend(database_url: str) -> str:
+    return make_url(database_url).get_backend_name()
+
+
+# --- signing in ----------------------------------------------------------------------
+
+
+@dataclass
+class Account:
+    id: int
+    username: str
+    password: str
+    secret: str
+    recovery_codes: list[str]
+    used_steps: set[int] = field(default_factory=set)
+
+    def next_code(self) -> str:
+        """A valid code this account has not used yet (the current step, else the next)."""
+        while True:
+            now = int(time.time()) // 30
+            for step in (now, now + 1):
+                if step not in self.used_steps and all(step > s for s in self.used_steps):
+                    self.used_steps.add(step)
+                    return pyotp.TOTP(self.secret).at(step * 30)
+            time.sleep(30 - time.time() % 30 + 0.05)
+
+
+class AuthActions:
+    """Walks the whole flow: register, log in with the password, verify a real TOTP code."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def register(self, username: str | None = None, password: str = PASSWORD) -> Account:
+        username = username or f"user{next(_names)}_{uuid.uuid4().hex[:6]}"
+        r = self.client.post("/auth/register", json={"username": username, "password": password})
+        assert r.status_code == 201, r.get_json()
+        body = r.get_json()
+        return Account(
+            body["id"], username, password, body["totp"]["secret"], body["recovery_codes"]
+        )
+
+    def login(self, account: Account) -> str:
+        r = self.client.post(
+            "/auth/login", json={"username": account.username, "password": account.password}
+        )
+        assert r.status_code == 200, r.get_json()
+        return str(r.get_json()["mfa_token"])
+
+    def verify(self, account: Account, mfa_token: str) -> str:
+        r = self.client.post(
+            "/auth/verify", json={"mfa_token": mfa_token, "otp": account.next_code()}
+        )
+        assert r.status_code == 200, r.get_json()
+        return str(r.get_json()["access_token"])
+
+    def sign_in(self, account: Account | None = None) -> tuple[Account, str]:
+        account = account or self.register()
+        return account, self.verify(account, self.login(account))
+
+    def headers(self, account: Account | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.sign_in(account)[1]}"}
+
+
+@pytest.fixture
+def auth(client: Any) -> AuthActions:
+    return AuthActions(client)
+
+
+# --- a real server -------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class LiveServer:
+    url: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def start_server(env: dict[str, str], log_path: Path) -> LiveServer:
+    port = free_port()
+    full_env = {**os.environ, **env, "HOST": "127.0.0.1", "PORT": str(port)}
+    log_file = log_path.open("wb")
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "app.py")],
+        cwd=ROOT,
+        env=full_env,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited: {log_path.read_text()}")
+        try:
+            if requests.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return LiveServer(url, process, log_path)
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"server did not start: {log_path.read_text()}")
+
+
+def stop_server(server: LiveServer) -> None:
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+
+
+def server_env(settings: Settings, secrets_env: dict[str, str], **extra: str) -> dict[str, str]:
+    return {
+        **secrets_env,
+        "APP_ENV": "test",
+        "DATABASE_URL": settings.database_url,
+        "INSTANCE_PATH": settings.instance_path,
+        "ARGON2_TIME_COST": str(FAST_ARGON2["argon2_time_cost"]),
+        "ARGON2_MEMORY_COST": str(FAST_ARGON2["argon2_memory_cost"]),
+        **extra,
+    }
+
+
+@pytest.fixture
+def live_server(
+    settings: Settings, secrets_env: dict[str, str], tmp_path: Path
+) -> Iterator[LiveServer]:
+    """`python app.py` on a free port, on this test's database backend."""
+    server = start_server(server_env(settings, secrets_env), tmp_path / "server.log")
+    yield server
+    stop_server(server)
+
+
+class HttpAuth(AuthActions):
+    """The same flow over real HTTP (requests) against a live server."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base = base_url
+        self.http = requests.Session()
+        super().__init__(_RequestsClient(self.http, base_url))
+
+
+class _RequestsClient:
+    """Adapts requests to the small part of Flask's test client the helpers use."""
+
+    def __init__(self, http: requests.Session, base: str) -> None:
+        self.http, self.base = http, base
+
+    def post(self, path: str, json: Any = None, headers: dict[str, str] | None = None) -> Any:
+        r = self.http.post(self.base + path, json=json, headers=headers, timeout=30)
+        r.get_json = r.json  # type: ignore[attr-defined]
+        return r
+
+
+@pytest.fixture
+def http_auth(live_server: LiveServer) -> HttpAuth:
+    return HttpAuth(live_server.url)
