@@ -91,8 +91,7 @@ def _flatten(messages: Any) -> dict[str, list[str]]:
 
 
 def _from_apiflask(error: HTTPError) -> Response:
-    headers = dict(error.headers or {})
-    headers.pop("Content-Type", None)
+    headers = {k: str(v) for k, v in dict(error.headers or {}).items() if k != "Content-Type"}
     if error.status_code == 422 and error.detail:
         return problem(
             422, "The request has invalid fields.", errors=_flatten(error.detail), headers=headers

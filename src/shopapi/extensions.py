@@ -20,7 +20,9 @@ def make_limiter(app: Flask, settings: Settings) -> Limiter:
     warning instead of failing the request (never a 500, never unlimited guessing).
     """
     storage = settings.redis_url or "memory://"
-    options = {"socket_connect_timeout": 1, "socket_timeout": 1} if settings.redis_url else {}
+    options: dict[str, str | int] = (
+        {"socket_connect_timeout": 1, "socket_timeout": 1} if settings.redis_url else {}
+    )
     limiter = Limiter(
         key_func=get_remote_address,
         storage_uri=storage,

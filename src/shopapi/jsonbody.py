@@ -49,6 +49,6 @@ def register_json_loader() -> None:
     """Make APIFlask's `@input(..., location="json")` read bodies through `body()`."""
     from apiflask.schema_adapters.marshmallow import parser
 
-    @parser.location_loader("json")  # type: ignore[untyped-decorator]
+    @parser.location_loader("json")
     def load_json(req: Request, _schema: Any) -> dict[str, Any]:
         return body(req)

@@ -41,7 +41,7 @@ def register(app: APIFlask) -> None:
     }
 
     @app.spec_processor
-    def add_problem_responses(spec: dict[str, Any]) -> dict[str, Any]:
+    def add_problem_responses(spec: Any) -> Any:
         spec.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
         for path, operations in spec.get("paths", {}).items():
             for method, operation in operations.items():

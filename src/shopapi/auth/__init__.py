@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from apiflask import APIFlask
 from flask_limiter import Limiter
 
@@ -14,9 +16,11 @@ __all__ = ["current_user", "login_required", "register"]
 
 def register(app: APIFlask, settings: Settings, limiter: Limiter) -> None:
     app.register_blueprint(bp)
+    # Limits wrap the registered views, so each app has its own limiter and storage.
+    views: dict[str, Any] = app.view_functions
     sign_in = limiter.shared_limit(lambda: settings.login_rate_limit_per_address, scope="sign-in")
     for endpoint in ("auth.login", "auth.verify"):
-        app.view_functions[endpoint] = sign_in(app.view_functions[endpoint])
-    app.view_functions["auth.register"] = limiter.limit(
-        lambda: settings.register_rate_limit_per_address
-    )(app.view_functions["auth.register"])
+        views[endpoint] = sign_in(views[endpoint])
+    views["auth.register"] = limiter.limit(lambda: settings.register_rate_limit_per_address)(
+        views["auth.register"]
+    )

@@ -21,7 +21,7 @@ from . import attempts
 
 MAX_WRONG_CODES_PER_CHALLENGE = 5
 BAD_CREDENTIALS = "The username or password is wrong."
-BAD_MFA_TOKEN = "The mfa_token is invalid, expired or already used; log in again."
+BAD_MFA_TOKEN = "The mfa_token is invalid, expired or already used; log in again."  # noqa: S105
 BAD_CODE = "The code is wrong or has already been used."
 
 
