@@ -33,7 +33,9 @@ typecheck: install-dev
 	$(BIN)/mypy
 
 test: install-dev lint typecheck
-	$(BIN)/pytest --cov --cov-report=term-missing:skip-covered $(PYTEST_ARGS)
+	$(BIN)/pytest --cov --cov-report=term-missing:skip-covered $(PYTEST_ARGS); \
+	status=$$?; if [ $$status -eq 5 ]; then echo "no tests ran: that is a failure"; exit 1; fi; \
+	exit $$status
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from apiflask import APIFlask
-from flask import Response
+from flask import Response, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import db
@@ -75,21 +75,31 @@ def register_blueprints(app: APIFlask, settings: Settings) -> None:
 
 
 def register_headers(app: APIFlask, settings: Settings) -> None:
-    origins = set(settings.cors_origins)
+    origins = frozenset(settings.cors_origins)
 
     @app.after_request
     def security_headers(response: Response) -> Response:
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers.setdefault("Cache-Control", "no-store")
         if origins:
-            from flask import request
-
-            origin = request.headers.get("Origin")
-            if origin and ("*" in origins or origin in origins):
-                response.headers["Access-Control-Allow-Origin"] = origin
-                response.headers["Access-Control-Expose-Headers"] = "ETag, Location, Retry-After"
-                response.headers.add("Vary", "Origin")
+            _cors(response, origins)
         return response
+
+
+def _cors(response: Response, origins: frozenset[str]) -> None:
+    """CORS only for the configured origins (CORS_ORIGINS); off when none are set."""
+    origin = request.headers.get("Origin")
+    if not origin or ("*" not in origins and origin not in origins):
+        return
+    response.headers["Access-Control-Allow-Origin"] = origin
+    response.headers["Access-Control-Expose-Headers"] = "ETag, Location, Retry-After"
+    response.headers.add("Vary", "Origin")
+    if request.method == "OPTIONS":
+        response.headers["Access-Control-Allow-Methods"] = "GET, POST, PUT, PATCH, DELETE"
+        response.headers["Access-Control-Allow-Headers"] = (
+            "Authorization, Content-Type, If-Match, Idempotency-Key"
+        )
+        response.headers["Access-Control-Max-Age"] = "600"
 
 
 def register_cli(app: APIFlask) -> None:
