@@ -301,3 +301,52 @@ class _RequestsClient:
 @pytest.fixture
 def http_auth(live_server: LiveServer) -> HttpAuth:
     return HttpAuth(live_server.url)
+
+
+# --- helpers for the auth tests --------------------------------------------------------
+
+
+def assert_problem(response: Any, status: int) -> dict[str, Any]:
+    """The response is an RFC 9457 problem of `status`; returns its body."""
+    assert response.status_code == status, (response.status_code, response.data[:500])
+    assert response.headers["Content-Type"].startswith("application/problem+json")
+    body: dict[str, Any] = response.get_json(force=True)
+    assert body["status"] == status
+    assert isinstance(body["title"], str) and body["title"]
+    assert isinstance(body["detail"], str) and body["detail"]
+    assert "type" in body
+    return body
+
+
+def settled_time(margin: float = 3.0) -> float:
+    """Now, at least `margin` seconds before the TOTP step ends (waits a moment if needed).
+
+    A test that computes codes for "now - 30 s" must not see the step change before the
+    server checks them.
+    """
+    remaining = 30 - time.time() % 30
+    if remaining < margin:
+        time.sleep(remaining + 0.05)
+    return time.time()
+
+
+def wrong_code(secret: str, now: float | None = None) -> str:
+    """A 6-digit code that matches none of the steps around now (so it is surely wrong)."""
+    now = time.time() if now is None else now
+    totp = pyotp.TOTP(secret)
+    near = {totp.at(now + 30 * k) for k in range(-3, 4)}
+    candidates = (f"{(123456 + 7919 * k) % 1_000_000:06d}" for k in itertools.count())
+    return next(c for c in candidates if c not in near)
+
+
+def user_row(app: Any, username: str) -> Any:
+    """The stored `users` row of `username` (read straight from the database)."""
+    with app.extensions["db_engine"].connect() as conn:
+        return conn.execute(
+            text("SELECT * FROM users WHERE username_normalized = :u"), {"u": username.lower()}
+        ).one()
+
+
+def execute_sql(app: Any, sql: str, **params: Any) -> None:
+    with app.extensions["db_engine"].begin() as conn:
+        conn.execute(text(sql), params)

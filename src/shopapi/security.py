@@ -80,7 +80,8 @@ def current_step(now: float | None = None) -> int:
 
 def matching_step(secret: str, code: str, now: float | None = None, drift: int = 1) -> int | None:
     """The time step (within `drift` steps of now) whose code equals `code`, else None."""
-    if len(code) != TOTP_DIGITS or not code.isdigit():
+    # ASCII only: str.isdigit() also accepts "²" or "١", which compare_digest refuses.
+    if len(code) != TOTP_DIGITS or not code.isascii() or not code.isdigit():
         return None
     totp = pyotp.TOTP(secret)
     step = current_step(now)
@@ -159,6 +160,16 @@ def create_access_token(
     return AccessToken(jwt.encode(claims, key, algorithm=JWT_ALGORITHM), jti, iat + ttl)
 
 
+MAX_USER_ID = 2**63 - 1  # BIGINT on MariaDB, INTEGER on SQLite
+
+
+def _is_user_id(sub: Any) -> bool:
+    """A positive id in plain ASCII digits that every backend can store ("²" is a digit too)."""
+    if not isinstance(sub, str) or not sub.isascii() or not sub.isdigit() or len(sub) > 19:
+        return False
+    return 0 < int(sub) <= MAX_USER_ID
+
+
 def decode_access_token(token: str, key: str, issuer: str) -> dict[str, Any]:
     """The verified claims; raises `jwt.InvalidTokenError` for any bad token."""
     claims: dict[str, Any] = jwt.decode(
@@ -171,6 +182,6 @@ def decode_access_token(token: str, key: str, issuer: str) -> dict[str, Any]:
     if claims.get("type") != "access":
         raise jwt.InvalidTokenError("not an access token")
     sub, jti = claims.get("sub"), claims.get("jti")
-    if not isinstance(sub, str) or not sub.isdigit() or not isinstance(jti, str) or len(jti) > 64:
+    if not _is_user_id(sub) or not isinstance(jti, str) or len(jti) > 64:
         raise jwt.InvalidTokenError("malformed claims")
     return claims

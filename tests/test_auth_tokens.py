@@ -1,0 +1,158 @@
+"""Access tokens: every bad bearer token is a 401 with a Bearer challenge, never 422/500."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import jwt
+import pytest
+from conftest import AuthActions, assert_problem, execute_sql
+
+from shopapi.config import Settings
+
+
+def _claims(settings: Settings, user_id: int, **changes: Any) -> dict[str, Any]:
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "sub": str(user_id),
+        "iat": now,
+        "nbf": now,
+        "exp": now + 600,
+        "jti": "0123456789abcdef0123456789abcdef",
+        "type": "access",
+        "iss": settings.jwt_issuer,
+    }
+    claims.update(changes)
+    return {k: v for k, v in claims.items() if v is not None}
+
+
+def _refused(
+    client: Any, headers: dict[str, str], path: str = "/auth/me", method: str = "GET"
+) -> dict[str, Any]:
+    r = client.open(path, method=method, headers=headers)
+    body = assert_problem(r, 401)
+    assert r.headers["WWW-Authenticate"].startswith("Bearer")
+    return body
+
+
+@pytest.mark.parametrize(
+    "header",
+    [None, "", "Token x", "Bearer", "Bearer ", "Bearer a b", "Basic dXNlcjpwYXNz", "garbage"],
+)
+def test_missing_or_malformed_authorization_header(client: Any, header: str | None) -> None:
+    _refused(client, {} if header is None else {"Authorization": header})
+
+
+@pytest.mark.parametrize("token", ["garbage", "a.b.c", "eyJhbGciOiJIUzI1NiJ9.e30.x", "é" * 10])
+def test_garbage_token(client: Any, token: str) -> None:
+    _refused(client, {"Authorization": f"Bearer {token}"})
+
+
+BAD_CLAIMS: list[tuple[str, dict[str, Any]]] = [
+    ("expired", {"iat": int(time.time()) - 700, "exp": int(time.time()) - 100}),
+    ("not yet valid", {"nbf": int(time.time()) + 300}),
+    ("refresh type", {"type": "refresh"}),
+    ("mfa type", {"type": "mfa"}),
+    ("wrong issuer", {"iss": "another-service"}),
+    ("integer sub", {"sub": 1}),
+    ("non-numeric sub", {"sub": "alice"}),
+    ("superscript sub", {"sub": "²"}),
+    ("huge sub", {"sub": "9" * 30}),
+    ("list jti", {"jti": ["x"]}),
+    *[(f"no {name}", {name: None}) for name in ("sub", "iat", "nbf", "exp", "jti", "type", "iss")],
+]
+
+
+@pytest.mark.parametrize("changes", [c for _, c in BAD_CLAIMS], ids=[n for n, _ in BAD_CLAIMS])
+def test_tokens_with_bad_claims(
+    client: Any, auth: AuthActions, settings: Settings, changes: dict[str, Any]
+) -> None:
+    account = auth.register()
+    token = jwt.encode(_claims(settings, account.id, **changes), settings.jwt_secret_key)
+    _refused(client, {"Authorization": f"Bearer {token}"})
+
+
+def test_crafted_token_with_the_right_key_and_claims_is_accepted(
+    client: Any, auth: AuthActions, settings: Settings
+) -> None:
+    """The control for the cases above: only the one change makes them fail."""
+    account = auth.register()
+    token = jwt.encode(_claims(settings, account.id), settings.jwt_secret_key, algorithm="HS256")
+    r = client.get("/auth/me", headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 200
+    assert r.get_json()["id"] == account.id
+
+
+@pytest.mark.parametrize("algorithm", ["none", "HS512", "HS384", "wrong key"])
+def test_tokens_signed_otherwise(
+    client: Any, auth: AuthActions, settings: Settings, algorithm: str
+) -> None:
+    account = auth.register()
+    claims = _claims(settings, account.id)
+    if algorithm == "none":
+        token = jwt.encode(claims, None, algorithm="none")
+    elif algorithm == "wrong key":
+        token = jwt.encode(claims, "x" * 20 + settings.jwt_secret_key[20:], algorithm="HS256")
+    else:
+        token = jwt.encode(claims, settings.jwt_secret_key, algorithm=algorithm)
+    _refused(client, {"Authorization": f"Bearer {token}"})
+
+
+def test_access_token_claims(client: Any, auth: AuthActions, settings: Settings) -> None:
+    account, token = auth.sign_in()
+    assert jwt.get_unverified_header(token)["alg"] == "HS256"
+    claims = jwt.decode(token, settings.jwt_secret_key, algorithms=["HS256"], issuer="shopapi")
+    assert claims["sub"] == str(account.id)
+    assert claims["exp"] == claims["iat"] + 600
+    assert claims["nbf"] <= claims["iat"] + 1
+    assert claims["type"] == "access"
+    assert claims["iss"] == settings.jwt_issuer
+    assert isinstance(claims["jti"], str) and claims["jti"]
+
+
+def test_each_sign_in_gets_its_own_token_id(auth: AuthActions, settings: Settings) -> None:
+    account, first = auth.sign_in()
+    _, second = auth.sign_in(account)
+    key = settings.jwt_secret_key
+
+    def jti(token: str) -> str:
+        return str(jwt.decode(token, key, algorithms=["HS256"], issuer="shopapi")["jti"])
+
+    assert jti(first) != jti(second)
+
+
+def test_token_in_the_query_string_is_not_accepted(client: Any, auth: AuthActions) -> None:
+    _, token = auth.sign_in()
+    _refused(client, {}, path=f"/auth/me?access_token={token}")
+
+
+def test_mfa_token_is_not_an_access_token(client: Any, auth: AuthActions) -> None:
+    mfa_token = auth.login(auth.register())
+    _refused(client, {"Authorization": f"Bearer {mfa_token}"})
+
+
+def test_logout_revokes_only_that_token(client: Any, auth: AuthActions) -> None:
+    account, first = auth.sign_in()
+    _, second = auth.sign_in(account)
+    r = client.post("/auth/logout", headers={"Authorization": f"Bearer {first}"})
+    assert r.status_code == 204
+    _refused(client, {"Authorization": f"Bearer {first}"})
+    _refused(client, {"Authorization": f"Bearer {first}"}, path="/auth/logout", method="POST")
+    assert client.get("/auth/me", headers={"Authorization": f"Bearer {second}"}).status_code == 200
+
+
+def test_token_of_a_deleted_user(client: Any, auth: AuthActions, app: Any) -> None:
+    account, token = auth.sign_in()
+    execute_sql(app, "DELETE FROM users WHERE id = :id", id=account.id)
+    _refused(client, {"Authorization": f"Bearer {token}"})
+
+
+def test_me_shows_the_signed_in_user(client: Any, auth: AuthActions) -> None:
+    account, token = auth.sign_in()
+    r = client.get("/auth/me", headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 200
+    body = r.get_json()
+    assert set(body) == {"id", "username", "created_at"}
+    assert body["id"] == account.id and body["username"] == account.username
+    assert len(body["created_at"]) == 20 and body["created_at"].endswith("Z")
