@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: install install-dev run test lint typecheck clean
+.PHONY: install install-dev run serve test lint typecheck clean
 
 install: $(STAMP)
 
@@ -24,6 +24,11 @@ $(DEV_STAMP): $(STAMP) requirements-dev.txt
 
 run: install
 	$(BIN)/python app.py
+
+# Production serving: migrations first, then gunicorn (see gunicorn.conf.py).
+serve: install
+	$(BIN)/flask --app app db upgrade
+	$(BIN)/gunicorn --config gunicorn.conf.py app:app
 
 lint: install-dev
 	$(BIN)/ruff check src tests app.py

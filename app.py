@@ -11,15 +11,19 @@ load_dotenv()
 from shopapi import create_app  # noqa: E402 - .env must be loaded before settings are read
 from shopapi.config import Settings  # noqa: E402
 from shopapi.db import upgrade  # noqa: E402
+from shopapi.logs import configure_logging  # noqa: E402
 from shopapi.serving import QuietRequestHandler  # noqa: E402
 
+configure_logging()
 settings = Settings.from_env()
 app = create_app(settings)
 
 if __name__ == "__main__":
     upgrade(settings.database_url)
+    logging.getLogger("shopapi").info(
+        "serving", extra={"url": f"http://{settings.host}:{settings.port}", "env": settings.app_env}
+    )
     # Werkzeug's server, threaded, never with the debugger; `make serve` runs gunicorn.
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     app.run(
         host=settings.host,
         port=settings.port,

@@ -9,7 +9,7 @@ from apiflask import APIFlask
 from flask import Response, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import db
+from . import db, logs
 from .config import Settings
 from .errors import register_error_handlers
 from .jsonbody import register_json_loader
@@ -43,6 +43,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> APIFlask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
 
     register_json_loader()
+    logs.init_app(app)
     register_error_handlers(app)
     register_database(app, settings)
     register_blueprints(app, settings)
