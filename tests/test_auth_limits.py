@@ -1,0 +1,137 @@
+"""Per-address limits (Flask-Limiter), in memory and shared through Redis."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+from conftest import PASSWORD, REDIS_URL, AuthActions, assert_problem, unavailable
+
+from shopapi import create_app
+from shopapi.config import Settings
+
+
+@pytest.fixture
+def limited(settings: Settings) -> Iterator[Any]:
+    """An app allowing 3 sign-in requests and 2 registrations per address and minute."""
+    app = create_app(
+        dataclasses.replace(
+            settings,
+            login_rate_limit_per_address="3/minute",
+            register_rate_limit_per_address="2/minute",
+        )
+    )
+    yield app
+    app.extensions["db_engine"].dispose()
+
+
+def _too_many(r: Any) -> None:
+    assert_problem(r, 429)
+    assert 0 < int(r.headers["Retry-After"]) <= 60
+
+
+def test_login_and_verify_share_one_budget_per_address(limited: Any) -> None:
+    client = limited.test_client()
+    auth = AuthActions(client)
+    account = auth.register()
+    mfa_token = auth.login(account)  # 1
+    assert (
+        client.post("/auth/login", json={"username": "x_y_z", "password": "p"}).status_code == 401
+    )
+    assert (
+        client.post(
+            "/auth/verify", json={"mfa_token": mfa_token, "otp": account.next_code()}
+        ).status_code
+        == 200
+    )  # 3
+    _too_many(client.post("/auth/login", json={"username": account.username, "password": PASSWORD}))
+    _too_many(client.post("/auth/verify", json={"mfa_token": "t", "otp": "123456"}))
+
+
+def test_register_has_its_own_budget(limited: Any) -> None:
+    client = limited.test_client()
+    auth = AuthActions(client)
+    auth.register()
+    auth.register()
+    r = client.post("/auth/register", json={"username": "third_one", "password": PASSWORD})
+    _too_many(r)
+    # the sign-in budget is untouched
+    assert (
+        client.post("/auth/login", json={"username": "x_y_z", "password": "p"}).status_code == 401
+    )
+
+
+def test_other_addresses_have_their_own_budget(limited: Any) -> None:
+    client = limited.test_client()
+    for _ in range(3):
+        client.post("/auth/login", json={"username": "x_y_z", "password": "p"})
+    _too_many(client.post("/auth/login", json={"username": "x_y_z", "password": "p"}))
+    other = client.post(
+        "/auth/login",
+        json={"username": "x_y_z", "password": "p"},
+        environ_base={"REMOTE_ADDR": "192.0.2.7"},
+    )
+    assert other.status_code == 401
+
+
+def test_default_budget_is_generous(client: Any) -> None:
+    for _ in range(12):  # far more than the per-account lockout needs
+        r = client.post("/auth/login", json={"username": f"nobody{_}", "password": "p"})
+        assert r.status_code == 401
+
+
+@pytest.fixture
+def redis_db() -> Any:
+    try:
+        store = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
+        store.flushdb()
+    except redis.RedisError as error:
+        unavailable("Redis", "REQUIRE_REDIS", error)
+    yield store
+    store.flushdb()
+    store.close()
+
+
+@pytest.mark.redis
+def test_instances_sharing_redis_share_the_per_address_budget(
+    settings: Settings, redis_db: Any
+) -> None:
+    shared = dataclasses.replace(
+        settings, redis_url=REDIS_URL, login_rate_limit_per_address="3/minute"
+    )
+    first, second = create_app(shared), create_app(shared)
+    try:
+        one, two = first.test_client(), second.test_client()
+        body = {"username": "x_y_z", "password": "p"}
+        assert one.post("/auth/login", json=body).status_code == 401
+        assert two.post("/auth/login", json=body).status_code == 401
+        assert one.post("/auth/login", json=body).status_code == 401
+        _too_many(two.post("/auth/login", json=body))
+        _too_many(one.post("/auth/login", json=body))
+        assert redis_db.dbsize() > 0  # the count really lives in Redis
+    finally:
+        first.extensions["db_engine"].dispose()
+        second.extensions["db_engine"].dispose()
+
+
+@pytest.mark.redis
+def test_instances_sharing_redis_share_the_register_budget(
+    settings: Settings, redis_db: Any
+) -> None:
+    shared = dataclasses.replace(
+        settings, redis_url=REDIS_URL, register_rate_limit_per_address="2/minute"
+    )
+    first, second = create_app(shared), create_app(shared)
+    try:
+        AuthActions(first.test_client()).register()
+        AuthActions(second.test_client()).register()
+        r = first.test_client().post(
+            "/auth/register", json={"username": "third_one", "password": PASSWORD}
+        )
+        _too_many(r)
+    finally:
+        first.extensions["db_engine"].dispose()
+        second.extensions["db_engine"].dispose()
