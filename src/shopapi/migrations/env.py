@@ -5,6 +5,7 @@ from sqlalchemy import create_engine, pool
 
 from shopapi.db import normalise_url
 from shopapi.models import Base
+from shopapi.products import models as _products  # noqa: F401 - registers the tables
 
 target_metadata = Base.metadata
 

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from apiflask import APIFlask
 
+from . import models as models  # the tables, for metadata users such as Alembic and tests
+
 
 def register(app: APIFlask) -> None:
-    """Products are wired in by the products package (see its routes)."""
+    from .routes import bp
+    from .seed import seed_products
+
+    app.register_blueprint(bp)
+    app.cli.add_command(seed_products)

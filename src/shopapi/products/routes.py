@@ -1,0 +1,137 @@
+"""Views of products: parse, call the service, serialise.
+
+The token is checked first (`login_required` right under the route), so a request
+without a valid token is 401 whatever its body, never 422 or 415.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apiflask import APIBlueprint
+from flask import Response, current_app, jsonify
+
+from .. import db
+from ..auth.current import current_user, login_required
+from ..config import Settings
+from . import idempotency, reads, service
+from .schemas import (
+    CreateHeaders,
+    ETagHeader,
+    HistoryOut,
+    IfMatchHeaders,
+    LocationHeader,
+    PageOut,
+    PageQuery,
+    ProductIn,
+    ProductOut,
+)
+from .tokens import etag, make_cursor, parse_if_match, read_cursor
+
+bp = APIBlueprint("products", __name__, url_prefix="/api/products", tag="Products")
+
+_ONE = {404: "No such product"}
+_WRITE = {**_ONE, 409: "Too many concurrent changes", 412: "If-Match does not match the version"}
+
+
+def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    response = jsonify(body)
+    response.status_code = status
+    response.headers.update(headers or {})
+    return response
+
+
+def _product(product: dict[str, Any], status: int = 200, **headers: str) -> Response:
+    return _json(product, status, {"ETag": etag(product["version"]), **headers})
+
+
+def _secret() -> str:
+    settings: Settings = current_app.extensions["settings"]
+    return settings.jwt_secret_key
+
+
+@bp.post("")
+@login_required
+@bp.input(ProductIn, arg_name="data")
+@bp.input(CreateHeaders, location="headers", arg_name="headers")
+@bp.output(ProductOut, status_code=201, headers=LocationHeader)
+@bp.doc(security="BearerAuth", responses={422: "Invalid input, or a reused Idempotency-Key"})
+def create_product(data: dict[str, Any], headers: dict[str, Any]) -> Any:
+    """Create a product; an Idempotency-Key makes retries safe."""
+    created = idempotency.create(
+        db.session(), data, user_id=current_user().id, key=headers.get("idempotency_key")
+    )
+    return _product(created.body, 201, Location=created.location)
+
+
+@bp.get("")
+@login_required
+@bp.input(PageQuery, location="query", arg_name="query")
+@bp.output(PageOut)
+@bp.doc(security="BearerAuth", responses={422: "Bad limit or cursor"})
+def list_products(query: dict[str, Any]) -> Any:
+    """Products ordered by id, a page at a time (follow next_cursor)."""
+    after = read_cursor(query["cursor"], _secret()) if "cursor" in query else 0
+    items, next_after = reads.page(db.session(), after=after, limit=query["limit"])
+    cursor = make_cursor(next_after, _secret()) if next_after is not None else None
+    return _json({"items": items, "next_cursor": cursor})
+
+
+@bp.get("/<int:product_id>")
+@login_required
+@bp.output(ProductOut, headers=ETagHeader)
+@bp.doc(security="BearerAuth", responses=_ONE)
+def get_product(product_id: int) -> Any:
+    """One product; its ETag is its version."""
+    return _product(service.get(db.session(), product_id))
+
+
+@bp.put("/<int:product_id>")
+@login_required
+@bp.input(ProductIn, arg_name="data")
+@bp.input(IfMatchHeaders, location="headers", arg_name="headers")
+@bp.output(ProductOut, headers=ETagHeader)
+@bp.doc(security="BearerAuth", responses=_WRITE)
+def replace_product(product_id: int, data: dict[str, Any], headers: dict[str, Any]) -> Any:
+    """Replace every field (an omitted description becomes null)."""
+    return _change(product_id, data, headers)
+
+
+@bp.patch("/<int:product_id>")
+@login_required
+@bp.input(ProductIn(partial=True), arg_name="data")
+@bp.input(IfMatchHeaders, location="headers", arg_name="headers")
+@bp.output(ProductOut, headers=ETagHeader)
+@bp.doc(security="BearerAuth", responses=_WRITE)
+def update_product(product_id: int, data: dict[str, Any], headers: dict[str, Any]) -> Any:
+    """Change only the fields sent."""
+    return _change(product_id, data, headers)
+
+
+def _change(product_id: int, data: dict[str, Any], headers: dict[str, Any]) -> Response:
+    if_match = parse_if_match(headers.get("if_match"))
+    product = service.change(
+        db.session(), product_id, data, if_match=if_match, user_id=current_user().id
+    )
+    return _product(product)
+
+
+@bp.delete("/<int:product_id>")
+@login_required
+@bp.input(IfMatchHeaders, location="headers", arg_name="headers")
+@bp.output({}, status_code=204)
+@bp.doc(security="BearerAuth", responses=_WRITE)
+def delete_product(product_id: int, headers: dict[str, Any]) -> Any:
+    """Delete a product; its history stays readable."""
+    if_match = parse_if_match(headers.get("if_match"))
+    service.remove(db.session(), product_id, if_match=if_match, user_id=current_user().id)
+    return Response(status=204)
+
+
+@bp.get("/<int:product_id>/history")
+@login_required
+@bp.output(HistoryOut)
+@bp.doc(security="BearerAuth", responses={404: "No product ever had this id"})
+def product_history(product_id: int) -> Any:
+    """Every change of a product, oldest first, also after it was deleted."""
+    return _json({"items": reads.product_history(db.session(), product_id)})

@@ -1,0 +1,87 @@
+"""`flask seed-products N`: bulk test data, each product with its 'create' history row."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from decimal import Decimal
+from typing import Any
+
+import click
+from flask.cli import with_appcontext
+from sqlalchemy import func, insert, select
+
+from .. import db
+from .fields import format_price
+from .models import history, products
+
+BATCH = 10_000
+_WORDS = ("desk", "lamp", "chair", "mug", "cable", "shelf", "pen", "clock", "rug", "fan")
+
+
+def _rows(first_id: int, count: int, rng: random.Random) -> tuple[list[Any], list[Any]]:
+    now = db.utcnow()
+    product_rows, history_rows = [], []
+    for product_id in range(first_id, first_id + count):
+        name = f"{rng.choice(_WORDS).title()} {rng.choice(_WORDS)} #{product_id}"
+        price = Decimal(rng.randrange(0, 10_000_000)).scaleb(-2)
+        quantity = rng.randrange(0, 1000)
+        product_rows.append(
+            {
+                "id": product_id,
+                "name": name,
+                "description": None,
+                "price": price,
+                "quantity": quantity,
+                "version": 1,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+        changes = {
+            "name": [None, name],
+            "description": [None, None],
+            "price": [None, format_price(price)],
+            "quantity": [None, quantity],
+        }
+        history_rows.append(
+            {
+                "product_id": product_id,
+                "version": 1,
+                "action": "create",
+                "user_id": None,
+                "at": now,
+                "changes": json.dumps(changes, separators=(",", ":")),
+            }
+        )
+    return product_rows, history_rows
+
+
+@click.command("seed-products")
+@click.argument("count", type=click.IntRange(min=1))
+@click.option("--seed", type=int, default=None, help="Random seed, for repeatable data.")
+@with_appcontext
+def seed_products(count: int, seed: int | None) -> None:
+    """Insert COUNT products (and their 'create' history, user_id null) in batches."""
+    rng = random.Random(seed)  # noqa: S311 - test data, not secrets
+    started = time.monotonic()
+    with db.engine().begin() as conn:
+        # Ids past every id ever used, so no seeded row inherits a deleted product's history.
+        last = conn.execute(
+            select(
+                func.coalesce(func.max(products.c.id), 0),
+                select(func.coalesce(func.max(history.c.product_id), 0)).scalar_subquery(),
+            )
+        ).one()
+    next_id = max(last) + 1
+    done = 0
+    while done < count:
+        size = min(BATCH, count - done)
+        product_rows, history_rows = _rows(next_id + done, size, rng)
+        with db.engine().begin() as conn:
+            conn.execute(insert(products), product_rows)
+            conn.execute(insert(history), history_rows)
+        done += size
+        click.echo(f"\r{done}/{count} products", nl=False)
+    click.echo(f"\nseeded {count} products in {time.monotonic() - started:.1f} s")
