@@ -23,6 +23,15 @@ keepalive = 5
 max_requests = 20000
 max_requests_jitter = 2000
 
+# Gunicorn's control socket (for `gunicornc`) defaults to one fixed path per user
+# (~/.gunicorn/gunicorn.ctl): a second instance on the same machine takes it over, and
+# stopping either one deletes it, so `gunicornc` would steer the wrong instance or none.
+# It is off unless GUNICORN_CONTROL_SOCKET names a path of this instance's own.
+if os.environ.get("GUNICORN_CONTROL_SOCKET"):
+    control_socket = os.environ["GUNICORN_CONTROL_SOCKET"]
+else:
+    control_socket_disable = True
+
 # The app logs every request as JSON (without query strings); gunicorn's access log would
 # print query strings, so it stays off.
 accesslog = None
