@@ -1,0 +1,126 @@
+"""Settings: production refuses missing or weak secrets; development keeps generated ones."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.fernet import Fernet
+
+from shopapi import create_app, security
+from shopapi.config import ConfigError, Settings
+
+STRONG_JWT = "Zq3" + "".join(chr(65 + (i * 7) % 26) for i in range(45))
+FERNET = Fernet.generate_key().decode()
+
+
+def _production(tmp_path: Path, **env: str) -> dict[str, str]:
+    base = {"APP_ENV": "production", "INSTANCE_PATH": str(tmp_path / "instance")}
+    return {**base, "JWT_SECRET_KEY": STRONG_JWT, "TOTP_ENCRYPTION_KEY": FERNET, **env}
+
+
+def test_production_with_good_secrets_starts(tmp_path: Path) -> None:
+    settings = Settings.from_env(_production(tmp_path))
+    assert settings.production
+    assert settings.jwt_secret_key == STRONG_JWT
+    assert settings.totp_encryption_keys == (FERNET,)
+    assert not (tmp_path / "instance" / "secrets.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("env", "names"),
+    [
+        ({"JWT_SECRET_KEY": ""}, "JWT_SECRET_KEY"),
+        ({"JWT_SECRET_KEY": "too-short-secret"}, "JWT_SECRET_KEY"),
+        ({"JWT_SECRET_KEY": "a" * 64}, "JWT_SECRET_KEY"),
+        ({"JWT_SECRET_KEY": "changeme" * 6}, "JWT_SECRET_KEY"),
+        ({"TOTP_ENCRYPTION_KEY": ""}, "TOTP_ENCRYPTION_KEY"),
+        ({"TOTP_ENCRYPTION_KEY": "not-a-fernet-key"}, "TOTP_ENCRYPTION_KEY"),
+        ({"TOTP_ENCRYPTION_KEY": f"{FERNET},short"}, "TOTP_ENCRYPTION_KEY"),
+        ({"ARGON2_MEMORY_COST": "256"}, "Argon2"),
+    ],
+)
+def test_production_refuses_missing_or_weak_settings(
+    tmp_path: Path, env: dict[str, str], names: str
+) -> None:
+    with pytest.raises(ConfigError, match=names):
+        Settings.from_env(_production(tmp_path, **env))
+    assert not (tmp_path / "instance" / "secrets.json").exists()
+
+
+def test_create_app_in_production_stops_with_a_clear_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in _production(tmp_path, JWT_SECRET_KEY="").items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match="JWT_SECRET_KEY"):
+        create_app()
+
+
+def test_development_generates_secrets_once(tmp_path: Path) -> None:
+    env = {"APP_ENV": "development", "INSTANCE_PATH": str(tmp_path / "instance")}
+    first = Settings.from_env(env)
+    second = Settings.from_env(env)
+    assert len(first.jwt_secret_key.encode()) >= 32
+    assert first.jwt_secret_key == second.jwt_secret_key
+    assert first.totp_encryption_keys == second.totp_encryption_keys
+    Fernet(first.totp_encryption_keys[0])
+    stored = tmp_path / "instance" / "secrets.json"
+    assert json.loads(stored.read_text())["JWT_SECRET_KEY"] == first.jwt_secret_key
+    assert stat.S_IMODE(stored.stat().st_mode) == 0o600
+    # another instance folder gets its own
+    other = Settings.from_env({**env, "INSTANCE_PATH": str(tmp_path / "elsewhere")})
+    assert other.jwt_secret_key != first.jwt_secret_key
+
+
+def test_development_keeps_secrets_that_are_given(tmp_path: Path) -> None:
+    env = {
+        "INSTANCE_PATH": str(tmp_path / "instance"),
+        "JWT_SECRET_KEY": STRONG_JWT,
+        "TOTP_ENCRYPTION_KEY": FERNET,
+    }
+    settings = Settings.from_env(env)
+    assert settings.jwt_secret_key == STRONG_JWT
+    assert settings.totp_encryption_keys == (FERNET,)
+
+
+def test_development_still_refuses_a_short_jwt_key(tmp_path: Path) -> None:
+    env = {"INSTANCE_PATH": str(tmp_path), "JWT_SECRET_KEY": "short"}
+    with pytest.raises(ConfigError, match="JWT_SECRET_KEY"):
+        Settings.from_env(env)
+
+
+def test_totp_key_rotation(tmp_path: Path) -> None:
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    base: dict[str, Any] = {"INSTANCE_PATH": str(tmp_path), "JWT_SECRET_KEY": STRONG_JWT}
+    before = Settings.from_env({**base, "TOTP_ENCRYPTION_KEY": old})
+    sealed = security.encrypt(before.totp_encryption_keys, "JBSWY3DPEHPK3PXP")
+    after = Settings.from_env({**base, "TOTP_ENCRYPTION_KEY": f"{new}, {old}"})
+    assert after.totp_encryption_keys == (new, old)
+    assert security.decrypt(after.totp_encryption_keys, sealed) == "JBSWY3DPEHPK3PXP"
+    resealed = security.encrypt(after.totp_encryption_keys, "JBSWY3DPEHPK3PXP")
+    assert Fernet(new).decrypt(resealed.encode()) == b"JBSWY3DPEHPK3PXP"
+    with pytest.raises(ValueError):
+        security.decrypt((old,), resealed)
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [({"PORT": "eighty"}, "PORT"), ({"TRUSTED_PROXIES": "1.5"}, "TRUSTED_PROXIES")],
+)
+def test_malformed_numbers_are_named(tmp_path: Path, env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        Settings.from_env({"INSTANCE_PATH": str(tmp_path), **env})
+
+
+def test_unknown_overrides_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="jwt_secret"):
+        Settings.from_env({"INSTANCE_PATH": str(tmp_path)}, jwt_secret="x")
+
+
+def test_default_database_lives_in_the_instance_folder(tmp_path: Path) -> None:
+    settings = Settings.from_env({"INSTANCE_PATH": str(tmp_path / "inst")})
+    assert settings.database_url == f"sqlite:///{tmp_path / 'inst' / 'shopapi.sqlite3'}"
