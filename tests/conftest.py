@@ -225,14 +225,15 @@ class LiveServer:
 def start_server(env: dict[str, str], log_path: Path) -> LiveServer:
     port = free_port()
     full_env = {**os.environ, **env, "HOST": "127.0.0.1", "PORT": str(port)}
-    log_file = log_path.open("wb")
-    process = subprocess.Popen(
-        [sys.executable, str(ROOT / "app.py")],
-        cwd=ROOT,
-        env=full_env,
-        stdout=log_file,
-        stderr=subprocess.STDOUT,
-    )
+    # The child keeps its own copy of the file handle; ours is closed at once.
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, str(ROOT / "app.py")],
+            cwd=ROOT,
+            env=full_env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -244,6 +245,7 @@ def start_server(env: dict[str, str], log_path: Path) -> LiveServer:
         except requests.ConnectionError:
             time.sleep(0.1)
     process.kill()
+    process.wait()
     raise RuntimeError(f"server did not start: {log_path.read_text()}")
 
 

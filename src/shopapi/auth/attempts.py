@@ -55,7 +55,10 @@ def reserve(session: Session, kind: str, subject: str) -> Reservation:
         .execution_options(synchronize_session=False)
     )
     try:
+        # Committed on its own: on MariaDB, INSERT IGNORE of an existing row holds a
+        # shared lock on it, and two requests that both hold one deadlock on the UPDATE.
         _ensure_row(session, kind, subject)
+        session.commit()
         granted = session.execute(stmt).rowcount == 1  # type: ignore[attr-defined]
         session.commit()
     except BaseException:
