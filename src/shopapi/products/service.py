@@ -23,7 +23,7 @@ from .tokens import etag
 FIELDS = ("name", "description", "price", "quantity")
 MAX_ID = 2**63 - 1
 # Without If-Match a write re-reads and retries when another writer got in between.
-MAX_ATTEMPTS = 5
+MAX_ATTEMPTS = 20
 COLUMNS = (
     products.c.id,
     products.c.name,
