@@ -135,3 +135,45 @@ def test_instances_sharing_redis_share_the_register_budget(
     finally:
         first.extensions["db_engine"].dispose()
         second.extensions["db_engine"].dispose()
+
+
+def test_forwarded_for_is_ignored_without_trusted_proxies(limited: Any) -> None:
+    client = limited.test_client()
+    body = {"username": "x_y_z", "password": "p"}
+    for i in range(3):
+        client.post("/auth/login", json=body, headers={"X-Forwarded-For": f"198.51.100.{i}"})
+    spoofed = client.post("/auth/login", json=body, headers={"X-Forwarded-For": "203.0.113.9"})
+    _too_many(spoofed)
+
+
+def test_forwarded_for_counts_behind_a_trusted_proxy(settings: Settings) -> None:
+    proxied = dataclasses.replace(
+        settings, trusted_proxies=1, login_rate_limit_per_address="3/minute"
+    )
+    app = create_app(proxied)
+    try:
+        client = app.test_client()
+        body = {"username": "x_y_z", "password": "p"}
+        first = {"X-Forwarded-For": "198.51.100.1"}
+        for _ in range(3):
+            client.post("/auth/login", json=body, headers=first)
+        _too_many(client.post("/auth/login", json=body, headers=first))
+        other = client.post("/auth/login", json=body, headers={"X-Forwarded-For": "198.51.100.2"})
+        assert other.status_code == 401
+    finally:
+        app.extensions["db_engine"].dispose()
+
+
+def test_unreachable_redis_falls_back_to_local_limits(settings: Settings) -> None:
+    broken = dataclasses.replace(
+        settings, redis_url="redis://127.0.0.1:1/0", login_rate_limit_per_address="3/minute"
+    )
+    app = create_app(broken)
+    try:
+        client = app.test_client()
+        body = {"username": "x_y_z", "password": "p"}
+        for _ in range(3):
+            assert client.post("/auth/login", json=body).status_code == 401
+        _too_many(client.post("/auth/login", json=body))
+    finally:
+        app.extensions["db_engine"].dispose()

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import timedelta
 from typing import Any
 
 import pytest
-from conftest import PASSWORD, AuthActions, assert_problem, user_row
+from conftest import PASSWORD, AuthActions, assert_problem, execute_sql, user_row
 
 from shopapi import create_app
 from shopapi.config import Settings
+from shopapi.db import utcnow
 
 
 def _login(client: Any, username: str, password: str) -> Any:
@@ -139,3 +141,23 @@ def test_password_hash_is_upgraded_when_parameters_change(settings: Settings) ->
     finally:
         old_app.extensions["db_engine"].dispose()
         new_app.extensions["db_engine"].dispose()
+
+
+def test_the_lock_lifts_when_the_fifteen_minutes_are_over(
+    client: Any, auth: AuthActions, app: Any
+) -> None:
+    account = auth.register()
+    _lock_out(client, account.username)
+    r = _login(client, account.username, account.password)
+    assert_problem(r, 429)
+    assert 0 < int(r.headers["Retry-After"]) <= 15 * 60
+    # let the window age past 15 minutes, as the clock would
+    execute_sql(
+        app,
+        "UPDATE attempt_counters SET window_start = :t WHERE subject = :s",
+        t=utcnow() - timedelta(minutes=15, seconds=1),
+        s=account.username.lower(),
+    )
+    assert _login(client, account.username, account.password).status_code == 200
+    for _ in range(9):  # a fresh window: ten failures again before the next lock
+        assert_problem(_login(client, account.username, "wrong-password-guess"), 401)

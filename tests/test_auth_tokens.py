@@ -9,6 +9,7 @@ import jwt
 import pytest
 from conftest import AuthActions, assert_problem, execute_sql
 
+from shopapi import create_app
 from shopapi.config import Settings
 
 
@@ -156,3 +157,17 @@ def test_me_shows_the_signed_in_user(client: Any, auth: AuthActions) -> None:
     assert set(body) == {"id", "username", "created_at"}
     assert body["id"] == account.id and body["username"] == account.username
     assert len(body["created_at"]) == 20 and body["created_at"].endswith("Z")
+
+
+def test_logout_is_seen_by_every_instance(
+    client: Any, auth: AuthActions, settings: Settings
+) -> None:
+    _, token = auth.sign_in()
+    other = create_app(settings)
+    try:
+        headers = {"Authorization": f"Bearer {token}"}
+        assert other.test_client().get("/auth/me", headers=headers).status_code == 200
+        assert client.post("/auth/logout", headers=headers).status_code == 204
+        _refused(other.test_client(), headers)
+    finally:
+        other.extensions["db_engine"].dispose()

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pyotp
 import pytest
-from conftest import Account, AuthActions, assert_problem, settled_time, wrong_code
+from conftest import Account, AuthActions, assert_problem, execute_sql, settled_time, wrong_code
+
+from shopapi.db import utcnow
 
 
 def _verify(client: Any, mfa_token: str, **code: str) -> Any:
@@ -152,3 +155,15 @@ def test_invalid_verify_input(
     mfa_token = auth.login(auth.register())
     body = assert_problem(_verify(client, mfa_token, **code), 422)
     assert field in body["errors"]
+
+
+def test_an_expired_mfa_token_is_refused(client: Any, auth: AuthActions, app: Any) -> None:
+    account = auth.register()
+    mfa_token = auth.login(account)
+    execute_sql(
+        app,
+        "UPDATE mfa_challenges SET expires_at = :t WHERE user_id = :id",
+        t=utcnow() - timedelta(seconds=1),
+        id=account.id,
+    )
+    assert_problem(_verify(client, mfa_token, otp=account.next_code()), 401)
