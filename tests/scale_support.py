@@ -1,0 +1,289 @@
+"""Helpers of the scale-out and fault tests: real servers, a scratch MariaDB, a cuttable link.
+
+Every request of these tests goes to 127.0.0.1. A client may send from another loopback
+address (127.x.y.z) so that its per-address budget is its own, whatever else runs.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import select
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import requests
+from conftest import (
+    FAST_ARGON2,
+    REDIS_URL,
+    ROOT,
+    HttpAuth,
+    LiveServer,
+    _scratch_mariadb,
+    free_port,
+    unavailable,
+)
+from requests.adapters import HTTPAdapter
+
+from shopapi.db import upgrade
+
+# --- where the state lives ---------------------------------------------------------------
+
+
+@contextmanager
+def scratch_mariadb() -> Iterator[str]:
+    """A MariaDB database of its own, migrated, dropped afterwards (or skip / fail)."""
+    try:
+        url, drop = _scratch_mariadb()
+    except Exception as error:  # noqa: BLE001 - any connection failure
+        unavailable("MariaDB", "REQUIRE_MARIADB", error)
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        drop()
+
+
+def shared_redis() -> Any:
+    """The tests' Redis database, emptied (or skip / fail)."""
+    import redis
+
+    try:
+        store = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
+        store.ping()
+        store.flushdb()
+    except redis.RedisError as error:
+        unavailable("Redis", "REQUIRE_REDIS", error)
+    return store
+
+
+def base_env(database_url: str, secrets_env: dict[str, str], instance: Path, **extra: str) -> dict:
+    return {
+        **secrets_env,
+        "APP_ENV": "test",
+        "DATABASE_URL": database_url,
+        "INSTANCE_PATH": str(instance),
+        "ARGON2_TIME_COST": str(FAST_ARGON2["argon2_time_cost"]),
+        "ARGON2_MEMORY_COST": str(FAST_ARGON2["argon2_memory_cost"]),
+        **extra,
+    }
+
+
+# --- production serving ------------------------------------------------------------------
+
+
+def start_gunicorn(env: dict[str, str], log_path: Path, workers: int = 2) -> LiveServer:
+    """`gunicorn --config gunicorn.conf.py app:app` (as `make serve`) on a free port."""
+    port = free_port()
+    full_env = {
+        **os.environ,
+        **env,
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "WEB_CONCURRENCY": str(workers),
+        "THREADS": "4",
+    }
+    with log_path.open("wb") as log_file:  # the child keeps its own copy
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "app:app"],
+            cwd=ROOT,
+            env=full_env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited: {log_path.read_text()}")
+        try:
+            if requests.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return LiveServer(url, process, log_path)
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"gunicorn did not start: {log_path.read_text()}")
+
+
+def stop_gunicorn(server: LiveServer) -> None:
+    """Quick shutdown of the master, which stops its workers."""
+    server.process.send_signal(signal.SIGQUIT)
+    try:
+        server.process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        server.process.wait(timeout=5)
+
+
+# --- clients -----------------------------------------------------------------------------
+
+
+def loopback_address() -> str:
+    """A random loopback address other than 127.0.0.1, to send requests from."""
+    return f"127.{random.randint(10, 250)}.{random.randint(1, 250)}.{random.randint(1, 250)}"  # noqa: S311
+
+
+class _FromAddress(HTTPAdapter):
+    def __init__(self, source: str) -> None:
+        self.source = source
+        super().__init__()
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["source_address"] = (self.source, 0)
+        super().init_poolmanager(*args, **kwargs)
+
+
+def http_session(source: str | None = None) -> requests.Session:
+    """A requests session sending from `source` (default: a fresh loopback address)."""
+    session = requests.Session()
+    session.mount("http://", _FromAddress(source or loopback_address()))
+    return session
+
+
+def http_auth(base_url: str, source: str | None = None) -> HttpAuth:
+    """The conftest sign-in helper over HTTP, sending from its own loopback address."""
+    auth = HttpAuth(base_url)
+    auth.http.mount("http://", _FromAddress(source or loopback_address()))
+    return auth
+
+
+def is_problem(response: requests.Response, status: int) -> bool:
+    return response.status_code == status and response.headers.get("Content-Type", "").startswith(
+        "application/problem+json"
+    )
+
+
+# --- a link to MariaDB that a test can cut -----------------------------------------------
+
+
+class CuttableLink:
+    """A TCP proxy 127.0.0.1:<port> -> target, in threads, that the test can cut.
+
+    `cut()` closes every connection and refuses new ones (the port stays bound but
+    connections are reset at once); `restore()` forwards again. `cut_at_commit(after=...)`
+    arms a cut for the next COMMIT a client sends: before it reaches the server
+    (the transaction is lost) or right after (committed, but the answer never arrives).
+    """
+
+    def __init__(self, target_port: int, target_host: str = "127.0.0.1") -> None:
+        self.target = (target_host, target_port)
+        self.listener = socket.socket()
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(64)
+        self.port: int = self.listener.getsockname()[1]
+        self._lock = threading.Lock()
+        self._pairs: list[tuple[socket.socket, socket.socket]] = []
+        self._cut = False
+        self._armed: str | None = None
+        self._stopped = False
+        self.cuts_at_commit = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    # controls
+    def cut(self) -> None:
+        with self._lock:
+            self._cut = True
+            pairs, self._pairs = self._pairs, []
+        for a, b in pairs:
+            _close(a)
+            _close(b)
+
+    def restore(self) -> None:
+        with self._lock:
+            self._cut = False
+            self._armed = None
+
+    def cut_at_commit(self, after: bool) -> None:
+        with self._lock:
+            self._armed = "after" if after else "before"
+
+    def close(self) -> None:
+        self._stopped = True
+        self.cut()
+        _close(self.listener)
+
+    # forwarding
+    def _accept(self) -> None:
+        while not self._stopped:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            with self._lock:
+                refused = self._cut
+            if refused:
+                _reset(client)
+                continue
+            try:
+                upstream = socket.create_connection(self.target, timeout=5)
+            except OSError:
+                _reset(client)
+                continue
+            upstream.settimeout(None)
+            with self._lock:
+                self._pairs.append((client, upstream))
+            threading.Thread(target=self._pump, args=(client, upstream), daemon=True).start()
+
+    def _pump(self, client: socket.socket, upstream: socket.socket) -> None:
+        sockets = [client, upstream]
+        try:
+            while True:
+                readable, _, _ = select.select(sockets, [], [], 1.0)
+                if self._stopped:
+                    return
+                for source in readable:
+                    data = source.recv(65536)
+                    if not data:
+                        return
+                    if source is client and b"\x03COMMIT" in data and self._take_commit():
+                        if self._armed_mode == "after":
+                            upstream.sendall(data)
+                            time.sleep(0.2)  # let the server read the COMMIT first
+                        self.cut()
+                        return
+                    (upstream if source is client else client).sendall(data)
+        except (OSError, ValueError):
+            return
+        finally:
+            _close(client)
+            _close(upstream)
+
+    _armed_mode: str | None = None
+
+    def _take_commit(self) -> bool:
+        with self._lock:
+            if self._armed is None:
+                return False
+            self._armed_mode, self._armed = self._armed, None
+            self._cut = True
+            self.cuts_at_commit += 1
+            return True
+
+
+def _close(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)  # takes effect even while a pump thread selects on it
+    except OSError:
+        pass
+    try:
+        sock.close()
+    except OSError:
+        pass
+
+
+def _reset(sock: socket.socket) -> None:
+    """Close with RST, as a refused or broken connection looks to the client."""
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    except OSError:
+        pass
+    _close(sock)
