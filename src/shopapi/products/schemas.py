@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import re
+
 from apiflask import Schema
-from apiflask.fields import DateTime, Dict, Integer, List, Nested, String
-from apiflask.validators import OneOf, Regexp
+from apiflask.fields import DateTime, Dict, Integer, List, Nested, Raw, String
+from apiflask.validators import OneOf
+from marshmallow import ValidationError
 
 from .fields import Price, QueryInteger, StrictInteger, Text
 
 MAX_PAGE = 200
 DEFAULT_PAGE = 50
 _TIME = "%Y-%m-%dT%H:%M:%SZ"
+_KEY = re.compile(r"[!-~]{1,255}")
+
+
+def _visible_ascii(value: str) -> None:
+    if not _KEY.fullmatch(value):
+        raise ValidationError("Use 1-255 visible ASCII characters (a UUID is ideal).")
 
 
 class ProductIn(Schema):
@@ -27,7 +36,7 @@ class ProductIn(Schema):
         max_length=255,
         allow_none=True,
         load_default=None,
-        metadata={"description": "Up to 255 characters, or null (the default)"},
+        metadata={"description": "Up to 255 characters, or null; omitted in POST or PUT: null"},
     )
     price = Price(required=True)
     quantity = StrictInteger(
@@ -72,7 +81,7 @@ class HistoryItemOut(Schema):
     version = Integer(metadata={"description": "The version this change produced"})
     changes = Dict(
         keys=String(),
-        values=List(String(allow_none=True)),
+        values=List(Raw(), metadata={"minItems": 2, "maxItems": 2}),
         metadata={"description": "field: [before, after] in API form (prices as strings)"},
     )
 
@@ -94,10 +103,10 @@ class IfMatchHeaders(Schema):
 class CreateHeaders(Schema):
     idempotency_key = String(
         data_key="Idempotency-Key",
-        validate=Regexp(
-            r"^[\x21-\x7e]{1,255}\Z", error="Use 1-255 visible ASCII characters (a UUID is ideal)."
-        ),
+        validate=_visible_ascii,
         metadata={
+            "pattern": "^[!-~]{1,255}$",
+            "example": "3f1c9a52-8d0e-4c4e-9b7a-2f0d6c1e5a77",
             "description": "A retry with the same key and body within 24 hours replays the "
             "first response and creates nothing; the same key with another body is 422",
         },
