@@ -81,7 +81,10 @@ def test_password_containing_the_username_is_refused(client: Any, password: str)
         ({"username": "ab", "password": "short"}, {"username", "password"}),
         ({"username": 5, "password": ["x"]}, {"username", "password"}),
         ({"username": None, "password": None}, {"username", "password"}),
+        ({"username": "a", "password": "password1"}, {"username", "password"}),
+        ({"password": "iloveyou"}, {"username", "password"}),
         ({"username": "erin", "password": PASSWORD, "id": 7}, {"id"}),
+        ({"username": "erin", "password": "iloveyou", "id": 7}, {"id", "password"}),
         ({"username": "erin", "password": PASSWORD, "is_admin": True}, {"is_admin"}),
     ],
 )

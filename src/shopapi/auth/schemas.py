@@ -31,9 +31,12 @@ class RegisterIn(Schema):
         metadata={"description": "8-256 characters of any kind; not a common password"},
     )
 
-    @validates_schema
+    # Also when another field is bad, so one 422 names every problem.
+    @validates_schema(skip_on_field_errors=False)
     def password_is_acceptable(self, data: dict[str, Any], **_kwargs: Any) -> None:
-        problems = password_problems(data["password"], data["username"])
+        if "password" not in data:  # missing or already refused for its length
+            return
+        problems = password_problems(data["password"], data.get("username", ""))
         if problems:
             raise ValidationError(problems, field_name="password")
 

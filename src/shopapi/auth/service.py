@@ -134,15 +134,18 @@ def verify(
     challenge = session.scalar(
         select(MfaChallenge).where(MfaChallenge.token_hash == security.sha256(mfa_token))
     )
+    # Read before the rollback: it expires the object, and reloading a challenge that
+    # a concurrent login or account deletion removed would raise instead of giving 401.
+    alive = challenge is not None and _alive(challenge, now)
+    user_id, challenge_id = (challenge.user_id, challenge.id) if challenge else (0, 0)
     session.rollback()
-    if challenge is None or not _alive(challenge, now):
+    if not alive:
         raise unauthorized(BAD_MFA_TOKEN, error="")
-    user_id = challenge.user_id
     slot = attempts.reserve(session, attempts.CODE, str(user_id))
     if not slot.granted:
         raise _too_many("Too many wrong codes for this account.", slot.retry_after)
 
-    if not _claim(session, challenge.id, now):
+    if not _claim(session, challenge_id, now):
         # Used up by a concurrent request: not a wrong code, so the slot goes back.
         session.rollback()
         attempts.release(session, attempts.CODE, str(user_id))
@@ -158,7 +161,7 @@ def verify(
         session.rollback()
         session.execute(
             update(MfaChallenge)
-            .where(MfaChallenge.id == challenge.id)
+            .where(MfaChallenge.id == challenge_id)
             .values(failed_attempts=MfaChallenge.failed_attempts + 1)
         )
         session.commit()
