@@ -44,3 +44,8 @@ test: install-dev lint typecheck
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage
+
+# The Postman collection (postman/) run by newman against a fresh server on scratch SQLite.
+.PHONY: postman
+postman: install
+	scripts/postman.sh
