@@ -124,3 +124,11 @@ def test_unknown_overrides_are_refused(tmp_path: Path) -> None:
 def test_default_database_lives_in_the_instance_folder(tmp_path: Path) -> None:
     settings = Settings.from_env({"INSTANCE_PATH": str(tmp_path / "inst")})
     assert settings.database_url == f"sqlite:///{tmp_path / 'inst' / 'shopapi.sqlite3'}"
+
+
+def test_default_password_hashing_meets_owasp(tmp_path: Path) -> None:
+    from shopapi.auth.service import hasher
+
+    settings = Settings.from_env({"INSTANCE_PATH": str(tmp_path)})
+    stored = hasher(settings).hash("violet-harbour-lantern")
+    assert stored.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
