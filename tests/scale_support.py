@@ -168,7 +168,8 @@ class CuttableLink:
     """A TCP proxy 127.0.0.1:<port> -> target, in threads, that the test can cut.
 
     `cut()` closes every connection and refuses new ones (the port stays bound but
-    connections are reset at once); `restore()` forwards again. `cut_at_commit(after=...)`
+    connections are reset at once); `stall()` keeps every connection open but carries
+    nothing either way (a server that hangs); `restore()` forwards again. `cut_at_commit(after=...)`
     arms a cut for the next COMMIT a client sends: before it reaches the server
     (the transaction is lost) or right after (committed, but the answer never arrives).
     """
@@ -183,6 +184,8 @@ class CuttableLink:
         self._lock = threading.Lock()
         self._pairs: list[tuple[socket.socket, socket.socket]] = []
         self._cut = False
+        self._stalled = False
+        self._held: list[socket.socket] = []
         self._armed: str | None = None
         self._stopped = False
         self.cuts_at_commit = 0
@@ -197,7 +200,19 @@ class CuttableLink:
             _close(a)
             _close(b)
 
+    def stall(self) -> None:
+        with self._lock:
+            self._stalled = True
+
     def restore(self) -> None:
+        with self._lock:
+            stalled, self._stalled = self._stalled, False
+        if stalled:  # what was in flight is lost: those connections cannot go on
+            self.cut()
+            with self._lock:
+                held, self._held = self._held, []
+            for sock in held:
+                _close(sock)
         with self._lock:
             self._cut = False
             self._armed = None
@@ -219,9 +234,13 @@ class CuttableLink:
             except OSError:
                 return
             with self._lock:
-                refused = self._cut
+                refused, stalled = self._cut, self._stalled
+                if stalled:
+                    self._held.append(client)
             if refused:
                 _reset(client)
+                continue
+            if stalled:
                 continue
             try:
                 upstream = socket.create_connection(self.target, timeout=5)
@@ -240,6 +259,9 @@ class CuttableLink:
                 readable, _, _ = select.select(sockets, [], [], 1.0)
                 if self._stopped:
                     return
+                if self._stalled:
+                    time.sleep(0.05)
+                    continue
                 for source in readable:
                     data = source.recv(65536)
                     if not data:
