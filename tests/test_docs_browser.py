@@ -1,0 +1,238 @@
+"""The /docs page in a real headless Chromium: it renders offline and its requests work.
+
+Needs Debian's `chromium` and `chromium-driver`. Without them the test skips, unless
+REQUIRE_BROWSER=1 (as in CI), which turns their absence into a failure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+from conftest import ROOT, free_port
+from cryptography.fernet import Fernet
+from selenium import webdriver
+from selenium.common.exceptions import TimeoutException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.ui import WebDriverWait
+
+pytestmark = [pytest.mark.browser, pytest.mark.e2e]
+
+CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
+CHROMEDRIVER = Path(os.environ.get("CHROMEDRIVER_PATH", "/usr/bin/chromedriver"))
+OUTPUT = ROOT / "test-output"
+# Without the background-networking flags Chromium phones home (updates, sync, safe
+# browsing), which floods a closed network and is not what the page does.
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--window-size=1280,2400",
+]
+# Operations listed, or Swagger UI's "Unable to render this definition" / fetch errors.
+RENDERED_OR_REFUSED = ".opblock, .version-pragma, .errors-wrapper"
+LOCAL_SCHEMES = {"data", "blob", "about"}
+BROWSER_UI_SCHEMES = {"chrome", "chrome-untrusted"}
+WAIT = 30
+
+
+class SpecNotRendered(AssertionError):
+    """Swagger UI loaded but refused the OpenAPI document."""
+
+
+def _require_browser() -> None:
+    missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.exists()]
+    if not missing:
+        return
+    message = f"not installed: {', '.join(missing)} (apt-get install -y chromium chromium-driver)"
+    if os.environ.get("REQUIRE_BROWSER", "") not in ("", "0", "false", "no"):
+        pytest.fail(f"{message}; REQUIRE_BROWSER=1 makes the browser test mandatory")
+    pytest.skip(message)
+
+
+@pytest.fixture
+def docs_server(tmp_path: Path) -> Iterator[str]:
+    """`python app.py` on a free port with a scratch SQLite database; yields its base URL.
+
+    One backend is enough here: the page and its assets do not touch the database.
+    """
+    port = free_port()
+    env = {
+        **os.environ,
+        "APP_ENV": "test",
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "JWT_SECRET_KEY": uuid.uuid4().hex + uuid.uuid4().hex,
+        "TOTP_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+        "INSTANCE_PATH": str(tmp_path / "instance"),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'docs.sqlite3'}",
+        "REDIS_URL": "",
+    }
+    url = f"http://127.0.0.1:{port}"
+    log_path = tmp_path / "server.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, str(ROOT / "app.py")],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait_until_up(url, process, log_path)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_until_up(url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"the server exited: {log_path.read_text(errors='replace')}")
+        try:
+            with requests.get(f"{url}/healthz", timeout=1) as response:
+                if response.status_code == 200:
+                    return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.1)
+    pytest.fail(f"the server did not start: {log_path.read_text(errors='replace')}")
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[Any]:
+    _require_browser()
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={tmp_path / 'chromium-profile'}")
+    # The DevTools performance log records every network request the page makes.
+    options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
+    service = Service(executable_path=str(CHROMEDRIVER), log_output=str(tmp_path / "driver.log"))
+    driver = webdriver.Chrome(options=options, service=service)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+class RequestLog:
+    """URLs of the Network.requestWillBeSent events of the page (the log drains on read)."""
+
+    def __init__(self, driver: Any) -> None:
+        self.driver = driver
+        self.urls: list[str] = []
+
+    def collect(self) -> list[str]:
+        for entry in self.driver.get_log("performance"):
+            message = json.loads(entry["message"])["message"]
+            if message.get("method") != "Network.requestWillBeSent":
+                continue
+            params = message["params"]
+            # Chromium's own UI pages (the new-tab page open at start-up) load chrome://
+            # resources from the binary; they are not requests of the page under test.
+            if urlsplit(params.get("documentURL", "")).scheme in BROWSER_UI_SCHEMES:
+                continue
+            self.urls.append(params["request"]["url"])
+        return self.urls
+
+
+def _leaves_machine(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme not in LOCAL_SCHEMES and parts.hostname != "127.0.0.1"
+
+
+def _operation(driver: Any, method: str, path: str) -> Any:
+    for block in driver.find_elements(By.CSS_SELECTOR, f".opblock.opblock-{method}"):
+        summary_path = block.find_element(By.CSS_SELECTOR, ".opblock-summary-path")
+        if summary_path.get_attribute("data-path") == path or summary_path.text == path:
+            return block
+    raise AssertionError(f"{method.upper()} {path} is not listed on /docs")
+
+
+@pytest.mark.xfail(
+    raises=SpecNotRendered,
+    strict=True,
+    reason=(
+        "known bug: /openapi.json says OpenAPI 3.1.0 (APIFlask's default) and the packaged "
+        "Swagger UI 4.15.5 renders only 2.0 and 3.0.x; fix: OPENAPI_VERSION='3.0.3' in "
+        "create_app, then remove this marker (strict: the fix makes this test fail as XPASS)"
+    ),
+)
+def test_docs_page_renders_offline_and_executes_healthz(browser: Any, docs_server: str) -> None:
+    requests_seen = RequestLog(browser)
+    OUTPUT.mkdir(exist_ok=True)
+    screenshot = OUTPUT / "docs-browser.png"
+    wait = WebDriverWait(browser, WAIT)
+
+    browser.get(f"{docs_server}/docs")
+    try:
+        # Swagger UI shows either the operations or why it cannot render the document.
+        wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, RENDERED_OR_REFUSED)))
+        page = browser.find_element(By.ID, "swagger-ui").text
+        if not browser.find_elements(By.CSS_SELECTOR, ".opblock"):
+            raise SpecNotRendered(f"Swagger UI did not render /openapi.json: {page!r}")
+        # The operations of both resources are listed, each with its method.
+        for text in ("/auth/register", "/auth/login", "/auth/verify", "/auth/me"):
+            assert text in page, f"{text} missing from /docs"
+        assert "/api/products" in page, "the products operations are missing from /docs"
+        assert "}/history" in page, "the product history operation is missing from /docs"
+
+        # Try it out -> Execute on GET /healthz shows the live response code.
+        healthz = _operation(browser, "get", "/healthz")
+        healthz.find_element(By.CSS_SELECTOR, ".opblock-summary").click()
+        wait.until(lambda _: healthz.find_elements(By.CSS_SELECTOR, ".try-out__btn"))
+        healthz.find_element(By.CSS_SELECTOR, ".try-out__btn").click()
+        wait.until(lambda _: healthz.find_elements(By.CSS_SELECTOR, ".btn.execute"))
+        healthz.find_element(By.CSS_SELECTOR, ".btn.execute").click()
+        live = ".live-responses-table .response .response-col_status"
+        wait.until(lambda _: healthz.find_elements(By.CSS_SELECTOR, live))
+        assert healthz.find_element(By.CSS_SELECTOR, live).text.strip() == "200"
+        assert (
+            '"status": "ok"' in healthz.find_element(By.CSS_SELECTOR, ".live-responses-table").text
+        )
+    except (AssertionError, TimeoutException):
+        browser.save_screenshot(str(screenshot))
+        print(f"screenshot of the failure: {screenshot}")
+        raise
+    browser.execute_script("arguments[0].scrollIntoView()", healthz)
+    browser.save_screenshot(str(screenshot))
+    print(f"screenshot: {screenshot}")
+
+    # Every request the page made stayed on this machine, and they include the assets.
+    urls = requests_seen.collect()
+    assert not [u for u in urls if _leaves_machine(u)], urls
+    paths = {urlsplit(u).path for u in urls if urlsplit(u).scheme == "http"}
+    assert {"/docs", "/openapi.json", "/docs/assets/swagger-ui-bundle.js", "/healthz"} <= paths
+    # No Content-Security-Policy violation or script error in the page.
+    severe = [
+        entry["message"]
+        for entry in browser.get_log("browser")
+        if entry["level"] == "SEVERE" and "favicon.ico" not in entry["message"]
+    ]
+    assert not severe, severe
