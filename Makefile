@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: install install-dev run serve test lint typecheck clean
+.PHONY: install install-dev run serve test lint typecheck fuzz loadtest clean
 
 install: $(STAMP)
 
@@ -41,6 +41,15 @@ test: install-dev lint typecheck
 	$(BIN)/pytest --cov --cov-report=term-missing:skip-covered $(PYTEST_ARGS); \
 	status=$$?; if [ $$status -eq 5 ]; then echo "no tests ran: that is a failure"; exit 1; fi; \
 	exit $$status
+
+# schemathesis against /openapi.json on a fresh server and scratch SQLite database (CI runs it).
+fuzz: install-dev
+	BIN=$(BIN) bash scripts/fuzz.sh
+
+# Benchmark, not a test: 64 locust clients for 60 s against gunicorn on a scratch MariaDB
+# database, then a consistency check (see scripts/loadtest.py). Not part of CI.
+loadtest: install-dev
+	$(BIN)/python scripts/loadtest.py $(LOADTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage

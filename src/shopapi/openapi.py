@@ -33,6 +33,32 @@ _GENERIC = {
     503: "The database is unavailable",
 }
 _NO_DATABASE = {"/healthz", "/openapi.json"}
+_RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before trying again",
+        "schema": {"type": "integer", "minimum": 1},
+    }
+}
+# Times are ISO 8601 UTC in whole seconds; apispec leaves `format`/`pattern` as null for
+# a DateTime field with a custom format, which is not a valid OpenAPI schema.
+_UTC_SECONDS = {"format": "date-time", "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$"}
+
+
+def _portable_schemas(node: Any) -> None:
+    """Make every schema valid OpenAPI that clients' tools read as the server means it."""
+    if isinstance(node, dict):
+        if "format" in node and node["format"] is None:
+            node.update(_UTC_SECONDS)
+        pattern = node.get("pattern")
+        if isinstance(pattern, str) and pattern.endswith("\\Z") and not pattern.endswith("\\\\Z"):
+            # Python's end-of-string `\Z` is a literal "Z" in ECMA-262 regular expressions
+            # (which OpenAPI patterns are); `$` without multiline means the same there.
+            node["pattern"] = pattern[:-2] + "$"
+        for value in node.values():
+            _portable_schemas(value)
+    elif isinstance(node, list):
+        for value in node:
+            _portable_schemas(value)
 
 
 def register(app: APIFlask) -> None:
@@ -43,6 +69,7 @@ def register(app: APIFlask) -> None:
     @app.spec_processor
     def add_problem_responses(spec: Any) -> Any:
         spec.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+        _portable_schemas(spec)
         for path, operations in spec.get("paths", {}).items():
             for method, operation in operations.items():
                 if not isinstance(operation, dict) or "responses" not in operation:
@@ -53,6 +80,8 @@ def register(app: APIFlask) -> None:
                     wanted.add(503)
                 if "requestBody" in operation:
                     wanted |= {400, 413, 415, 422}
+                if any(p.get("in") in {"query", "header"} for p in operation.get("parameters", [])):
+                    wanted.add(422)  # query strings and headers are validated too
                 if operation.get("security"):
                     wanted.add(401)
                 if path.startswith("/auth/") and method == "post" and path != "/auth/logout":
@@ -62,4 +91,6 @@ def register(app: APIFlask) -> None:
                 for status, response in responses.items():
                     if status.startswith(("4", "5")):
                         response["content"] = {"application/problem+json": {"schema": _PROBLEM_REF}}
+                    if status in {"429", "503"}:
+                        response.setdefault("headers", {}).update(_RETRY_AFTER)
         return spec
