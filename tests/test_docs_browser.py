@@ -175,15 +175,6 @@ def _operation(driver: Any, method: str, path: str) -> Any:
     raise AssertionError(f"{method.upper()} {path} is not listed on /docs")
 
 
-@pytest.mark.xfail(
-    raises=SpecNotRendered,
-    strict=True,
-    reason=(
-        "known bug: /openapi.json says OpenAPI 3.1.0 (APIFlask's default) and the packaged "
-        "Swagger UI 4.15.5 renders only 2.0 and 3.0.x; fix: OPENAPI_VERSION='3.0.3' in "
-        "create_app, then remove this marker (strict: the fix makes this test fail as XPASS)"
-    ),
-)
 def test_docs_page_renders_offline_and_executes_healthz(browser: Any, docs_server: str) -> None:
     requests_seen = RequestLog(browser)
     OUTPUT.mkdir(exist_ok=True)

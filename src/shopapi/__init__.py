@@ -35,6 +35,8 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> APIFlask:
         AUTO_404_RESPONSE=False,
         AUTO_VALIDATION_ERROR_RESPONSE=False,
         AUTO_AUTH_ERROR_RESPONSE=False,
+        # Swagger UI (packaged) renders OpenAPI 3.0.x; APIFlask would say 3.1.0.
+        OPENAPI_VERSION="3.0.3",
         DEBUG=False,
     )
     app.extensions["settings"] = settings

@@ -5,8 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from apiflask import APIBlueprint
-from flask import Response, abort, current_app, render_template, send_from_directory
+from apiflask import APIBlueprint, Schema
+from apiflask.fields import String
+from flask import (
+    Response,
+    abort,
+    current_app,
+    jsonify,
+    render_template,
+    send_from_directory,
+)
 from swagger_ui_bundle import swagger_ui_path
 
 from . import db
@@ -16,19 +24,24 @@ TEMPLATES = Path(__file__).parent / "templates"
 DOCS_ASSETS = {"swagger-ui.css", "swagger-ui-bundle.js", "swagger-ui-standalone-preset.js"}
 
 
+class StatusOut(Schema):
+    status = String(metadata={"example": "ok"})
+
+
 @bp.get("/healthz")
-@bp.doc(responses={200: "The process is up"})
+@bp.output(StatusOut, description="The process is up")
 def healthz() -> Any:
     """Liveness: the process answers."""
-    return {"status": "ok"}
+    return jsonify(status="ok")
 
 
 @bp.get("/readyz")
-@bp.doc(responses={200: "The database is reachable", 503: "The database is unreachable"})
+@bp.output(StatusOut, description="The database is reachable")
+@bp.doc(responses={503: "The database is unreachable"})
 def readyz() -> Any:
     """Readiness: the database answers."""
     if db.ping():
-        return {"status": "ok"}
+        return jsonify(status="ok")
     from .errors import problem
 
     return problem(503, "The database is unreachable.", headers={"Retry-After": "5"})
