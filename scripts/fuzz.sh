@@ -9,7 +9,8 @@
 # so a CI run is repeatable. Extra schemathesis arguments: FUZZ_ARGS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BIN=${BIN:-.venv/bin}
+ROOT=$(pwd)
+BIN=$(cd "${BIN:-.venv/bin}" && pwd)
 SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/shopapi-fuzz.XXXXXX")
 PORT=$("$BIN/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 BASE="http://127.0.0.1:$PORT"
@@ -47,7 +48,9 @@ done
 echo "fuzz: server up at $BASE (scratch database $DATABASE_URL)"
 
 status=0
-FUZZ_BASE_URL="$BASE" SCHEMATHESIS_HOOKS=scripts/fuzz_hooks.py \
+# From the scratch folder, where schemathesis keeps its cache (.schemathesis/).
+cd "$SCRATCH"
+FUZZ_BASE_URL="$BASE" SCHEMATHESIS_HOOKS="$ROOT/scripts/fuzz_hooks.py" \
   "$BIN/schemathesis" run "$BASE/openapi.json" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,negative_data_rejection \
   --max-examples "${FUZZ_MAX_EXAMPLES:-50}" \
