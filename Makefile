@@ -30,9 +30,20 @@ serve: install
 	$(BIN)/flask --app app db upgrade
 	$(BIN)/gunicorn --config gunicorn.conf.py app:app
 
+# Benchmark against the local MariaDB (needs wrk: apt-get install wrk). BENCH_ROWS=1000000
+# for the scale run. Prints a table and writes bench-results.json.
+bench: install-dev
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(BIN)/python scripts/bench.py
+
+# A flame graph of the hot path (py-spy) while wrk drives the page of 50 products.
+profile: install-dev
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	BENCH_PROFILE=$${BENCH_PROFILE:-profile.svg} $(BIN)/python scripts/bench.py
+
 lint: install-dev
-	$(BIN)/ruff check src tests app.py
-	$(BIN)/ruff format --check src tests app.py
+	$(BIN)/ruff check src tests scripts app.py gunicorn.conf.py
+	$(BIN)/ruff format --check src tests scripts app.py gunicorn.conf.py
 
 typecheck: install-dev
 	$(BIN)/mypy
