@@ -80,6 +80,22 @@ def test_a_key_is_kept_24_hours(
     assert third.get_json() == second.get_json()
 
 
+def test_expired_keys_can_be_purged(app: Any, client: Any, auth: AuthActions) -> None:
+    headers = auth.headers()
+    for key in ("old", "new"):
+        r = client.post("/api/products", json=BODY, headers={**headers, "Idempotency-Key": key})
+        assert r.status_code == 201
+    then = utcnow() - timedelta(hours=25)
+    execute_sql(
+        app, "UPDATE idempotency_keys SET created_at = :then WHERE client_key = 'old'", then=then
+    )
+    result = app.test_cli_runner().invoke(args=["purge-idempotency-keys"])
+    assert result.exit_code == 0 and "purged 1 " in result.output
+    fresh = client.post("/api/products", json=BODY, headers={**headers, "Idempotency-Key": "new"})
+    assert fresh.status_code == 201
+    assert count_products(client, headers) == 2
+
+
 @pytest.mark.parametrize("key", ["", "k" * 256, "clé", "two words", "tab\there"])
 def test_malformed_keys_are_422(client: Any, auth: AuthActions, key: str) -> None:
     headers = {**auth.headers(), "Idempotency-Key": key}

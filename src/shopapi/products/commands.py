@@ -1,4 +1,4 @@
-"""`flask seed-products N`: bulk test data, each product with its 'create' history row."""
+"""`flask seed-products N` (bulk test data) and `flask purge-idempotency-keys`."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import func, insert, select
 
 from .. import db
+from . import idempotency
 from .fields import format_price
 from .models import history, products
 
@@ -85,3 +86,11 @@ def seed_products(count: int, seed: int | None) -> None:
         done += size
         click.echo(f"\r{done}/{count} products", nl=False)
     click.echo(f"\nseeded {count} products in {time.monotonic() - started:.1f} s")
+
+
+@click.command("purge-idempotency-keys")
+@with_appcontext
+def purge_idempotency_keys() -> None:
+    """Forget Idempotency-Keys older than 24 hours (run it daily, e.g. from cron)."""
+    session = db.session()
+    click.echo(f"purged {idempotency.purge_expired(session)} expired idempotency keys")

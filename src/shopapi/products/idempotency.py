@@ -1,7 +1,7 @@
 """Idempotent creates: a retried POST with the same Idempotency-Key replays the first answer.
 
 The key row is inserted in the same transaction as the product. A concurrent duplicate
-waits on the unique (user_id, key) index, fails when the first commits, rolls back its own
+waits on the unique (user_id, client_key) index, fails when the first commits, rolls back its own
 product and reads the stored answer instead: one product, however many retries race.
 """
 
@@ -51,7 +51,7 @@ def fingerprint(data: Mapping[str, Any]) -> str:
 
 def _stored(session: Session, user_id: int, key: str) -> Any:
     query = select(keys.c.id, keys.c.request_hash, keys.c.body, keys.c.location, keys.c.created_at)
-    return session.execute(query.where(keys.c.user_id == user_id, keys.c.key == key)).first()
+    return session.execute(query.where(keys.c.user_id == user_id, keys.c.client_key == key)).first()
 
 
 def _replay(row: Any, request_hash: str) -> Created:
@@ -81,7 +81,7 @@ def create(session: Session, data: Mapping[str, Any], *, user_id: int, key: str 
         session.execute(
             insert(keys).values(
                 user_id=user_id,
-                key=key,
+                client_key=key,
                 request_hash=request_hash,
                 status=201,
                 location=answer.location,
@@ -97,3 +97,10 @@ def create(session: Session, data: Mapping[str, Any], *, user_id: int, key: str 
             raise
         return _replay(winner, request_hash)
     return answer
+
+
+def purge_expired(session: Session) -> int:
+    """Delete keys past their 24 hours; returns how many. Expired keys are already ignored."""
+    result = session.execute(delete(keys).where(keys.c.created_at <= utcnow() - KEEP_FOR))
+    session.commit()
+    return int(getattr(result, "rowcount", 0))

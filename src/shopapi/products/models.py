@@ -93,13 +93,14 @@ class IdempotencyKey(Base):
 
     __tablename__ = "idempotency_keys"
     __table_args__ = (
-        UniqueConstraint("user_id", "key", name="uq_idempotency_keys_user_key"),
+        UniqueConstraint("user_id", "client_key", name="uq_idempotency_keys_user_key"),
         Index("ix_idempotency_keys_created_at", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    key: Mapped[str] = mapped_column(String(255))
+    # Not "key": a reserved word in MySQL, awkward in hand-written SQL.
+    client_key: Mapped[str] = mapped_column(String(255))
     request_hash: Mapped[str] = mapped_column(String(64))
     status: Mapped[int] = mapped_column(Integer)
     location: Mapped[str] = mapped_column(String(255))

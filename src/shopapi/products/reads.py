@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .models import history, products
-from .service import COLUMNS, MAX_ID, iso, not_found, to_api
+from .service import COLUMNS, MAX_ID, get, iso, not_found, to_api
 
 
 def page(session: Session, *, after: int, limit: int) -> tuple[list[dict[str, Any]], int | None]:
@@ -37,7 +37,8 @@ def product_history(session: Session, product_id: int) -> list[dict[str, Any]]:
         .order_by(history.c.version)
     ).all()
     if not rows:
-        raise not_found(product_id)
+        get(session, product_id)  # 404, unless a product was inserted behind the API's back
+        return []
     return [
         {
             "action": row.action,

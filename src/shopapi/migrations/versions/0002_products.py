@@ -51,13 +51,13 @@ def upgrade() -> None:
         "idempotency_keys",
         sa.Column("id", BigId, primary_key=True, autoincrement=True),
         sa.Column("user_id", BigId, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
-        sa.Column("key", sa.String(255), nullable=False),
+        sa.Column("client_key", sa.String(255), nullable=False),
         sa.Column("request_hash", sa.String(64), nullable=False),
         sa.Column("status", sa.Integer(), nullable=False),
         sa.Column("location", sa.String(255), nullable=False),
         sa.Column("body", sa.Text(), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
-        sa.UniqueConstraint("user_id", "key", name="uq_idempotency_keys_user_key"),
+        sa.UniqueConstraint("user_id", "client_key", name="uq_idempotency_keys_user_key"),
         **TABLE_OPTIONS,
     )
     op.create_index("ix_idempotency_keys_created_at", "idempotency_keys", ["created_at"])
