@@ -95,6 +95,7 @@ class IfMatchHeaders(Schema):
         data_key="If-Match",
         metadata={
             "description": 'Only act on this version: "3", W/"3" or *; otherwise 412',
+            "pattern": r'^(\*|(W/)?"[0-9]{1,10}"( *, *(W/)?"[0-9]{1,10}")*)$',
             "example": '"3"',
         },
     )
