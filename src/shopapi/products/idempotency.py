@@ -51,7 +51,11 @@ def fingerprint(data: Mapping[str, Any]) -> str:
 
 def _stored(session: Session, user_id: int, key: str) -> Any:
     query = select(keys.c.id, keys.c.request_hash, keys.c.body, keys.c.location, keys.c.created_at)
-    return session.execute(query.where(keys.c.user_id == user_id, keys.c.client_key == key)).first()
+    return (
+        session.connection()
+        .execute(query.where(keys.c.user_id == user_id, keys.c.client_key == key))
+        .first()
+    )
 
 
 def _replay(row: Any, request_hash: str) -> Created:
@@ -75,10 +79,10 @@ def create(session: Session, data: Mapping[str, Any], *, user_id: int, key: str 
         return _replay(found, request_hash)
     try:
         if found is not None:  # expired: the key is free again
-            session.execute(delete(keys).where(keys.c.id == found.id))
+            session.connection().execute(delete(keys).where(keys.c.id == found.id))
         product = insert_product(session, data, user_id=user_id)
         answer = Created(product, location(product["id"]))
-        session.execute(
+        session.connection().execute(
             insert(keys).values(
                 user_id=user_id,
                 client_key=key,
@@ -101,6 +105,8 @@ def create(session: Session, data: Mapping[str, Any], *, user_id: int, key: str 
 
 def purge_expired(session: Session) -> int:
     """Delete keys past their 24 hours; returns how many. Expired keys are already ignored."""
-    result = session.execute(delete(keys).where(keys.c.created_at <= utcnow() - KEEP_FOR))
+    result = session.connection().execute(
+        delete(keys).where(keys.c.created_at <= utcnow() - KEEP_FOR)
+    )
     session.commit()
     return int(getattr(result, "rowcount", 0))

@@ -17,9 +17,13 @@ def page(session: Session, *, after: int, limit: int) -> tuple[list[dict[str, An
 
     Keyset on the primary key: one index range scan whatever the table size or page depth.
     """
-    rows = session.execute(
-        select(*COLUMNS).where(products.c.id > after).order_by(products.c.id).limit(limit + 1)
-    ).all()
+    rows = (
+        session.connection()
+        .execute(
+            select(*COLUMNS).where(products.c.id > after).order_by(products.c.id).limit(limit + 1)
+        )
+        .all()
+    )
     items = [to_api(row) for row in rows[:limit]]
     next_after = items[-1]["id"] if len(rows) > limit else None
     return items, next_after
@@ -29,13 +33,21 @@ def product_history(session: Session, product_id: int) -> list[dict[str, Any]]:
     """Every change of the product, oldest first; 404 if it never existed."""
     if not 0 < product_id <= MAX_ID:
         raise not_found(product_id)
-    rows = session.execute(
-        select(
-            history.c.action, history.c.at, history.c.user_id, history.c.version, history.c.changes
+    rows = (
+        session.connection()
+        .execute(
+            select(
+                history.c.action,
+                history.c.at,
+                history.c.user_id,
+                history.c.version,
+                history.c.changes,
+            )
+            .where(history.c.product_id == product_id)
+            .order_by(history.c.version)
         )
-        .where(history.c.product_id == product_id)
-        .order_by(history.c.version)
-    ).all()
+        .all()
+    )
     if not rows:
         get(session, product_id)  # 404, unless a product was inserted behind the API's back
         return []
