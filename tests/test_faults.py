@@ -350,3 +350,18 @@ def test_a_hanging_database_gives_503_within_the_timeouts(
     assert is_problem(response, 503), response.text
     rig.link.restore()
     assert http.get(f"{rig.url}/auth/me", headers=headers, timeout=30).status_code == 200
+
+
+@pytest.mark.mariadb
+def test_after_an_outage_while_idle_the_first_request_is_served(
+    rig: Rig, signed_in: tuple[requests.Session, dict[str, str]]
+) -> None:
+    http, headers = signed_in
+    for _ in range(3):  # several pooled connections, then nobody asks for a while
+        assert http.get(f"{rig.url}/auth/me", headers=headers, timeout=30).status_code == 200
+    rig.link.cut()  # the database restarts while the service is idle: pooled links die
+    rig.link.restore()
+    first = http.get(f"{rig.url}/auth/me", headers=headers, timeout=30)
+    assert first.status_code == 200, first.text  # no 503 once the database is back
+    created = http.post(f"{rig.url}/api/products", json=PRODUCT, headers=headers, timeout=30)
+    assert created.status_code == 201, created.text
