@@ -147,3 +147,23 @@ def test_secrets_are_not_stored_in_plain_text(client: Any, app: Any, settings: S
         for c in body["recovery_codes"]
     }
     assert hashes == expected
+
+
+LONE_SURROGATE = '"pass\\ud800word-long"'
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/auth/register", f'{{"username": "surrogate", "password": {LONE_SURROGATE}}}'),
+        ("/auth/login", f'{{"username": "surrogate", "password": {LONE_SURROGATE}}}'),
+        ("/auth/verify", f'{{"mfa_token": {LONE_SURROGATE}, "otp": "123456"}}'),
+        ("/auth/verify", f'{{"mfa_token": "x", "recovery_code": {LONE_SURROGATE}}}'),
+    ],
+)
+def test_a_lone_surrogate_is_refused_as_invalid_text(client: Any, path: str, body: str) -> None:
+    """JSON escapes can carry half a UTF-16 pair; it is a 422, never a crash."""
+    r = client.post(path, data=body, content_type="application/json")
+    assert r.status_code == 422, r.get_json()
+    errors = r.get_json()["errors"]
+    assert any("Unicode" in message for messages in errors.values() for message in messages)

@@ -17,6 +17,14 @@ USERNAME = Regexp(
 )
 
 
+def storable_text(value: str) -> None:
+    """Refuse a lone surrogate ("\\ud800"): JSON lets it through, but it is not text."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationError("Must be valid Unicode text.") from None
+
+
 def username_field() -> String:
     return String(
         required=True, validate=USERNAME, metadata={"description": "3-50 of A-Z a-z 0-9 . _ -"}
@@ -27,7 +35,7 @@ class RegisterIn(Schema):
     username = username_field()
     password = String(
         required=True,
-        validate=Length(min=8, max=256),
+        validate=[storable_text, Length(min=8, max=256)],
         metadata={"description": "8-256 characters of any kind; not a common password"},
     )
 
@@ -43,13 +51,13 @@ class RegisterIn(Schema):
 
 class LoginIn(Schema):
     username = username_field()
-    password = String(required=True, validate=Length(min=1, max=256))
+    password = String(required=True, validate=[storable_text, Length(min=1, max=256)])
 
 
 class VerifyIn(Schema):
-    mfa_token = String(required=True, validate=Length(min=1, max=128))
+    mfa_token = String(required=True, validate=[storable_text, Length(min=1, max=128)])
     otp = String(validate=Regexp(r"^[0-9]{6}\Z", error="A code is 6 digits."))
-    recovery_code = String(validate=Length(min=1, max=64))
+    recovery_code = String(validate=[storable_text, Length(min=1, max=64)])
 
     @validates_schema
     def one_code(self, data: dict[str, Any], **_kwargs: Any) -> None:
