@@ -5,11 +5,19 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Integer, bindparam, select
 from sqlalchemy.orm import Session
 
 from .models import history, products
 from .service import COLUMNS, MAX_ID, get, iso, not_found, to_api
+
+# Built once: the hot path only binds values to an already compiled statement.
+_PAGE = (
+    select(*COLUMNS)
+    .where(products.c.id > bindparam("after"))
+    .order_by(products.c.id)
+    .limit(bindparam("rows", type_=Integer))
+)
 
 
 def page(session: Session, *, after: int, limit: int) -> tuple[list[dict[str, Any]], int | None]:
@@ -17,13 +25,7 @@ def page(session: Session, *, after: int, limit: int) -> tuple[list[dict[str, An
 
     Keyset on the primary key: one index range scan whatever the table size or page depth.
     """
-    rows = (
-        session.connection()
-        .execute(
-            select(*COLUMNS).where(products.c.id > after).order_by(products.c.id).limit(limit + 1)
-        )
-        .all()
-    )
+    rows = session.connection().execute(_PAGE, {"after": after, "rows": limit + 1}).all()
     items = [to_api(row) for row in rows[:limit]]
     next_after = items[-1]["id"] if len(rows) > limit else None
     return items, next_after

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CursorResult, delete, insert, select, update
+from sqlalchemy import CursorResult, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from ..db import utcnow
@@ -36,8 +36,12 @@ COLUMNS = (
 )
 
 
+_ONE = select(*COLUMNS).where(products.c.id == bindparam("id"))
+
+
 def iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    # Stored times are naive UTC in whole seconds, so isoformat() has no fraction or offset.
+    return moment.isoformat() + "Z"
 
 
 def api_value(field: str, value: Any) -> Any:
@@ -45,8 +49,21 @@ def api_value(field: str, value: Any) -> Any:
 
 
 def to_api(row: Any) -> dict[str, Any]:
-    """A row (or mapping) of the products table in API form."""
-    r = row if isinstance(row, Mapping) else row._mapping
+    """A row of COLUMNS (or a mapping with their names) in API form."""
+    if not isinstance(row, Mapping):
+        # Unpacking the row's tuple is the cheap path that every page of 50 takes.
+        id_, name, description, price, quantity, version, created_at, updated_at = row
+        return {
+            "id": id_,
+            "name": name,
+            "description": description,
+            "price": format_price(price),
+            "quantity": quantity,
+            "version": version,
+            "created_at": iso(created_at),
+            "updated_at": iso(updated_at),
+        }
+    r = row
     return {
         "id": r["id"],
         "name": r["name"],
@@ -66,7 +83,7 @@ def not_found(product_id: int) -> ApiError:
 def _read(session: Session, product_id: int) -> Any:
     if not 0 < product_id <= MAX_ID:
         raise not_found(product_id)
-    row = session.connection().execute(select(*COLUMNS).where(products.c.id == product_id)).first()
+    row = session.connection().execute(_ONE, {"id": product_id}).first()
     if row is None:
         raise not_found(product_id)
     return row
