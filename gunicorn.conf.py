@@ -1,18 +1,22 @@
 """Gunicorn settings for `make serve` (production serving).
 
-Worker model: gthread, one process per core with 8 threads each. Requests spend their
-time either waiting on the database (threads overlap that) or in Argon2 hashing, which
-argon2-cffi runs outside the GIL, so a burst of sign-ins cannot starve the readers of
-a process, and processes use both cores. WEB_CONCURRENCY and THREADS override.
+Worker model: gthread, two processes per core with 4 threads each (WEB_CONCURRENCY and
+THREADS override). Measured with `make bench` on 2 cores:
+- Threads overlap database waits, and a sign-in waiting for its Argon2 hash (which runs
+  outside the GIL, in a low-priority thread: see shopapi.security) holds only a thread, so
+  readers keep going: with 1-2 threads a burst of sign-ins took every thread and read p99
+  rose 10-20x; with 4 it stays within 2x.
+- More threads per process made the readers fight over the GIL and let a few processes
+  hold most keep-alive connections: 8 threads x 2 processes served reads 15-25% slower.
 """
 
 import multiprocessing
 import os
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '5000')}"
-workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count()))
+workers = int(os.environ.get("WEB_CONCURRENCY", 2 * multiprocessing.cpu_count()))
 worker_class = "gthread"
-threads = int(os.environ.get("THREADS", "8"))
+threads = int(os.environ.get("THREADS", "4"))
 
 # A request that runs longer than this is killed; in-flight requests get this long to
 # finish on SIGTERM (graceful shutdown) before workers are stopped.
@@ -20,8 +24,9 @@ timeout = 30
 graceful_timeout = 30
 keepalive = 5
 # Recycle workers now and then, with jitter, to cap any slow memory growth.
-max_requests = 20000
-max_requests_jitter = 2000
+# MAX_REQUESTS=0 turns this off (the benchmark does, so no restart lands in a measurement).
+max_requests = int(os.environ.get("MAX_REQUESTS", "100000"))
+max_requests_jitter = max_requests // 10
 
 # Gunicorn's control socket (for `gunicornc`) defaults to one fixed path per user
 # (~/.gunicorn/gunicorn.ctl): a second instance on the same machine takes it over, and
@@ -47,3 +52,4 @@ logconfig_dict = {
         "werkzeug": {"level": "WARNING"},
     },
 }
+

@@ -170,6 +170,7 @@ class Service:
             # The per-address limits would stop a load generator on one address.
             "LOGIN_RATE_LIMIT_PER_ADDRESS": "1000000/minute",
             "REGISTER_RATE_LIMIT_PER_ADDRESS": "1000000/minute",
+            "MAX_REQUESTS": "0",  # no worker restarts in the middle of a measurement
         }
         self.process: subprocess.Popen[bytes] | None = None
 

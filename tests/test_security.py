@@ -144,3 +144,18 @@ def test_decode_access_token_refuses_other_algorithms_and_keys() -> None:
     ):
         with pytest.raises(jwt.InvalidTokenError):
             security.decode_access_token(token, KEY, "shopapi")
+
+
+def test_password_hashing_runs_at_a_lower_cpu_priority_than_requests() -> None:
+    """Argon2 work yields the CPU to readers: its threads are niced below request threads."""
+    import os
+    import threading
+
+    from shopapi.security import HASHING_NICENESS, _hashing_pool
+
+    def niceness() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    request_thread = niceness()
+    hashing_thread = _hashing_pool().submit(niceness).result()
+    assert hashing_thread == min(request_thread + HASHING_NICENESS, 19)

@@ -7,6 +7,7 @@ from typing import Any
 
 from apiflask import APIFlask
 from flask import Response, request
+from sqlalchemy import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import db, logs
@@ -55,12 +56,16 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> APIFlask:
 
 
 def register_database(app: APIFlask, settings: Settings) -> None:
-    engine = db.make_engine(
-        settings.database_url,
-        connect_timeout=settings.db_connect_timeout,
-        query_timeout=settings.db_query_timeout,
-    )
-    db.init_app(app, engine)
+    def engine(read_only: bool = False) -> Engine:
+        return db.make_engine(
+            settings.database_url,
+            connect_timeout=settings.db_connect_timeout,
+            query_timeout=settings.db_query_timeout,
+            read_only=read_only,
+        )
+
+    main = engine()
+    db.init_app(app, main, engine(read_only=True) if main.dialect.name == "mysql" else None)
 
 
 def register_blueprints(app: APIFlask, settings: Settings) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import select
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -9,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app, g
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -29,8 +31,15 @@ def normalise_url(url: str) -> URL:
 
 
 def make_engine(
-    url: str, *, connect_timeout: int = 3, query_timeout: int = 10, **kwargs: Any
+    url: str,
+    *,
+    connect_timeout: int = 3,
+    query_timeout: int = 10,
+    read_only: bool = False,
+    **kwargs: Any,
 ) -> Engine:
+    """The engine for `url`; `read_only=True` gives MariaDB connections in autocommit mode
+    for requests that only read (no transaction to end, no ROLLBACK round trip)."""
     parsed = normalise_url(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
@@ -43,15 +52,13 @@ def make_engine(
         return engine
     if backend == "mysql":
         # Bounded timeouts so a dead server gives a quick 503, never a hung worker.
-        # Pre-ping on checkout: after the server restarted or a link broke while the
-        # pool sat idle, the first request reconnects instead of failing with a 503
-        # although the database is back (about 30 us a request on loopback).
         # pool_recycle stays below the server's idle timeout.
-        return create_engine(
+        if read_only:
+            kwargs = {"pool_reset_on_return": None, **kwargs}
+        engine = create_engine(
             parsed,
-            pool_pre_ping=True,
             pool_recycle=1800,
-            isolation_level="READ COMMITTED",
+            isolation_level="AUTOCOMMIT" if read_only else "READ COMMITTED",
             connect_args={
                 "connect_timeout": connect_timeout,
                 "read_timeout": query_timeout,
@@ -59,7 +66,32 @@ def make_engine(
             },
             **kwargs,
         )
+        event.listen(engine, "checkout", _closed_by_server)
+        if read_only:
+            # SQLAlchemy ends every connection's use with DBAPI rollback(), which PyMySQL
+            # sends to the server even in autocommit mode, where it has nothing to undo.
+            engine.dialect.do_rollback = _nothing_to_roll_back  # type: ignore[method-assign,assignment]
+        return engine
     return create_engine(parsed, pool_pre_ping=True, **kwargs)
+
+
+def _nothing_to_roll_back(_dbapi_connection: Any) -> None:
+    return
+
+
+def _closed_by_server(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """Refuse a pooled connection whose server end has closed, without a round trip.
+
+    After a database restart or a cut link the socket of an idle pooled connection reads
+    as closed; the pool then opens a fresh connection, so the first request after an
+    outage is served. (A ping on every checkout would cost a round trip per request.)
+    """
+    sock = getattr(dbapi_connection, "_sock", None)
+    if sock is None:
+        raise DisconnectionError("connection has no socket")
+    readable, _, _ = select.select([sock], [], [], 0)
+    if readable:  # an idle connection has nothing to read: this is EOF or an error
+        raise DisconnectionError("connection closed by the server")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -70,14 +102,27 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def init_app(app: Flask, engine: Engine) -> None:
+def init_app(app: Flask, engine: Engine, reader: Engine | None = None) -> None:
     app.extensions["db_engine"] = engine
+    # SQLite reads outside a transaction already: it needs no engine of its own.
+    app.extensions["db_reader"] = reader or engine
+    if reader is not None:
+        # One dispose() closes both pools.
+        event.listen(engine, "engine_disposed", lambda _engine: reader.dispose())
     app.extensions["db_sessionmaker"] = sessionmaker(engine, expire_on_commit=False)
     app.teardown_appcontext(_close_request_session)
 
 
 def engine() -> Engine:
     result: Engine = current_app.extensions["db_engine"]
+    return result
+
+
+def reader() -> Connection:
+    """The read-only connection of the current request (autocommit), opened on first use."""
+    if "db_reader" not in g:
+        g.db_reader = current_app.extensions["db_reader"].connect()
+    result: Connection = g.db_reader
     return result
 
 
@@ -108,12 +153,18 @@ def rollback_request_session() -> None:
             s.rollback()
         finally:
             s.close()
+    conn = g.pop("db_reader", None) if g else None
+    if conn is not None:
+        conn.close()  # autocommit: closing sends nothing to the server, so it cannot fail
 
 
 def _close_request_session(_exc: BaseException | None) -> None:
     s = g.pop("db_session", None)
     if s is not None:
         s.close()
+    conn = g.pop("db_reader", None)
+    if conn is not None:
+        conn.close()
 
 
 def ping() -> bool:

@@ -77,10 +77,9 @@ def authenticate() -> CurrentUser:
         raise unauthorized("The access token is invalid.") from None
     if claims["exp"] <= time.time():  # what PyJWT checks, for a token decoded earlier
         raise unauthorized("The access token has expired.")
-    # Core, on the request's connection: no ORM work for a two-column read.
+    # Core on the read-only connection: no ORM work, no transaction to end.
     row = (
-        db.session()
-        .connection()
+        db.reader()
         .execute(_USER_AND_REVOCATION, {"jti": claims["jti"], "id": int(claims["sub"])})
         .first()
     )

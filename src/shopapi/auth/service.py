@@ -63,7 +63,7 @@ def register(
     user = User(
         username=username,
         username_normalized=username.lower(),
-        password=hasher(settings).hash(password),
+        password=security.hash_password(hasher(settings), password),
         twofa_secret=security.encrypt(settings.totp_encryption_keys, secret),
         created_at=utcnow(),
     )
@@ -96,7 +96,7 @@ def login(session: Session, settings: Settings, *, username: str, password: str)
 
     attempts.release(session, attempts.PASSWORD, subject)
     if h.check_needs_rehash(user.password):
-        user.password = h.hash(password)
+        user.password = security.hash_password(h, password)
     now = utcnow()
     token = security.new_mfa_token()
     session.execute(

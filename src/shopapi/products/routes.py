@@ -72,7 +72,7 @@ def create_product(data: dict[str, Any], headers: dict[str, Any]) -> Any:
 def list_products(query: dict[str, Any]) -> Any:
     """Products ordered by id, a page at a time (follow next_cursor)."""
     after = read_cursor(query["cursor"], _secret()) if "cursor" in query else 0
-    items, next_after = reads.page(db.session(), after=after, limit=query["limit"])
+    items, next_after = reads.page(db.reader(), after=after, limit=query["limit"])
     cursor = make_cursor(next_after, _secret()) if next_after is not None else None
     return _json({"items": items, "next_cursor": cursor})
 
@@ -83,7 +83,7 @@ def list_products(query: dict[str, Any]) -> Any:
 @bp.doc(security="BearerAuth", responses=_ONE)
 def get_product(product_id: int) -> Any:
     """One product; its ETag is its version."""
-    return _product(service.get(db.session(), product_id))
+    return _product(service.get(db.reader(), product_id))
 
 
 @bp.put("/<int:product_id>")
@@ -134,4 +134,4 @@ def delete_product(product_id: int, headers: dict[str, Any]) -> Any:
 @bp.doc(security="BearerAuth", responses={404: "No product ever had this id"})
 def product_history(product_id: int) -> Any:
     """Every change of a product, oldest first, also after it was deleted."""
-    return _json({"items": reads.product_history(db.session(), product_id)})
+    return _json({"items": reads.product_history(db.reader(), product_id)})

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CursorResult, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, CursorResult, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from ..db import utcnow
@@ -80,10 +80,10 @@ def not_found(product_id: int) -> ApiError:
     return ApiError(404, f"There is no product {product_id}.")
 
 
-def _read(session: Session, product_id: int) -> Any:
+def _read(conn: Connection, product_id: int) -> Any:
     if not 0 < product_id <= MAX_ID:
         raise not_found(product_id)
-    row = session.connection().execute(_ONE, {"id": product_id}).first()
+    row = conn.execute(_ONE, {"id": product_id}).first()
     if row is None:
         raise not_found(product_id)
     return row
@@ -126,8 +126,8 @@ def _execute(session: Session, statement: Any) -> CursorResult[Any]:
     return session.connection().execute(statement)
 
 
-def get(session: Session, product_id: int) -> dict[str, Any]:
-    return to_api(_read(session, product_id))
+def get(conn: Connection, product_id: int) -> dict[str, Any]:
+    return to_api(_read(conn, product_id))
 
 
 def insert_product(session: Session, data: Mapping[str, Any], *, user_id: int) -> dict[str, Any]:
@@ -168,7 +168,7 @@ def change(
 ) -> dict[str, Any]:
     """Apply `data` (every field for PUT, some for PATCH) if the version still allows it."""
     for _ in range(MAX_ATTEMPTS):
-        current = _read(session, product_id)
+        current = _read(session.connection(), product_id)
         _require(current.version, if_match)
         before = {f: getattr(current, f) for f in FIELDS}
         after = {**before, **{f: data[f] for f in FIELDS if f in data}}
@@ -206,7 +206,7 @@ def change(
 def remove(session: Session, product_id: int, *, if_match: set[int] | None, user_id: int) -> None:
     """Delete the product if the version still allows it; its history stays."""
     for _ in range(MAX_ATTEMPTS):
-        current = _read(session, product_id)
+        current = _read(session.connection(), product_id)
         _require(current.version, if_match)
         result = _execute(
             session,
