@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: install install-dev run serve test lint typecheck fuzz loadtest clean
+.PHONY: install install-dev run serve test lint typecheck bench profile fuzz loadtest postman clean
 
 install: $(STAMP)
 
@@ -66,6 +66,5 @@ clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage
 
 # The Postman collection (postman/) run by newman against a fresh server on scratch SQLite.
-.PHONY: postman
 postman: install
 	scripts/postman.sh

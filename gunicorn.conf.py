@@ -52,4 +52,3 @@ logconfig_dict = {
         "werkzeug": {"level": "WARNING"},
     },
 }
-
