@@ -222,13 +222,16 @@ class LiveServer:
         return self.log_path.read_text(errors="replace")
 
 
-def start_server(env: dict[str, str], log_path: Path) -> LiveServer:
+def start_server(
+    env: dict[str, str], log_path: Path, command: list[str] | None = None
+) -> LiveServer:
+    """`python app.py` (or `command`) on a free port; returns once /healthz answers."""
     port = free_port()
     full_env = {**os.environ, **env, "HOST": "127.0.0.1", "PORT": str(port)}
     # The child keeps its own copy of the file handle; ours is closed at once.
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
-            [sys.executable, str(ROOT / "app.py")],
+            command or [sys.executable, str(ROOT / "app.py")],
             cwd=ROOT,
             env=full_env,
             stdout=log_file,

@@ -6,7 +6,6 @@ address (127.x.y.z) so that its per-address budget is its own, whatever else run
 
 from __future__ import annotations
 
-import os
 import random
 import select
 import signal
@@ -24,11 +23,10 @@ import requests
 from conftest import (
     FAST_ARGON2,
     REDIS_URL,
-    ROOT,
     HttpAuth,
     LiveServer,
     _scratch_mariadb,
-    free_port,
+    start_server,
     unavailable,
 )
 from requests.adapters import HTTPAdapter
@@ -82,35 +80,11 @@ def base_env(database_url: str, secrets_env: dict[str, str], instance: Path, **e
 
 def start_gunicorn(env: dict[str, str], log_path: Path, workers: int = 2) -> LiveServer:
     """`gunicorn --config gunicorn.conf.py app:app` (as `make serve`) on a free port."""
-    port = free_port()
-    full_env = {
-        **os.environ,
-        **env,
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
-        "WEB_CONCURRENCY": str(workers),
-        "THREADS": "4",
-    }
-    with log_path.open("wb") as log_file:  # the child keeps its own copy
-        process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "app:app"],
-            cwd=ROOT,
-            env=full_env,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited: {log_path.read_text()}")
-        try:
-            if requests.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return LiveServer(url, process, log_path)
-        except requests.ConnectionError:
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError(f"gunicorn did not start: {log_path.read_text()}")
+    return start_server(
+        {**env, "WEB_CONCURRENCY": str(workers), "THREADS": "4"},
+        log_path,
+        [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "app:app"],
+    )
 
 
 def stop_gunicorn(server: LiveServer) -> None:
