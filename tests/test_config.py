@@ -41,6 +41,8 @@ def test_production_with_good_secrets_starts(tmp_path: Path) -> None:
         ({"TOTP_ENCRYPTION_KEY": "not-a-fernet-key"}, "TOTP_ENCRYPTION_KEY"),
         ({"TOTP_ENCRYPTION_KEY": f"{FERNET},short"}, "TOTP_ENCRYPTION_KEY"),
         ({"ARGON2_MEMORY_COST": "256"}, "Argon2"),
+        ({"JWT_SECRET_KEY": "change-me-please-change-me-please-change-me"}, "placeholder"),
+        ({"JWT_SECRET_KEY": "my-super-Secret-jwt-key-for-the-shop-api-2026"}, "placeholder"),
     ],
 )
 def test_production_refuses_missing_or_weak_settings(

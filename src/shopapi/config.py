@@ -15,6 +15,8 @@ from cryptography.fernet import Fernet
 # OWASP's minimum for Argon2id: m = 19 MiB, t = 2, p = 1.
 OWASP_ARGON2 = {"time_cost": 2, "memory_cost": 19 * 1024, "parallelism": 1}
 MIN_JWT_KEY_BYTES = 32
+# Words of copied example values; long enough that random keys do not contain them.
+PLACEHOLDER_WORDS = ("changeme", "change-me", "change_me", "secret", "example", "placeholder")
 
 
 class ConfigError(RuntimeError):
@@ -136,7 +138,8 @@ def _check_production(settings: Settings) -> None:
     if not settings.totp_encryption_keys:
         raise ConfigError("APP_ENV=production needs TOTP_ENCRYPTION_KEY (a Fernet key)")
     _check_keys(settings)
-    if len(set(settings.jwt_secret_key)) < 8:
+    lowered = settings.jwt_secret_key.lower()
+    if len(set(lowered)) < 8 or any(word in lowered for word in PLACEHOLDER_WORDS):
         raise ConfigError("JWT_SECRET_KEY looks like a placeholder: use random bytes")
     weak = (
         settings.argon2_time_cost < OWASP_ARGON2["time_cost"]
