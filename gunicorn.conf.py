@@ -5,7 +5,7 @@ THREADS override). Measured with `make bench` on 2 cores:
 - Threads overlap database waits, and a sign-in waiting for its Argon2 hash (which runs
   outside the GIL, in a low-priority thread: see shopapi.security) holds only a thread, so
   readers keep going: with 1-2 threads a burst of sign-ins took every thread and read p99
-  rose 10-20x; with 4 it stays within 2x.
+  rose 10-20x; with 4 (and one hashing thread per process) it stays within about 2x.
 - More threads per process made the readers fight over the GIL and let a few processes
   hold most keep-alive connections: 8 threads x 2 processes served reads 15-25% slower.
 """

@@ -42,8 +42,8 @@ def password_hasher(time_cost: int, memory_cost: int, parallelism: int) -> Passw
 # Argon2 runs outside the GIL, in a small per-process pool of threads with a lower CPU
 # priority: a burst of sign-ins then takes the CPU the readers leave, instead of
 # starving them (hashing is deliberately slow; reads must stay fast).
-HASHING_THREADS = 2
-HASHING_NICENESS = 10
+HASHING_THREADS = 1
+HASHING_NICENESS = 19
 _pool: ThreadPoolExecutor | None = None
 _pool_pid = 0
 _pool_lock = threading.Lock()
