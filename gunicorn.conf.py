@@ -1,13 +1,13 @@
 """Gunicorn settings for `make serve` (production serving).
 
-Worker model: gthread, two processes per core with 4 threads each (WEB_CONCURRENCY and
+Worker model: gthread, two processes per core with 6 threads each (WEB_CONCURRENCY and
 THREADS override). Measured with `make bench` on 2 cores:
-- Threads overlap database waits, and a sign-in waiting for its Argon2 hash (which runs
-  outside the GIL, in a low-priority thread: see shopapi.security) holds only a thread, so
-  readers keep going: with 1-2 threads a burst of sign-ins took every thread and read p99
-  rose 10-20x; with 4 (and one hashing thread per process) it stays within about 2x.
-- More threads per process made the readers fight over the GIL and let a few processes
-  hold most keep-alive connections: 8 threads x 2 processes served reads 15-25% slower.
+- Threads overlap database waits. A sign-in waiting for its Argon2 hash (which runs
+  outside the GIL, in a low-priority thread: see shopapi.security) holds a thread, so
+  there must be threads to spare: with 1-2 threads a burst of sign-ins took them all and
+  read p99 rose 10-20x, with 4 it did in some runs; with 6 it stayed within 1.3x.
+- More threads per process make the readers fight over the GIL: 8 threads x 2 processes
+  served reads 15-25% slower than 4-6 threads x 4 processes.
 """
 
 import multiprocessing
@@ -16,7 +16,7 @@ import os
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '5000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", 2 * multiprocessing.cpu_count()))
 worker_class = "gthread"
-threads = int(os.environ.get("THREADS", "4"))
+threads = int(os.environ.get("THREADS", "6"))
 
 # A request that runs longer than this is killed; in-flight requests get this long to
 # finish on SIGTERM (graceful shutdown) before workers are stopped.
