@@ -23,7 +23,6 @@ import platform
 import re
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -37,8 +36,7 @@ from typing import Any
 import pyotp
 import requests
 from cryptography.fernet import Fernet
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from support import free_port, scratch_database
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -50,12 +48,6 @@ OUT = Path(os.environ.get("BENCH_OUT", "bench-results.json"))
 PROFILE = os.environ.get("BENCH_PROFILE")
 PASSWORD = "bench-" + secrets.token_urlsafe(12)
 NOISE = 0.15
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # --- wrk ----------------------------------------------------------------------------
@@ -151,17 +143,15 @@ def parse_wrk(out: str) -> dict[str, Any]:
 
 class Service:
     def __init__(self) -> None:
-        self.db_name = f"shopapi_bench_{secrets.token_hex(6)}"
-        self.server = create_engine(make_url(SERVER_URL), isolation_level="AUTOCOMMIT")
+        self.database_url, self.drop_database = scratch_database(SERVER_URL, "shopapi_bench")
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.jwt_key = secrets.token_urlsafe(48)
         self.instance = tempfile.mkdtemp(prefix="shopapi-bench-")
-        database_url = make_url(SERVER_URL).set(database=self.db_name)
         self.env = {
             **os.environ,
             "APP_ENV": "production",
-            "DATABASE_URL": database_url.render_as_string(hide_password=False),
+            "DATABASE_URL": self.database_url,
             "JWT_SECRET_KEY": self.jwt_key,
             "TOTP_ENCRYPTION_KEY": Fernet.generate_key().decode(),
             "INSTANCE_PATH": self.instance,
@@ -180,8 +170,6 @@ class Service:
         )
 
     def start(self) -> None:
-        with self.server.connect() as conn:
-            conn.execute(text(f"CREATE DATABASE `{self.db_name}` CHARACTER SET utf8mb4"))
         self.flask("db", "upgrade")
         started = time.monotonic()
         self.flask("seed-products", str(ROWS), "--seed", "1")
@@ -205,9 +193,7 @@ class Service:
         if self.process is not None:
             self.process.send_signal(signal.SIGTERM)
             self.process.wait(timeout=60)
-        with self.server.connect() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS `{self.db_name}`"))
-        self.server.dispose()
+        self.drop_database()
 
     def worker_rss_mib(self) -> list[float]:
         assert self.process is not None

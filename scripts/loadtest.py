@@ -21,13 +21,11 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
-import uuid
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -35,31 +33,10 @@ from typing import Any
 from cryptography.fernet import Fernet
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from support import free_port, scratch_database
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def scratch_database(server_url: str) -> tuple[str, Any]:
-    name = f"shopapi_load_{uuid.uuid4().hex[:10]}"
-    server = create_engine(make_url(server_url), isolation_level="AUTOCOMMIT")
-    with server.connect() as conn:
-        conn.execute(
-            text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
-        )
-
-    def drop() -> None:
-        with server.connect() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
-        server.dispose()
-
-    return make_url(server_url).set(database=name).render_as_string(hide_password=False), drop
 
 
 def start_server(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
@@ -187,7 +164,7 @@ def main() -> int:
         "LOADTEST_MARIADB_URL",
         os.environ.get("TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/"),
     )
-    database_url, drop = scratch_database(server_url)
+    database_url, drop = scratch_database(server_url, "shopapi_load")
     work = Path(tempfile.mkdtemp(prefix="shopapi-load."))
     port = free_port()
     env = {

@@ -14,6 +14,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,20 @@ def _scratch_mariadb() -> tuple[str, Any]:
     return url, drop
 
 
+@contextmanager
+def scratch_mariadb() -> Iterator[str]:
+    """A MariaDB database of its own, migrated, dropped afterwards (or skip / fail)."""
+    try:
+        url, drop = _scratch_mariadb()
+    except Exception as error:  # noqa: BLE001 - any connection failure
+        unavailable("MariaDB", "REQUIRE_MARIADB", error)
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        drop()
+
+
 @pytest.fixture(
     scope="session", params=["sqlite", pytest.param("mariadb", marks=pytest.mark.mariadb)]
 )
@@ -83,15 +98,8 @@ def database_url(
         upgrade(url)
         yield url
         return
-    try:
-        url, drop = _scratch_mariadb()
-    except Exception as error:  # noqa: BLE001 - any connection failure
-        unavailable("MariaDB", "REQUIRE_MARIADB", error)
-    try:
-        upgrade(url)
+    with scratch_mariadb() as url:
         yield url
-    finally:
-        drop()
 
 
 @pytest.fixture(scope="session")

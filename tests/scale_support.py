@@ -14,8 +14,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -25,29 +23,12 @@ from conftest import (
     REDIS_URL,
     HttpAuth,
     LiveServer,
-    _scratch_mariadb,
     start_server,
     unavailable,
 )
 from requests.adapters import HTTPAdapter
 
-from shopapi.db import upgrade
-
 # --- where the state lives ---------------------------------------------------------------
-
-
-@contextmanager
-def scratch_mariadb() -> Iterator[str]:
-    """A MariaDB database of its own, migrated, dropped afterwards (or skip / fail)."""
-    try:
-        url, drop = _scratch_mariadb()
-    except Exception as error:  # noqa: BLE001 - any connection failure
-        unavailable("MariaDB", "REQUIRE_MARIADB", error)
-    try:
-        upgrade(url)
-        yield url
-    finally:
-        drop()
 
 
 def shared_redis() -> Any:

@@ -16,14 +16,13 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import LiveServer, free_port, start_server, stop_server
+from conftest import LiveServer, free_port, scratch_mariadb, start_server, stop_server
 from scale_support import (
     CuttableLink,
     base_env,
     http_auth,
     http_session,
     is_problem,
-    scratch_mariadb,
     start_gunicorn,
     stop_gunicorn,
 )

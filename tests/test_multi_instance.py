@@ -14,14 +14,21 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import REDIS_URL, HttpAuth, LiveServer, start_server, stop_server, wrong_code
+from conftest import (
+    REDIS_URL,
+    HttpAuth,
+    LiveServer,
+    scratch_mariadb,
+    start_server,
+    stop_server,
+    wrong_code,
+)
 from scale_support import (
     base_env,
     http_auth,
     http_session,
     is_problem,
     loopback_address,
-    scratch_mariadb,
     shared_redis,
     start_gunicorn,
     stop_gunicorn,
