@@ -126,3 +126,32 @@ def test_seeded_products_have_a_create_history(
         "price": [None, product["price"]],
         "quantity": [None, product["quantity"]],
     }
+
+
+TRICKY = [
+    {"name": 'Quote " and \\ backslash', "description": None, "price": "0.05", "quantity": 0},
+    {
+        "name": "Émoji 🎉 tab\tnew\nline",
+        "description": "ünïcödé \u0001",
+        "price": 99999999.99,
+        "quantity": 2147483647,
+    },
+    {"name": "Plain", "description": "</script><b>", "price": "1.100", "quantity": 1},
+    {"name": "  Trimmed  ", "description": "", "price": 0, "quantity": 5},
+]
+
+
+def test_page_items_are_the_products_as_their_own_reads_give_them(
+    client: Any, headers: dict[str, str]
+) -> None:
+    """Pages are rendered by the database; every value matches the single-product reads."""
+    for product in TRICKY:
+        r = client.post("/api/products", json=product, headers=headers)
+        assert r.status_code == 201, r.get_json()
+    items = client.get("/api/products?limit=200", headers=headers).get_json()["items"]
+    assert len(items) == len(TRICKY)
+    for item in items:
+        one = client.get(f"/api/products/{item['id']}", headers=headers).get_json()
+        assert item == one
+    assert [i["price"] for i in items] == ["0.05", "99999999.99", "1.10", "0.00"]
+    assert items[1]["name"] == "Émoji 🎉 tab\tnew\nline"
