@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import select
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -110,7 +108,7 @@ def init_app(app: Flask, engine: Engine, reader: Engine | None = None) -> None:
         # One dispose() closes both pools.
         event.listen(engine, "engine_disposed", lambda _engine: reader.dispose())
     app.extensions["db_sessionmaker"] = sessionmaker(engine, expire_on_commit=False)
-    app.teardown_appcontext(_close_request_session)
+    app.teardown_appcontext(close_request_connections)
 
 
 def engine() -> Engine:
@@ -134,37 +132,17 @@ def session() -> Session:
     return result
 
 
-@contextmanager
-def transaction() -> Iterator[Session]:
-    """Run a block in one transaction: commit at the end, roll back on any error."""
-    s = session()
-    try:
-        yield s
-        s.commit()
-    except BaseException:
-        s.rollback()
-        raise
+def close_request_connections(_exc: BaseException | None = None) -> None:
+    """End the request's session (rolling back what was not committed) and its reader.
 
-
-def rollback_request_session() -> None:
+    Runs at teardown, and earlier from the error handlers so a failed request gives its
+    connection back before its error response is built."""
     s = g.pop("db_session", None) if g else None
     if s is not None:
-        try:
-            s.rollback()
-        finally:
-            s.close()
+        s.close()
     conn = g.pop("db_reader", None) if g else None
     if conn is not None:
         conn.close()  # autocommit: closing sends nothing to the server, so it cannot fail
-
-
-def _close_request_session(_exc: BaseException | None) -> None:
-    s = g.pop("db_session", None)
-    if s is not None:
-        s.close()
-    conn = g.pop("db_reader", None)
-    if conn is not None:
-        conn.close()
 
 
 def ping() -> bool:

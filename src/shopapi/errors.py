@@ -169,6 +169,6 @@ def _retry_after(error: HTTPException) -> int:
 
 
 def _rollback() -> None:
-    from .db import rollback_request_session
+    from .db import close_request_connections
 
-    rollback_request_session()
+    close_request_connections()
