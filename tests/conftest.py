@@ -25,6 +25,7 @@ import requests
 from cryptography.fernet import Fernet
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from support import scratch_database  # scripts/support.py (pytest's pythonpath)
 
 from shopapi import create_app
 from shopapi.config import Settings
@@ -54,28 +55,11 @@ def unavailable(what: str, env: str, error: Exception) -> None:
 # --- databases -----------------------------------------------------------------------
 
 
-def _scratch_mariadb() -> tuple[str, Any]:
-    name = f"shopapi_test_{uuid.uuid4().hex[:12]}"
-    server = create_engine(make_url(MARIADB_URL), isolation_level="AUTOCOMMIT")
-    with server.connect() as conn:
-        conn.execute(
-            text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
-        )
-
-    def drop() -> None:
-        with server.connect() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
-        server.dispose()
-
-    url = make_url(MARIADB_URL).set(database=name).render_as_string(hide_password=False)
-    return url, drop
-
-
 @contextmanager
 def scratch_mariadb() -> Iterator[str]:
     """A MariaDB database of its own, migrated, dropped afterwards (or skip / fail)."""
     try:
-        url, drop = _scratch_mariadb()
+        url, drop = scratch_database(MARIADB_URL, "shopapi_test")
     except Exception as error:  # noqa: BLE001 - any connection failure
         unavailable("MariaDB", "REQUIRE_MARIADB", error)
     try:
