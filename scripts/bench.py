@@ -11,8 +11,8 @@ BENCH_CONNECTIONS (16), BENCH_MARIADB_URL (mysql+pymysql://root@127.0.0.1:3306/)
 BENCH_OUT (bench-results.json).
 
 `make profile` (BENCH_PROFILE=profile.svg) instead samples the workers with py-spy while wrk
-drives the authenticated page of 50 products, writes a flame graph and prints the functions
-where the samples were.
+drives the authenticated page of 50 products (BENCH_PROFILE_TARGET=one: one product),
+writes a flame graph and prints the functions where the samples were.
 """
 
 from __future__ import annotations
@@ -46,6 +46,8 @@ CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "16"))
 SERVER_URL = os.environ.get("BENCH_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/")
 OUT = Path(os.environ.get("BENCH_OUT", "bench-results.json"))
 PROFILE = os.environ.get("BENCH_PROFILE")
+# What `make profile` drives: "page" (the page of 50) or "one" (one product).
+PROFILE_TARGET = os.environ.get("BENCH_PROFILE_TARGET", "page")
 PASSWORD = "bench-" + secrets.token_urlsafe(12)
 NOISE = 0.15
 
@@ -294,10 +296,17 @@ def main() -> int:
 
 
 def profile(service: Service, out: Path) -> None:
-    """Sample every worker with py-spy while wrk drives the page of 50 products."""
+    """Sample every worker with py-spy while wrk drives the page of 50 products (or one
+    product, with BENCH_PROFILE_TARGET=one)."""
     account = Account(service.url, "bench_profiler")
     token = account.sign_in()
     assert token is not None and service.process is not None
+    path = "/api/products?limit=50"
+    if PROFILE_TARGET == "one":
+        first = requests.get(
+            f"{service.url}{path}", headers={"Authorization": f"Bearer {token}"}, timeout=10
+        ).json()
+        path = f"/api/products/{first['items'][0]['id']}"
     raw = out.with_suffix(".txt")
     spies = [
         subprocess.Popen(
@@ -321,12 +330,10 @@ def profile(service: Service, out: Path) -> None:
         for fmt, path in (("flamegraph", out), ("raw", raw))
     ]
     time.sleep(1)
-    result = run_wrk(
-        service.url, lua_get(token, "/api/products?limit=50"), 2, CONNECTIONS, DURATION
-    )
+    result = run_wrk(service.url, lua_get(token, path), 2, CONNECTIONS, DURATION)
     for spy in spies:
         spy.wait(timeout=DURATION + 30)
-    print(f"GET /api/products?limit=50 under the profiler: {result['rps']:.1f} req/s")
+    print(f"GET {path} under the profiler: {result['rps']:.1f} req/s")
     leaves: dict[str, int] = {}
     total = 0
     for line in raw.read_text().splitlines():
