@@ -171,3 +171,65 @@ def test_logout_is_seen_by_every_instance(
         _refused(other.test_client(), headers)
     finally:
         other.extensions["db_engine"].dispose()
+
+
+# Reads that check the account in the statement that reads their data, and requests that
+# would fail for another reason first: the token's problem is what the client hears.
+READS = [
+    "/auth/me",
+    "/api/products",
+    "/api/products?limit=0",
+    "/api/products?limit=abc",
+    "/api/products?cursor=forged",
+    "/api/products/{id}",
+    "/api/products/999999999",
+    "/api/products/99999999999999999999999",
+    "/api/products/{id}/history",
+]
+
+
+@pytest.mark.parametrize("path", READS)
+@pytest.mark.parametrize("why", ["logged out", "account deleted"])
+def test_reads_refuse_a_revoked_token_or_a_deleted_account(
+    client: Any, auth: AuthActions, app: Any, path: str, why: str
+) -> None:
+    account, token = auth.sign_in()
+    headers = {"Authorization": f"Bearer {token}"}
+    created = client.post(
+        "/api/products", json={"name": "Lamp", "price": "1.50", "quantity": 1}, headers=headers
+    )
+    path = path.format(id=created.get_json()["id"])
+    if why == "logged out":
+        assert client.post("/auth/logout", headers=headers).status_code == 204
+    else:
+        execute_sql(app, "DELETE FROM users WHERE id = :id", id=account.id)
+    body = _refused(client, headers, path=path)
+    assert body["detail"] == (
+        "The access token has been revoked."
+        if why == "logged out"
+        else "The account of this access token no longer exists."
+    )
+
+
+def test_a_read_that_forgets_to_check_the_account_never_answers(
+    app: Any, auth: AuthActions
+) -> None:
+    """`token_required` alone checks only the token: a view that returns without checking
+    the account (`fetch_as_current_user`) is a bug, and its data is never sent."""
+    from apiflask import APIBlueprint
+
+    from shopapi.auth.current import token_required
+
+    bp = APIBlueprint("careless", __name__)
+
+    @bp.get("/careless")
+    @token_required
+    def careless() -> Any:
+        return {"secret": "data of any account"}
+
+    app.register_blueprint(bp)
+    _, token = auth.sign_in()
+    r = app.test_client().get("/careless", headers={"Authorization": f"Bearer {token}"})
+    body = assert_problem(r, 500)
+    assert "secret" not in r.get_data(as_text=True)
+    assert body["status"] == 500

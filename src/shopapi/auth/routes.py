@@ -9,11 +9,20 @@ from flask import current_app
 
 from .. import db
 from ..config import Settings
+from ..models import User
 from . import service
-from .current import current_user, login_required
+from .current import (
+    current_user,
+    fetch_as_current_user,
+    login_required,
+    token_required,
+    with_account,
+)
 from .schemas import LoginIn, LoginOut, RegisterIn, RegisterOut, TokenOut, UserOut, VerifyIn
 
 bp = APIBlueprint("auth", __name__, url_prefix="/auth", tag="Authentication")
+# The account's own details, read in the statement that checks it.
+_ME = with_account(User.username, User.created_at)
 
 
 def _settings() -> Settings:
@@ -90,8 +99,8 @@ def logout() -> Any:
 @bp.get("/me")
 @bp.output(UserOut)
 @bp.doc(security="BearerAuth", responses={401: "Missing or bad access token"})
-@login_required
+@token_required
 def me() -> Any:
     """The signed-in user."""
-    user = current_user()
-    return {"id": user.id, "username": user.username, "created_at": user.created_at}
+    ((username, created_at),) = fetch_as_current_user(db.reader(), _ME, {})
+    return {"id": current_user().id, "username": username, "created_at": created_at}
