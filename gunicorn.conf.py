@@ -5,7 +5,10 @@ THREADS override). Measured with `make bench` on 2 cores:
 - Threads overlap database waits. A sign-in waiting for its Argon2 hash (which runs
   outside the GIL, in a low-priority thread: see shopapi.security) holds a thread, so
   there must be threads to spare: with 1-2 threads a burst of sign-ins took them all and
-  read p99 rose 10-20x, with 4 it did in some runs; with 6 it stayed within 1.3x.
+  read p99 rose 10-20x, with 4 it rose 25-30x (also with 6 processes x 4 threads), with
+  5 it rose 7.5x; with 6 it stayed within 1.3x.
+- Fewer threads would serve quiet reads faster: with one-round-trip reads, 4 threads gave
+  one product 0.50x the floor against 0.44x with 6. The sign-in isolation wins.
 - More threads per process make the readers fight over the GIL: 8 threads x 2 processes
   served reads 15-25% slower than 4-6 threads x 4 processes.
 """
