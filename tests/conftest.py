@@ -23,7 +23,7 @@ import pyotp
 import pytest
 import requests
 from cryptography.fernet import Fernet
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
 from support import scratch_database  # scripts/support.py (pytest's pythonpath)
 
@@ -235,9 +235,9 @@ def start_server(
         if process.poll() is not None:
             raise RuntimeError(f"server exited: {log_path.read_text()}")
         try:
-            if requests.get(f"{url}/healthz", timeout=1).status_code == 200:
+            if requests.get(f"{url}/healthz", timeout=2).status_code == 200:
                 return LiveServer(url, process, log_path)
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not up yet, or a busy machine
             time.sleep(0.1)
     process.kill()
     process.wait()
@@ -342,6 +342,24 @@ def user_row(app: Any, username: str) -> Any:
         return conn.execute(
             text("SELECT * FROM users WHERE username_normalized = :u"), {"u": username.lower()}
         ).one()
+
+
+@contextmanager
+def statements_sent(app: Any) -> Iterator[list[tuple[str, Any]]]:
+    """Every SQL statement (text and driver parameters) the app sends while the block runs."""
+    sent: list[tuple[str, Any]] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        sent.append((statement, parameters))
+
+    engines = {app.extensions["db_engine"], app.extensions["db_reader"]}
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield sent
+    finally:
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", record)
 
 
 def execute_sql(app: Any, sql: str, **params: Any) -> None:

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
-from conftest import HttpAuth, LiveServer, wrong_code
+from conftest import (
+    HttpAuth,
+    LiveServer,
+    server_env,
+    start_server,
+    stop_server,
+    wrong_code,
+)
+
+from shopapi.config import Settings
 
 pytestmark = pytest.mark.e2e
 THREADS = 12
@@ -131,3 +142,46 @@ def test_racing_wrong_codes_never_pass_the_limit(
     right = {"mfa_token": http_auth.login(account), "otp": account.next_code()}
     r = requests.post(f"{live_server.url}/auth/verify", json=right, timeout=30)
     assert r.status_code == 429
+
+
+@pytest.fixture
+def roomy_server(
+    settings: Settings, secrets_env: dict[str, str], tmp_path: Path
+) -> Iterator[LiveServer]:
+    """The real server with a per-address budget large enough for many sign-ins."""
+    env = server_env(settings, secrets_env, LOGIN_RATE_LIMIT_PER_ADDRESS="100000/minute")
+    server = start_server(env, tmp_path / "server.log")
+    yield server
+    stop_server(server)
+
+
+def test_of_ten_racing_wrong_codes_on_one_mfa_token_at_most_five_are_judged(
+    roomy_server: LiveServer,
+) -> None:
+    """Repeated 20 times: a judged code gets "wrong code", the rest "mfa_token dead", and
+    the account's limit counts only the judged ones."""
+    base = roomy_server.url
+    http_auth = HttpAuth(base)
+    for _ in range(20):
+        account = http_auth.register()
+        mfa_token = http_auth.login(account)
+        bad = wrong_code(account.secret)
+        answers = _post_all(f"{base}/auth/verify", [{"mfa_token": mfa_token, "otp": bad}] * 10)
+        assert {r.status_code for r in answers} == {401}
+        details = [r.json()["detail"] for r in answers]
+        judged = details.count("The code is wrong or has already been used.")
+        assert judged == 5, details
+        # 5 of the account's 10 wrong codes are left: the sixth wrong code is judged.
+        for _ in range(5):
+            r = requests.post(
+                f"{base}/auth/verify",
+                json={"mfa_token": http_auth.login(account), "otp": bad},
+                timeout=30,
+            )
+            assert r.json()["detail"] == "The code is wrong or has already been used."
+        r = requests.post(
+            f"{base}/auth/verify",
+            json={"mfa_token": http_auth.login(account), "otp": bad},
+            timeout=30,
+        )
+        assert r.status_code == 429

@@ -161,3 +161,29 @@ def test_the_lock_lifts_when_the_fifteen_minutes_are_over(
     assert _login(client, account.username, account.password).status_code == 200
     for _ in range(9):  # a fresh window: ten failures again before the next lock
         assert_problem(_login(client, account.username, "wrong-password-guess"), 401)
+
+
+def test_a_recovery_code_sign_in_ends_the_enrollment_too(client: Any, auth: AuthActions) -> None:
+    """After any successful verify the password alone never shows the secret again."""
+    account = auth.register()
+    mfa_token = auth.login(account)
+    r = client.post(
+        "/auth/verify", json={"mfa_token": mfa_token, "recovery_code": account.recovery_codes[0]}
+    )
+    assert r.status_code == 200
+    body = _login(client, account.username, account.password).get_json()
+    assert "enrollment" not in body
+
+
+@pytest.mark.parametrize(("hours_ago", "shown"), [(23, True), (25, False)])
+def test_the_enrollment_is_shown_for_24_hours_at_most(
+    app: Any, client: Any, auth: AuthActions, hours_ago: int, shown: bool
+) -> None:
+    account = auth.register()
+    issued = utcnow() - timedelta(hours=hours_ago)
+    execute_sql(
+        app, "UPDATE users SET enrollment_issued_at = :t WHERE id = :id", t=issued, id=account.id
+    )
+    body = _login(client, account.username, account.password).get_json()
+    assert ("enrollment" in body) is shown
+    assert set(body) >= {"mfa_token", "expires_in", "next"}

@@ -211,25 +211,30 @@ def test_reads_refuse_a_revoked_token_or_a_deleted_account(
     )
 
 
-def test_a_read_that_forgets_to_check_the_account_never_answers(
+def test_a_read_that_forgets_to_check_the_account_still_refuses_a_gone_account(
     app: Any, auth: AuthActions
 ) -> None:
-    """`token_required` alone checks only the token: a view that returns without checking
-    the account (`fetch_as_current_user`) is a bug, and its data is never sent."""
+    """A view that promises to check the account in its read but returns without reading
+    is still checked before its answer leaves: a deleted account gets 401, never the data."""
     from apiflask import APIBlueprint
 
-    from shopapi.auth.current import token_required
+    from shopapi.auth import authenticated
 
     bp = APIBlueprint("careless", __name__)
 
     @bp.get("/careless")
-    @token_required
+    @authenticated(checked_in_read=True)
     def careless() -> Any:
         return {"secret": "data of any account"}
 
     app.register_blueprint(bp)
-    _, token = auth.sign_in()
-    r = app.test_client().get("/careless", headers={"Authorization": f"Bearer {token}"})
-    body = assert_problem(r, 500)
+    account, token = auth.sign_in()
+    headers = {"Authorization": f"Bearer {token}"}
+    assert app.test_client().get("/careless", headers=headers).get_json() == {
+        "secret": "data of any account"
+    }
+    execute_sql(app, "DELETE FROM users WHERE id = :id", id=account.id)
+    r = app.test_client().get("/careless", headers=headers)
+    body = assert_problem(r, 401)
     assert "secret" not in r.get_data(as_text=True)
-    assert body["status"] == 500
+    assert body["detail"] == "The account of this access token no longer exists."

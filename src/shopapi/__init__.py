@@ -52,6 +52,9 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> APIFlask:
     register_blueprints(app, settings)
     register_headers(app, settings)
     register_cli(app)
+    # Every view runs in the request's one unit of work (committed when it returns).
+    for endpoint, view in app.view_functions.items():
+        app.view_functions[endpoint] = db.unit_of_work(view)
     return app
 
 

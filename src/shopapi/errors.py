@@ -10,10 +10,16 @@ from typing import Any
 from apiflask import APIFlask
 from apiflask.exceptions import HTTPError
 from flask import Response, json
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 PROBLEM_TYPE = "about:blank"
+# The answer to a write that a constraint refused, by the constraint's name (see
+# `db.constraints`). A constraint not named here is a bug: 500, logged.
+CONFLICTS: Mapping[str, tuple[int, str]] = {
+    "uq_users_username": (409, "This username is taken."),
+    "uq_users_username_normalized": (409, "This username is taken."),
+}
 log = logging.getLogger(__name__)
 
 
@@ -141,6 +147,18 @@ def register_error_handlers(app: APIFlask) -> None:
             detail = "Too many requests from this address; wait before trying again."
             return problem(429, detail, headers=headers)
         return problem(status, _DETAILS.get(status, HTTPStatus(status).phrase), headers=headers)
+
+    @app.errorhandler(IntegrityError)
+    def constraint_violated(error: IntegrityError) -> Response:
+        from .db.constraints import violated
+
+        _rollback()
+        name = violated(error)
+        answer = CONFLICTS.get(name) if name else None
+        if answer is not None:
+            return problem(*answer)
+        log.error("unexpected constraint violation", extra={"constraint": name})
+        return problem(500, "The server failed to handle this request.")
 
     @app.errorhandler(OperationalError)
     def database_unavailable(error: OperationalError) -> Response:

@@ -25,16 +25,24 @@ class Base(DeclarativeBase):
 
 class User(Base):
     __tablename__ = "users"
+    __table_args__ = (
+        UniqueConstraint("username", name="uq_users_username"),
+        # The lower-cased username is unique: case-insensitive on every backend, whatever
+        # the column collation.
+        UniqueConstraint("username_normalized", name="uq_users_username_normalized"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    username: Mapped[str] = mapped_column(String(50), unique=True)
-    # Lower-cased username under a unique index: case-insensitive on every backend,
-    # whatever the column collation.
-    username_normalized: Mapped[str] = mapped_column(String(50), unique=True)
+    username: Mapped[str] = mapped_column(String(50))
+    username_normalized: Mapped[str] = mapped_column(String(50))
     password: Mapped[str] = mapped_column(String(256))
     twofa_secret: Mapped[str] = mapped_column(String(256))
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
     totp_confirmed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # When the authenticator's enrolment was issued (at registration, or by an admin's
+    # reset); null once the account has verified with any second factor. While set (and
+    # for 24 hours at most), /auth/login shows the enrolment again.
+    enrollment_issued_at: Mapped[datetime | None] = mapped_column(DateTime)
     created_at: Mapped[datetime] = mapped_column(DateTime)
 
 
@@ -42,9 +50,10 @@ class MfaChallenge(Base):
     """The password step, proven: an `mfa_token` (stored only as its SHA-256)."""
 
     __tablename__ = "mfa_challenges"
+    __table_args__ = (UniqueConstraint("token_hash", name="uq_mfa_challenges_token_hash"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     expires_at: Mapped[datetime] = mapped_column(DateTime)
     failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -53,7 +62,7 @@ class MfaChallenge(Base):
 
 class RecoveryCode(Base):
     __tablename__ = "recovery_codes"
-    __table_args__ = (UniqueConstraint("user_id", "code_hash"),)
+    __table_args__ = (UniqueConstraint("user_id", "code_hash", name="uq_recovery_codes_user_code"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))

@@ -22,6 +22,7 @@ PROBLEM_SCHEMA: dict[str, Any] = {
         },
     },
 }
+BEARER = "BearerAuth"
 _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 _GENERIC = {
     400: "The body is not valid JSON or not a JSON object",
@@ -61,9 +62,18 @@ def _portable_schemas(node: Any) -> None:
             _portable_schemas(value)
 
 
+def document_security(view: Any) -> None:
+    """Show in the OpenAPI document that `view` needs a bearer token (and so may answer 401).
+
+    APIFlask keeps a view's OpenAPI details in its `_spec` (what `@bp.doc` writes), and
+    `functools.wraps` carries them from the view to its wrappers.
+    """
+    view.__dict__.setdefault("_spec", {})["security"] = BEARER
+
+
 def register(app: APIFlask) -> None:
     app.config["SECURITY_SCHEMES"] = {
-        "BearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+        BEARER: {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
     }
 
     @app.spec_processor

@@ -8,10 +8,18 @@ from apiflask import APIFlask
 from flask_limiter import Limiter
 
 from ..config import Settings
-from .current import current_user, login_required
+from .current import Account, Principal, account, authenticated, checked_read, principal
 from .routes import bp
 
-__all__ = ["current_user", "login_required", "register"]
+__all__ = [
+    "Account",
+    "Principal",
+    "account",
+    "authenticated",
+    "checked_read",
+    "principal",
+    "register",
+]
 
 
 def register(app: APIFlask, settings: Settings, limiter: Limiter) -> None:

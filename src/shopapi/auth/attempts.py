@@ -4,6 +4,10 @@ A counter row per (kind, subject) lives in the database. Each attempt first *res
 a slot with one conditional UPDATE (atomic on every backend), so N concurrent guesses
 can never get past the limit; an attempt that turns out right gives its slot back.
 The window opens at the first counted attempt and lasts `WINDOW` seconds.
+
+Counters live on their own short connection (`db.side_connection`), committed at once,
+whatever becomes of the request's unit of work: a failed attempt must stay counted even
+though the request that made it is rolled back.
 """
 
 from __future__ import annotations
@@ -12,9 +16,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import case, select, update
-from sqlalchemy.dialects import mysql, sqlite
-from sqlalchemy.orm import Session
 
+from .. import db
 from ..db import utcnow
 from ..models import AttemptCounter
 
@@ -30,15 +33,7 @@ class Reservation:
     retry_after: int = 0
 
 
-def _ensure_row(session: Session, kind: str, subject: str) -> None:
-    values = {"kind": kind, "subject": subject, "window_start": utcnow(), "count": 0}
-    if session.get_bind().dialect.name == "mysql":
-        session.execute(mysql.insert(AttemptCounter).values(values).prefix_with("IGNORE"))
-    else:
-        session.execute(sqlite.insert(AttemptCounter).values(values).on_conflict_do_nothing())
-
-
-def reserve(session: Session, kind: str, subject: str) -> Reservation:
+def reserve(kind: str, subject: str) -> Reservation:
     """Take one attempt for `subject`, committed at once so every process sees it."""
     now = utcnow()
     cutoff = now - WINDOW
@@ -52,32 +47,30 @@ def reserve(session: Session, kind: str, subject: str) -> Reservation:
             (c.count, case((expired, 1), else_=c.count + 1)),
             (c.window_start, case((expired, now), else_=c.window_start)),
         )
-        .execution_options(synchronize_session=False)
     )
-    try:
-        # Committed on its own: on MariaDB, INSERT IGNORE of an existing row holds a
-        # shared lock on it, and two requests that both hold one deadlock on the UPDATE.
-        _ensure_row(session, kind, subject)
-        session.commit()
-        granted = session.execute(stmt).rowcount == 1  # type: ignore[attr-defined]
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    if granted:
-        return Reservation(True)
-    start = session.scalar(select(c.window_start).where(c.kind == kind, c.subject == subject))
-    session.rollback()
+    # Committed on its own: on MariaDB, INSERT IGNORE of an existing row holds a shared
+    # lock on it, and two requests that both hold one deadlock on the UPDATE.
+    with db.side_connection() as conn:
+        db.insert_or_ignore(
+            conn,
+            AttemptCounter.__table__,
+            {"kind": kind, "subject": subject, "window_start": now, "count": 0},
+        )
+    with db.side_connection() as conn:
+        granted = conn.execute(stmt).rowcount == 1
+        if granted:
+            return Reservation(True)
+        start = conn.scalar(select(c.window_start).where(c.kind == kind, c.subject == subject))
     remaining = int(((start or now) + WINDOW - now).total_seconds())
     return Reservation(False, max(remaining, 1))
 
 
-def release(session: Session, kind: str, subject: str) -> None:
+def release(kind: str, subject: str) -> None:
     """Give back a reserved slot: the attempt was right, so it is not a failure."""
     c = AttemptCounter
-    session.execute(
-        update(c)
-        .where(c.kind == kind, c.subject == subject, c.count > 0)
-        .values(count=c.count - 1)
-        .execution_options(synchronize_session=False)
-    )
+    with db.side_connection() as conn:
+        conn.execute(
+            update(c)
+            .where(c.kind == kind, c.subject == subject, c.count > 0)
+            .values(count=c.count - 1)
+        )

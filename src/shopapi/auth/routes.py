@@ -6,23 +6,17 @@ from typing import Any
 
 from apiflask import APIBlueprint
 from flask import current_app
+from sqlalchemy import bindparam, select
 
 from .. import db
 from ..config import Settings
 from ..models import User
 from . import service
-from .current import (
-    current_user,
-    fetch_as_current_user,
-    login_required,
-    token_required,
-    with_account,
-)
+from .current import authenticated, checked_read, principal
 from .schemas import LoginIn, LoginOut, RegisterIn, RegisterOut, TokenOut, UserOut, VerifyIn
 
 bp = APIBlueprint("auth", __name__, url_prefix="/auth", tag="Authentication")
-# The account's own details, read in the statement that checks it.
-_ME = with_account(User.username, User.created_at)
+_ME = select(User.id, User.username, User.created_at).where(User.id == bindparam("me"))
 
 
 def _settings() -> Settings:
@@ -86,21 +80,19 @@ def verify(data: dict[str, Any]) -> Any:
 
 
 @bp.post("/logout")
+@authenticated()
 @bp.output({}, status_code=204)
-@bp.doc(security="BearerAuth", responses={401: "Missing or bad access token"})
-@login_required
 def logout() -> Any:
     """Revoke the access token used for this request."""
-    user = current_user()
-    service.logout(db.session(), jti=user.jti, expires_at=user.token_expires_at)
+    caller = principal()
+    service.logout(db.session(), jti=caller.jti, expires_at=caller.expires_at)
     return ""
 
 
 @bp.get("/me")
+@authenticated(checked_in_read=True)
 @bp.output(UserOut)
-@bp.doc(security="BearerAuth", responses={401: "Missing or bad access token"})
-@token_required
 def me() -> Any:
     """The signed-in user."""
-    ((username, created_at),) = fetch_as_current_user(db.reader(), _ME, {})
-    return {"id": current_user().id, "username": username, "created_at": created_at}
+    ((user_id, username, created_at),) = checked_read(_ME, {"me": principal().user_id})
+    return {"id": user_id, "username": username, "created_at": created_at}

@@ -10,19 +10,12 @@ from apiflask.validators import Length, Regexp
 from marshmallow import ValidationError, validates_schema
 
 from ..security import password_problems
+from ..validators import storable_text
 
 USERNAME = Regexp(
     r"^[A-Za-z0-9._-]{3,50}\Z",
     error="Use 3-50 characters: letters A-Z, digits, '.', '_' or '-'.",
 )
-
-
-def storable_text(value: str) -> None:
-    """Refuse a lone surrogate ("\\ud800"): JSON lets it through, but it is not text."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValidationError("Must be valid Unicode text.") from None
 
 
 def username_field() -> String:

@@ -9,10 +9,9 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from sqlalchemy import delete, insert, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from .. import security
+from .. import db, security
 from ..config import Settings
 from ..db import utcnow
 from ..errors import ApiError, unauthorized
@@ -20,6 +19,7 @@ from ..models import MfaChallenge, RecoveryCode, RevokedToken, User
 from . import attempts
 
 MAX_WRONG_CODES_PER_CHALLENGE = 5
+ENROLLMENT_SHOWN_FOR = timedelta(hours=24)
 BAD_CREDENTIALS = "The username or password is wrong."
 BAD_MFA_TOKEN = "The mfa_token is invalid, expired or already used; log in again."  # noqa: S105
 BAD_CODE = "The code is wrong or has already been used."
@@ -58,32 +58,30 @@ def enrollment(settings: Settings, username: str, secret: str) -> Enrollment:
 def register(
     session: Session, settings: Settings, *, username: str, password: str
 ) -> tuple[User, Enrollment, list[str]]:
+    """A new account and its enrolment; a taken name fails on its unique constraint (409)."""
     secret = security.new_totp_secret()
     codes = security.new_recovery_codes()
+    now = utcnow()
     user = User(
         username=username,
         username_normalized=username.lower(),
         password=security.hash_password(hasher(settings), password),
         twofa_secret=security.encrypt(settings.totp_encryption_keys, secret),
-        created_at=utcnow(),
+        enrollment_issued_at=now,
+        created_at=now,
     )
-    try:
-        session.add(user)
-        session.flush()
-        session.execute(
-            insert(RecoveryCode),
-            [{"user_id": user.id, "code_hash": _code_hash(c)} for c in codes],
-        )
-        session.commit()
-    except IntegrityError:
-        session.rollback()
-        raise ApiError(409, "This username is taken.") from None
+    session.add(user)
+    session.flush()
+    session.execute(
+        insert(RecoveryCode),
+        [{"user_id": user.id, "code_hash": _code_hash(c)} for c in codes],
+    )
     return user, enrollment(settings, user.username, secret), codes
 
 
 def login(session: Session, settings: Settings, *, username: str, password: str) -> dict[str, Any]:
     subject = username.lower()
-    slot = attempts.reserve(session, attempts.PASSWORD, subject)
+    slot = attempts.reserve(attempts.PASSWORD, subject)
     if not slot.granted:
         raise _too_many("Too many failed sign-ins for this account.", slot.retry_after)
     user = session.scalar(select(User).where(User.username_normalized == subject))
@@ -94,7 +92,7 @@ def login(session: Session, settings: Settings, *, username: str, password: str)
     if not security.verify_password(h, user.password, password):
         raise unauthorized(BAD_CREDENTIALS, error="")
 
-    attempts.release(session, attempts.PASSWORD, subject)
+    db.when_work_ends(lambda: attempts.release(attempts.PASSWORD, subject))
     if h.check_needs_rehash(user.password):
         user.password = security.hash_password(h, password)
     now = utcnow()
@@ -110,13 +108,13 @@ def login(session: Session, settings: Settings, *, username: str, password: str)
             failed_attempts=0,
         )
     )
-    session.commit()
     result: dict[str, Any] = {
         "mfa_token": token,
         "expires_in": settings.mfa_token_ttl,
         "next": "/auth/verify",
     }
-    if user.totp_confirmed_at is None:
+    issued = user.enrollment_issued_at
+    if issued is not None and now - issued < ENROLLMENT_SHOWN_FOR:
         secret = security.decrypt(settings.totp_encryption_keys, user.twofa_secret)
         result["enrollment"] = enrollment(settings, user.username, secret).as_dict()
     return result
@@ -130,44 +128,51 @@ def verify(
     otp: str | None = None,
     recovery_code: str | None = None,
 ) -> security.AccessToken:
+    """Judge a code on a live challenge; a right one uses the challenge up.
+
+    Counting is done before judging, each in one conditional statement on its own
+    connection: a slot of the account's code limit, then one of the challenge's 5
+    judgements. So of any number of codes racing on one challenge at most 5 are judged,
+    and a wrong code stays counted when the request is rolled back. A right code gives the
+    account's slot back and claims the challenge in the request's unit of work.
+    """
     now = utcnow()
-    challenge = session.scalar(
-        select(MfaChallenge).where(MfaChallenge.token_hash == security.sha256(mfa_token))
-    )
-    # Read before the rollback: it expires the object, and reloading a challenge that
-    # a concurrent login or account deletion removed would raise instead of giving 401.
-    alive = challenge is not None and _alive(challenge, now)
-    user_id, challenge_id = (challenge.user_id, challenge.id) if challenge else (0, 0)
-    session.rollback()
-    if not alive:
+    found = session.execute(
+        select(MfaChallenge.id, MfaChallenge.user_id).where(
+            MfaChallenge.token_hash == security.sha256(mfa_token),
+            MfaChallenge.used_at.is_(None),
+            MfaChallenge.expires_at > now,
+            MfaChallenge.failed_attempts < MAX_WRONG_CODES_PER_CHALLENGE,
+        )
+    ).first()
+    if found is None:
         raise unauthorized(BAD_MFA_TOKEN, error="")
-    slot = attempts.reserve(session, attempts.CODE, str(user_id))
+    challenge_id, user_id = found
+    slot = attempts.reserve(attempts.CODE, str(user_id))
     if not slot.granted:
         raise _too_many("Too many wrong codes for this account.", slot.retry_after)
 
-    if not _claim(session, challenge_id, now):
-        # Used up by a concurrent request: not a wrong code, so the slot goes back.
-        session.rollback()
-        attempts.release(session, attempts.CODE, str(user_id))
-        session.commit()
+    def give_back() -> None:
+        attempts.release(attempts.CODE, str(user_id))
+
+    if not _reserve_judgement(challenge_id, now):
+        give_back()  # the challenge died meanwhile: this code is not judged
         raise unauthorized(BAD_MFA_TOKEN, error="")
+
     if otp is not None:
         accepted = _accept_totp(session, settings, user_id, otp, now)
     else:
         accepted = _accept_recovery_code(session, user_id, recovery_code or "", now)
     if not accepted:
-        # Undo the claim, count the wrong code against this challenge (the account's
-        # slot stays taken), and kill the challenge after the fifth.
-        session.rollback()
-        session.execute(
-            update(MfaChallenge)
-            .where(MfaChallenge.id == challenge_id)
-            .values(failed_attempts=MfaChallenge.failed_attempts + 1)
-        )
-        session.commit()
-        raise unauthorized(BAD_CODE, error="")
-    attempts.release(session, attempts.CODE, str(user_id))
-    session.commit()
+        raise unauthorized(BAD_CODE, error="")  # counted; nothing of this request is kept
+    db.when_work_ends(give_back)
+    if not _claim(session, challenge_id, now):
+        raise unauthorized(BAD_MFA_TOKEN, error="")  # used by a concurrent right code
+    session.execute(
+        update(User)
+        .where(User.id == user_id, User.enrollment_issued_at.is_not(None))
+        .values(enrollment_issued_at=None)
+    )
     return security.create_access_token(
         user_id, settings.jwt_secret_key, settings.jwt_issuer, settings.access_token_ttl
     )
@@ -175,39 +180,37 @@ def verify(
 
 def logout(session: Session, *, jti: str, expires_at: int) -> None:
     now = utcnow()
-    session.execute(delete(RevokedToken).where(RevokedToken.expires_at < now))
-    if session.get(RevokedToken, jti) is None:
-        session.add(
-            RevokedToken(
-                jti=jti, expires_at=datetime.fromtimestamp(expires_at, UTC).replace(tzinfo=None)
+    conn = session.connection()
+    conn.execute(delete(RevokedToken).where(RevokedToken.expires_at < now))
+    until = datetime.fromtimestamp(expires_at, UTC).replace(tzinfo=None)
+    # A concurrent logout of the same token has the same outcome.
+    db.insert_or_ignore(conn, RevokedToken.__table__, {"jti": jti, "expires_at": until})
+
+
+def _reserve_judgement(challenge_id: int, now: datetime) -> bool:
+    """Count one judgement against the challenge, if it is alive and has fewer than 5."""
+    c = MfaChallenge
+    with db.side_connection() as conn:
+        result = conn.execute(
+            update(c)
+            .where(
+                c.id == challenge_id,
+                c.used_at.is_(None),
+                c.expires_at > now,
+                c.failed_attempts < MAX_WRONG_CODES_PER_CHALLENGE,
             )
+            .values(failed_attempts=c.failed_attempts + 1)
         )
-    try:
-        session.commit()
-    except IntegrityError:  # revoked by a concurrent logout: the outcome is the same
-        session.rollback()
-
-
-def _alive(challenge: MfaChallenge, now: datetime) -> bool:
-    return (
-        challenge.used_at is None
-        and challenge.expires_at > now
-        and challenge.failed_attempts < MAX_WRONG_CODES_PER_CHALLENGE
-    )
+        return bool(result.rowcount == 1)
 
 
 def _claim(session: Session, challenge_id: int, now: datetime) -> bool:
-    """Use the challenge up, if it is still alive: one conditional UPDATE."""
+    """Use the challenge up and take back its judgement (it was right): one statement."""
     c = MfaChallenge
     result = session.execute(
         update(c)
-        .where(
-            c.id == challenge_id,
-            c.used_at.is_(None),
-            c.expires_at > now,
-            c.failed_attempts < MAX_WRONG_CODES_PER_CHALLENGE,
-        )
-        .values(used_at=now)
+        .where(c.id == challenge_id, c.used_at.is_(None))
+        .values(used_at=now, failed_attempts=c.failed_attempts - 1)
         .execution_options(synchronize_session=False)
     )
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import random
 import time
-from decimal import Decimal
 from typing import Any
 
 import click
@@ -14,38 +13,21 @@ from sqlalchemy import func, insert, select
 
 from .. import db
 from . import idempotency
-from .fields import format_price
+from .declaration import api_value, seed_values
 from .models import history, products
 
 BATCH = 10_000
-_WORDS = ("desk", "lamp", "chair", "mug", "cable", "shelf", "pen", "clock", "rug", "fan")
 
 
 def _rows(first_id: int, count: int, rng: random.Random) -> tuple[list[Any], list[Any]]:
     now = db.utcnow()
     product_rows, history_rows = [], []
     for product_id in range(first_id, first_id + count):
-        name = f"{rng.choice(_WORDS).title()} {rng.choice(_WORDS)} #{product_id}"
-        price = Decimal(rng.randrange(0, 10_000_000)).scaleb(-2)
-        quantity = rng.randrange(0, 1000)
+        values = seed_values(rng, product_id)
         product_rows.append(
-            {
-                "id": product_id,
-                "name": name,
-                "description": None,
-                "price": price,
-                "quantity": quantity,
-                "version": 1,
-                "created_at": now,
-                "updated_at": now,
-            }
+            {"id": product_id, **values, "version": 1, "created_at": now, "updated_at": now}
         )
-        changes = {
-            "name": [None, name],
-            "description": [None, None],
-            "price": [None, format_price(price)],
-            "quantity": [None, quantity],
-        }
+        changes = {name: [None, api_value(name, value)] for name, value in values.items()}
         history_rows.append(
             {
                 "product_id": product_id,
@@ -92,5 +74,6 @@ def seed_products(count: int, seed: int | None) -> None:
 @with_appcontext
 def purge_idempotency_keys() -> None:
     """Forget Idempotency-Keys older than 24 hours (run it daily, e.g. from cron)."""
-    session = db.session()
-    click.echo(f"purged {idempotency.purge_expired(session)} expired idempotency keys")
+    with db.engine().begin() as conn:
+        purged = idempotency.purge_expired(conn)
+    click.echo(f"purged {purged} expired idempotency keys")

@@ -12,6 +12,8 @@ from typing import Any
 from apiflask import fields
 from marshmallow import ValidationError
 
+from ..validators import storable_text
+
 MAX_PRICE = Decimal("99999999.99")
 CENT = Decimal("0.01")
 INT32_MAX = 2_147_483_647
@@ -100,11 +102,7 @@ class Text(fields.String):
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         if not isinstance(value, str):
             raise ValidationError("Must be a string.")
-        try:
-            # A lone surrogate ("\ud800") parses from JSON but cannot be stored.
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise ValidationError("Must be valid Unicode text.") from None
+        storable_text(value)
         text = value.strip() if self.trim else value
         if not self.min_length <= len(text) <= self.max_length:
             where = " after trimming spaces" if self.trim else ""

@@ -1,8 +1,10 @@
 """Idempotent creates: a retried POST with the same Idempotency-Key replays the first answer.
 
-The key row is inserted in the same transaction as the product. A concurrent duplicate
-waits on the unique (user_id, client_key) index, fails when the first commits, rolls back its own
-product and reads the stored answer instead: one product, however many retries race.
+The key is claimed first, by inserting its row, in the request's unit of work; the product
+and the stored answer follow in the same transaction. A concurrent duplicate waits on the
+unique (user_id, client_key) index until the first commits, then fails on that constraint
+having written nothing, and reads the stored answer instead: one product, however many
+retries race, with no savepoint and no rollback.
 """
 
 from __future__ import annotations
@@ -14,17 +16,20 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ..auth.current import Account
 from ..db import utcnow
+from ..db.constraints import violated
 from ..errors import validation_error
-from .fields import format_price
+from . import service
+from .declaration import writable_values
 from .models import idempotency_keys as keys
-from .service import insert_product
 
 KEEP_FOR = timedelta(hours=24)
+UNIQUE_KEY = "uq_idempotency_keys_user_key"
 
 
 @dataclass(frozen=True)
@@ -38,24 +43,17 @@ def location(product_id: int) -> str:
 
 
 def fingerprint(data: Mapping[str, Any]) -> str:
-    """The request as validated (so `12.5` and `"12.50"` are the same body)."""
-    canonical = {
-        "name": data["name"],
-        "description": data.get("description"),
-        "price": format_price(data["price"]),
-        "quantity": data["quantity"],
-    }
-    raw = json.dumps(canonical, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    """The request as validated (so `12.5` and `"12.50"` are the same body), every writable
+    field included."""
+    raw = json.dumps(
+        writable_values(data), sort_keys=True, ensure_ascii=False, separators=(",", ":")
+    )
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def _stored(session: Session, user_id: int, key: str) -> Any:
+def _stored(conn: Connection, user_id: int, key: str) -> Any:
     query = select(keys.c.id, keys.c.request_hash, keys.c.body, keys.c.location, keys.c.created_at)
-    return (
-        session.connection()
-        .execute(query.where(keys.c.user_id == user_id, keys.c.client_key == key))
-        .first()
-    )
+    return conn.execute(query.where(keys.c.user_id == user_id, keys.c.client_key == key)).first()
 
 
 def _replay(row: Any, request_hash: str) -> Created:
@@ -66,47 +64,51 @@ def _replay(row: Any, request_hash: str) -> Created:
     return Created(json.loads(row.body), row.location)
 
 
-def create(session: Session, data: Mapping[str, Any], *, user_id: int, key: str | None) -> Created:
-    """Create a product, or replay the first answer to this user's `key` (kept 24 hours)."""
+def create(
+    session: Session, account: Account, data: Mapping[str, Any], *, key: str | None
+) -> Created:
+    """Create a product, or replay the first answer to this account's `key` (kept 24 hours)."""
     if key is None:
-        product = insert_product(session, data, user_id=user_id)
-        session.commit()
+        product = service.create(session, account, data)
         return Created(product, location(product["id"]))
     request_hash = fingerprint(data)
     now = utcnow()
-    found = _stored(session, user_id, key)
+    conn = session.connection()
+    found = _stored(conn, account.id, key)
     if found is not None and found.created_at > now - KEEP_FOR:
         return _replay(found, request_hash)
+    if found is not None:  # expired: the key is free again
+        conn.execute(delete(keys).where(keys.c.id == found.id))
+    claim = insert(keys).values(
+        user_id=account.id,
+        client_key=key,
+        request_hash=request_hash,
+        status=201,
+        location="",
+        body="",
+        created_at=now,
+    )
     try:
-        if found is not None:  # expired: the key is free again
-            session.connection().execute(delete(keys).where(keys.c.id == found.id))
-        product = insert_product(session, data, user_id=user_id)
-        answer = Created(product, location(product["id"]))
-        session.connection().execute(
-            insert(keys).values(
-                user_id=user_id,
-                client_key=key,
-                request_hash=request_hash,
-                status=201,
-                location=answer.location,
-                body=json.dumps(answer.body, ensure_ascii=False),
-                created_at=now,
-            )
-        )
-        session.commit()
-    except IntegrityError:
-        session.rollback()
-        winner = _stored(session, user_id, key)
+        key_id = conn.execute(claim).inserted_primary_key
+        if key_id is None:  # pragma: no cover - every supported backend reports the new id
+            raise RuntimeError("the database did not report the new key's id")
+    except IntegrityError as error:
+        # A failed statement leaves the transaction as it was (it wrote nothing before).
+        winner = _stored(conn, account.id, key) if violated(error) == UNIQUE_KEY else None
         if winner is None:
             raise
         return _replay(winner, request_hash)
+    product = service.create(session, account, data)
+    answer = Created(product, location(product["id"]))
+    conn.execute(
+        update(keys)
+        .where(keys.c.id == key_id[0])
+        .values(location=answer.location, body=json.dumps(answer.body, ensure_ascii=False))
+    )
     return answer
 
 
-def purge_expired(session: Session) -> int:
+def purge_expired(conn: Connection) -> int:
     """Delete keys past their 24 hours; returns how many. Expired keys are already ignored."""
-    result = session.connection().execute(
-        delete(keys).where(keys.c.created_at <= utcnow() - KEEP_FOR)
-    )
-    session.commit()
+    result = conn.execute(delete(keys).where(keys.c.created_at <= utcnow() - KEEP_FOR))
     return int(getattr(result, "rowcount", 0))

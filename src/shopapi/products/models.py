@@ -3,71 +3,38 @@
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
-from typing import Any, cast
+from typing import cast
 
 from sqlalchemy import (
     BigInteger,
+    Column,
     DateTime,
-    Dialect,
     ForeignKey,
     Index,
     Integer,
-    Numeric,
     String,
     Table,
     Text,
-    TypeDecorator,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
-from sqlalchemy.types import TypeEngine
 
 from ..models import Base, BigId
+from .declaration import FIELDS
 
-CENT = Decimal("0.01")
-
-
-class Money(TypeDecorator[Decimal]):
-    """DECIMAL(10,2); on SQLite whole cents in an INTEGER column.
-
-    SQLite's NUMERIC affinity would store 12.10 as a binary REAL: cents keep it exact.
-    """
-
-    impl = Numeric(10, 2)
-    cache_ok = True
-
-    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
-        if dialect.name == "sqlite":
-            return dialect.type_descriptor(BigInteger())
-        return dialect.type_descriptor(Numeric(10, 2, asdecimal=True))
-
-    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Any:
-        if value is None or dialect.name != "sqlite":
-            return value
-        return int(value.scaleb(2))
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
-        if value is None:
-            return None
-        if dialect.name == "sqlite":
-            return Decimal(int(value)).scaleb(-2).quantize(CENT)
-        return Decimal(value).quantize(CENT)
-
-
-class Product(Base):
-    __tablename__ = "products"
+# The columns come from the one declaration of a product's fields.
+products = Table(
+    "products",
+    Base.metadata,
+    *(
+        Column(f.name, f.type, primary_key=True, autoincrement=True)
+        if f.name == "id"
+        else Column(f.name, f.type, nullable=f.nullable)
+        for f in FIELDS
+    ),
     # AUTOINCREMENT: SQLite must never hand a deleted product's id (and history) to a new one.
-    __table_args__ = {"sqlite_autoincrement": True}
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    name: Mapped[str] = mapped_column(String(100))
-    description: Mapped[str | None] = mapped_column(String(255))
-    price: Mapped[Decimal] = mapped_column(Money())
-    quantity: Mapped[int] = mapped_column(Integer)
-    version: Mapped[int] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(DateTime)
-    updated_at: Mapped[datetime] = mapped_column(DateTime)
+    sqlite_autoincrement=True,
+)
 
 
 class ProductHistory(Base):
@@ -108,6 +75,5 @@ class IdempotencyKey(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime)
 
 
-products = cast(Table, Product.__table__)
 history = cast(Table, ProductHistory.__table__)
 idempotency_keys = cast(Table, IdempotencyKey.__table__)

@@ -1,9 +1,9 @@
 """Views of products: parse, call the service, serialise.
 
-The token is checked first (`login_required` or `token_required` right under the route),
-so a request without a valid token is 401 whatever its body, never 422 or 415. The two
-hottest reads check the account in the statement that reads the products
-(`token_required`): one database round trip each.
+`authenticated` sits right under each route, so a request without a valid token is 401
+whatever its body, never 422 or 415. Reads check the caller's account in the statement
+that reads the products (`checked_read`): one database round trip each. Writes check it
+before they start and hand the checked `Account` to the service.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from apiflask import APIBlueprint
 from flask import Response, current_app, jsonify
 
 from .. import db
-from ..auth.current import current_user, login_required, token_required
+from ..auth.current import account, authenticated, checked_read
 from ..config import Settings
 from . import idempotency, reads, service
 from .schemas import (
@@ -54,28 +54,26 @@ def _secret() -> str:
 
 
 @bp.post("")
-@login_required
+@authenticated()
 @bp.input(ProductIn, arg_name="data")
 @bp.input(CreateHeaders, location="headers", arg_name="headers")
 @bp.output(ProductOut, status_code=201, headers=LocationHeader)
-@bp.doc(security="BearerAuth", responses={422: "Invalid input, or a reused Idempotency-Key"})
+@bp.doc(responses={422: "Invalid input, or a reused Idempotency-Key"})
 def create_product(data: dict[str, Any], headers: dict[str, Any]) -> Any:
     """Create a product; an Idempotency-Key makes retries safe."""
-    created = idempotency.create(
-        db.session(), data, user_id=current_user().id, key=headers.get("idempotency_key")
-    )
+    created = idempotency.create(db.session(), account(), data, key=headers.get("idempotency_key"))
     return _product(created.body, 201, Location=created.location)
 
 
 @bp.get("")
-@token_required
+@authenticated(checked_in_read=True)
 @bp.input(PageQuery, location="query", arg_name="query")
 @bp.output(PageOut)
-@bp.doc(security="BearerAuth", responses={422: "Bad limit or cursor"})
+@bp.doc(responses={422: "Bad limit or cursor"})
 def list_products(query: dict[str, Any]) -> Any:
     """Products ordered by id, a page at a time (follow next_cursor)."""
     after = read_cursor(query["cursor"], _secret()) if "cursor" in query else 0
-    items, next_after = reads.page(db.reader(), after=after, limit=query["limit"])
+    items, next_after = reads.page(checked_read, after=after, limit=query["limit"])
     cursor = json.dumps(make_cursor(next_after, _secret())) if next_after is not None else "null"
     # The items are already JSON, written by the database in API form.
     body = f'{{"items":{items},"next_cursor":{cursor}}}'
@@ -83,31 +81,31 @@ def list_products(query: dict[str, Any]) -> Any:
 
 
 @bp.get("/<int:product_id>")
-@token_required
+@authenticated(checked_in_read=True)
 @bp.output(ProductOut, headers=ETagHeader)
-@bp.doc(security="BearerAuth", responses=_ONE)
+@bp.doc(responses=_ONE)
 def get_product(product_id: int) -> Any:
     """One product; its ETag is its version."""
-    return _product(reads.one(db.reader(), product_id))
+    return _product(reads.one(checked_read, product_id))
 
 
 @bp.put("/<int:product_id>")
-@login_required
+@authenticated()
 @bp.input(ProductIn, arg_name="data")
 @bp.input(IfMatchHeaders, location="headers", arg_name="headers")
 @bp.output(ProductOut, headers=ETagHeader)
-@bp.doc(security="BearerAuth", responses=_WRITE)
+@bp.doc(responses=_WRITE)
 def replace_product(product_id: int, data: dict[str, Any], headers: dict[str, Any]) -> Any:
     """Replace every field (an omitted description becomes null)."""
     return _change(product_id, data, headers)
 
 
 @bp.patch("/<int:product_id>")
-@login_required
+@authenticated()
 @bp.input(ProductIn(partial=True), arg_name="data")
 @bp.input(IfMatchHeaders, location="headers", arg_name="headers")
 @bp.output(ProductOut, headers=ETagHeader)
-@bp.doc(security="BearerAuth", responses=_WRITE)
+@bp.doc(responses=_WRITE)
 def update_product(product_id: int, data: dict[str, Any], headers: dict[str, Any]) -> Any:
     """Change only the fields sent."""
     return _change(product_id, data, headers)
@@ -115,28 +113,26 @@ def update_product(product_id: int, data: dict[str, Any], headers: dict[str, Any
 
 def _change(product_id: int, data: dict[str, Any], headers: dict[str, Any]) -> Response:
     if_match = parse_if_match(headers.get("if_match"))
-    product = service.change(
-        db.session(), product_id, data, if_match=if_match, user_id=current_user().id
-    )
+    product = service.change(db.session(), account(), product_id, data, if_match=if_match)
     return _product(product)
 
 
 @bp.delete("/<int:product_id>")
-@login_required
+@authenticated()
 @bp.input(IfMatchHeaders, location="headers", arg_name="headers")
 @bp.output({}, status_code=204)
-@bp.doc(security="BearerAuth", responses=_WRITE)
+@bp.doc(responses=_WRITE)
 def delete_product(product_id: int, headers: dict[str, Any]) -> Any:
     """Delete a product; its history stays readable."""
     if_match = parse_if_match(headers.get("if_match"))
-    service.remove(db.session(), product_id, if_match=if_match, user_id=current_user().id)
+    service.remove(db.session(), account(), product_id, if_match=if_match)
     return Response(status=204)
 
 
 @bp.get("/<int:product_id>/history")
-@login_required
+@authenticated(checked_in_read=True)
 @bp.output(HistoryOut)
-@bp.doc(security="BearerAuth", responses={404: "No product ever had this id"})
+@bp.doc(responses={404: "No product ever had this id"})
 def product_history(product_id: int) -> Any:
     """Every change of a product, oldest first, also after it was deleted."""
-    return _json({"items": reads.product_history(db.reader(), product_id)})
+    return _json({"items": reads.product_history(checked_read, product_id)})

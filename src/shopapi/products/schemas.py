@@ -9,7 +9,8 @@ from apiflask.fields import DateTime, Dict, Integer, List, Nested, Raw, String
 from apiflask.validators import OneOf
 from marshmallow import ValidationError
 
-from .fields import Price, QueryInteger, StrictInteger, Text
+from .declaration import FIELDS, WRITABLE
+from .fields import QueryInteger
 
 MAX_PAGE = 200
 DEFAULT_PAGE = 50
@@ -22,39 +23,18 @@ def _visible_ascii(value: str) -> None:
         raise ValidationError("Use 1-255 visible ASCII characters (a UUID is ideal).")
 
 
-class ProductIn(Schema):
-    """Every writable field; PUT and POST need all but `description`, PATCH any subset."""
-
-    name = Text(
-        required=True,
-        min_length=1,
-        max_length=100,
-        trim=True,
-        metadata={"description": "1-100 characters after trimming", "example": "Desk lamp"},
-    )
-    description = Text(
-        max_length=255,
-        allow_none=True,
-        load_default=None,
-        metadata={"description": "Up to 255 characters, or null; omitted in POST or PUT: null"},
-    )
-    price = Price(required=True)
-    quantity = StrictInteger(
-        required=True, metadata={"description": "A JSON integer", "example": 12}
-    )
-
-
-class ProductOut(Schema):
-    id = Integer(metadata={"minimum": 1})
-    name = String()
-    description = String(allow_none=True)
-    price = String(
-        metadata={"example": "1500.99", "description": "Exactly two decimals, as a string"}
-    )
-    quantity = Integer()
-    version = Integer(metadata={"description": "1 at creation, +1 per change; also the ETag"})
-    created_at = DateTime(format=_TIME)
-    updated_at = DateTime(format=_TIME)
+# Both derived from the one declaration of a product's fields (declaration.FIELDS).
+ProductIn = type(
+    "ProductIn",
+    (Schema,),
+    {
+        "__doc__": "Writable fields: POST and PUT need all but `description`; PATCH any.",
+        **{f.name: f.into() for f in WRITABLE if f.into is not None},
+    },
+)
+ProductOut = type(
+    "ProductOut", (Schema,), {"__doc__": "A product.", **{f.name: f.out() for f in FIELDS}}
+)
 
 
 class PageQuery(Schema):

@@ -1,7 +1,9 @@
-"""Product logic: validated data and a session in, API-shaped dicts or `ApiError` out.
+"""Product writes: validated data, a checked account and the unit of work in; API-shaped
+dicts or `ApiError` out.
 
 Every change is one conditional statement (`... WHERE id = :id AND version = :v`) plus its
-history row, committed together: a writer holding a stale version changes nothing.
+history row, in the request's unit of work (committed together by the view's wrapper): a
+writer holding a stale version changes nothing. Nothing here commits.
 """
 
 from __future__ import annotations
@@ -14,70 +16,25 @@ from typing import Any
 from sqlalchemy import Connection, CursorResult, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
+from ..auth.current import Account
 from ..db import utcnow
 from ..errors import ApiError
-from .fields import format_price
+from .declaration import WRITABLE_NAMES, api_value, to_api
 from .models import history, products
 from .tokens import etag
 
-FIELDS = ("name", "description", "price", "quantity")
 MAX_ID = 2**63 - 1
 # Without If-Match a write re-reads and retries when another writer got in between.
 MAX_ATTEMPTS = 20
-COLUMNS = (
-    products.c.id,
-    products.c.name,
-    products.c.description,
-    products.c.price,
-    products.c.quantity,
-    products.c.version,
-    products.c.created_at,
-    products.c.updated_at,
-)
-
-
-_ONE = select(*COLUMNS).where(products.c.id == bindparam("id"))
-
-
-def iso(moment: datetime) -> str:
-    # Stored times are naive UTC in whole seconds, so isoformat() has no fraction or offset.
-    return moment.isoformat() + "Z"
-
-
-def api_value(field: str, value: Any) -> Any:
-    return format_price(value) if field == "price" and value is not None else value
-
-
-def to_api(row: Any) -> dict[str, Any]:
-    """A row of COLUMNS (or a mapping with their names) in API form."""
-    if not isinstance(row, Mapping):
-        # Unpacking the row's tuple is the cheap path that every page of 50 takes.
-        id_, name, description, price, quantity, version, created_at, updated_at = row
-        return {
-            "id": id_,
-            "name": name,
-            "description": description,
-            "price": format_price(price),
-            "quantity": quantity,
-            "version": version,
-            "created_at": iso(created_at),
-            "updated_at": iso(updated_at),
-        }
-    r = row
-    return {
-        "id": r["id"],
-        "name": r["name"],
-        "description": r["description"],
-        "price": format_price(r["price"]),
-        "quantity": r["quantity"],
-        "version": r["version"],
-        "created_at": iso(r["created_at"]),
-        "updated_at": iso(r["updated_at"]),
-    }
+_ONE = select(products).where(products.c.id == bindparam("id"))
 
 
 def not_found(product_id: int) -> ApiError:
     return ApiError(404, f"There is no product {product_id}.")
+
+
+def exists(conn: Connection, product_id: int) -> bool:
+    return 0 < product_id <= MAX_ID and conn.execute(_ONE, {"id": product_id}).first() is not None
 
 
 def _read(conn: Connection, product_id: int) -> Any:
@@ -99,83 +56,74 @@ def _require(version: int, if_match: set[int] | None) -> None:
         )
 
 
+def _execute(session: Session, statement: Any) -> CursorResult[Any]:
+    # Core on the session's connection: these statements need none of the ORM's work.
+    return session.connection().execute(statement)
+
+
 def _record(
     session: Session,
     *,
     product_id: int,
     version: int,
     action: str,
-    user_id: int | None,
+    account: Account,
     at: datetime,
     changes: Mapping[str, list[Any]],
 ) -> None:
-    session.connection().execute(
+    _execute(
+        session,
         insert(history).values(
             product_id=product_id,
             version=version,
             action=action,
-            user_id=user_id,
+            user_id=account.id,
             at=at,
             changes=json.dumps(changes, ensure_ascii=False, separators=(",", ":")),
-        )
+        ),
     )
 
 
-def _execute(session: Session, statement: Any) -> CursorResult[Any]:
-    # Core on the session's connection: these statements need none of the ORM's work.
-    return session.connection().execute(statement)
-
-
-def get(conn: Connection, product_id: int) -> dict[str, Any]:
-    return to_api(_read(conn, product_id))
-
-
-def insert_product(session: Session, data: Mapping[str, Any], *, user_id: int) -> dict[str, Any]:
-    """Insert a product and its 'create' history row; the caller commits."""
+def create(session: Session, account: Account, data: Mapping[str, Any]) -> dict[str, Any]:
+    """Insert a product and its 'create' history row."""
     now = utcnow()
-    values = {f: data.get(f) for f in FIELDS}
+    values = {name: data.get(name) for name in WRITABLE_NAMES}
     row = {**values, "version": 1, "created_at": now, "updated_at": now}
     key = _execute(session, insert(products).values(**row)).inserted_primary_key
     if key is None:  # pragma: no cover - every supported backend reports the new id
         raise RuntimeError("the database did not report the new product's id")
     product_id = int(key[0])
-    changes = {f: [None, api_value(f, v)] for f, v in values.items()}
+    changes = {name: [None, api_value(name, v)] for name, v in values.items()}
     _record(
         session,
         product_id=product_id,
         version=1,
         action="create",
-        user_id=user_id,
+        account=account,
         at=now,
         changes=changes,
     )
     return to_api({"id": product_id, **row})
 
 
-def create(session: Session, data: Mapping[str, Any], *, user_id: int) -> dict[str, Any]:
-    product = insert_product(session, data, user_id=user_id)
-    session.commit()
-    return product
-
-
 def change(
     session: Session,
+    account: Account,
     product_id: int,
     data: Mapping[str, Any],
     *,
     if_match: set[int] | None,
-    user_id: int,
 ) -> dict[str, Any]:
     """Apply `data` (every field for PUT, some for PATCH) if the version still allows it."""
     for _ in range(MAX_ATTEMPTS):
         current = _read(session.connection(), product_id)
         _require(current.version, if_match)
-        before = {f: getattr(current, f) for f in FIELDS}
-        after = {**before, **{f: data[f] for f in FIELDS if f in data}}
+        before = {name: getattr(current, name) for name in WRITABLE_NAMES}
+        after = {**before, **{name: data[name] for name in WRITABLE_NAMES if name in data}}
         changes = {
-            f: [api_value(f, before[f]), api_value(f, after[f])]
-            for f in FIELDS
-            if before[f] != after[f]
+            name: [api_value(name, before[name]), api_value(name, after[name])]
+            for name in WRITABLE_NAMES
+            if before[name] != after[name]
         }
         if not changes:
             return to_api(current)  # nothing changes, so neither does the version
@@ -192,18 +140,20 @@ def change(
                 product_id=product_id,
                 version=version,
                 action="update",
-                user_id=user_id,
+                account=account,
                 at=now,
                 changes=changes,
             )
-            session.commit()
-            row = {**current._mapping, **after, "version": version, "updated_at": now}
-            return to_api(row)
-        session.rollback()  # another writer got in between: look again
+            return to_api({**current._mapping, **after, "version": version, "updated_at": now})
+        # Another writer got in between; this statement changed nothing. Each read sees the
+        # latest committed version (READ COMMITTED; SQLite's lock was taken after it), so
+        # the next round starts from that.
     raise ApiError(409, "The product is changing too often; try again.")
 
 
-def remove(session: Session, product_id: int, *, if_match: set[int] | None, user_id: int) -> None:
+def remove(
+    session: Session, account: Account, product_id: int, *, if_match: set[int] | None
+) -> None:
     """Delete the product if the version still allows it; its history stays."""
     for _ in range(MAX_ATTEMPTS):
         current = _read(session.connection(), product_id)
@@ -220,11 +170,9 @@ def remove(session: Session, product_id: int, *, if_match: set[int] | None, user
                 product_id=product_id,
                 version=current.version + 1,
                 action="delete",
-                user_id=user_id,
+                account=account,
                 at=utcnow(),
-                changes={f: [api_value(f, getattr(current, f)), None] for f in FIELDS},
+                changes={n: [api_value(n, getattr(current, n)), None] for n in WRITABLE_NAMES},
             )
-            session.commit()
             return
-        session.rollback()
     raise ApiError(409, "The product is changing too often; try again.")

@@ -1,19 +1,31 @@
-"""The database engine, one session per request, and migrations."""
+"""The database: engines, the request's unit of work, and migrations.
+
+Each request has one unit of work (`session()`): services add and flush, and the view's
+wrapper (`unit_of_work`) commits when the view returns, or the error handlers roll back
+when it raises. Reads that need no transaction use `reader()`; counters that must commit
+on their own whatever the request's outcome use `side_connection()`.
+"""
 
 from __future__ import annotations
 
+import logging
 import select
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import wraps
 from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app, g
 from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-MIGRATIONS = Path(__file__).parent / "migrations"
+log = logging.getLogger(__name__)
+MIGRATIONS = Path(__file__).parent.parent / "migrations"
 
 
 def utcnow() -> datetime:
@@ -125,11 +137,61 @@ def reader() -> Connection:
 
 
 def session() -> Session:
-    """The session of the current request, created on first use."""
+    """The request's unit of work, begun on first use; see `unit_of_work`."""
     if "db_session" not in g:
         g.db_session = current_app.extensions["db_sessionmaker"]()
     result: Session = g.db_session
     return result
+
+
+def unit_of_work(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Commit what `view` wrote through `session()` once it returns (the only commit of
+    a request). When it raises, nothing is committed: the error handlers close the session,
+    which rolls it back, before the error response is built."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        response = view(*args, **kwargs)
+        work: Session | None = g.get("db_session")
+        if work is not None and work.in_transaction():
+            work.commit()
+        _end_of_work()
+        return response
+
+    return wrapper
+
+
+def when_work_ends(callback: Callable[[], None]) -> None:
+    """Run `callback` once the request's unit of work has committed or rolled back.
+
+    For side-connection writes that follow the request's own writes: on SQLite a side
+    connection would otherwise wait for the lock its own request holds.
+    """
+    g.setdefault("db_when_work_ends", []).append(callback)
+
+
+def _end_of_work() -> None:
+    for callback in g.pop("db_when_work_ends", []) if g else []:
+        try:
+            callback()
+        except SQLAlchemyError as error:  # the answer is already decided
+            log.warning("after-work step failed: %s", type(error).__name__)
+
+
+def insert_or_ignore(conn: Connection, table: Any, values: dict[str, Any]) -> None:
+    """Insert a row unless one with its key exists (atomic on every backend)."""
+    if conn.dialect.name == "mysql":
+        conn.execute(mysql.insert(table).values(values).prefix_with("IGNORE"))
+    else:
+        conn.execute(sqlite.insert(table).values(values).on_conflict_do_nothing())
+
+
+@contextmanager
+def side_connection() -> Iterator[Connection]:
+    """A short transaction of its own, committed when the block ends, whatever becomes of
+    the request's unit of work: for counters that must count a failed attempt."""
+    with engine().begin() as conn:
+        yield conn
 
 
 def close_request_connections(_exc: BaseException | None = None) -> None:
@@ -143,6 +205,7 @@ def close_request_connections(_exc: BaseException | None = None) -> None:
     conn = g.pop("db_reader", None) if g else None
     if conn is not None:
         conn.close()  # autocommit: closing sends nothing to the server, so it cannot fail
+    _end_of_work()
 
 
 def ping() -> bool:
