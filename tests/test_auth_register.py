@@ -103,7 +103,7 @@ def test_register_response_is_what_an_authenticator_needs(client: Any, settings:
     r = _register(client, "frank")
     assert r.status_code == 201
     body = r.get_json()
-    assert set(body) == {"id", "username", "totp", "recovery_codes"}
+    assert set(body) == {"id", "username", "role", "totp", "recovery_codes"}
     assert isinstance(body["id"], int) and body["id"] > 0
     assert body["username"] == "frank"
     totp = body["totp"]

@@ -24,7 +24,11 @@ def _claims(settings: Settings, user_id: int, **changes: Any) -> dict[str, Any]:
         "type": "access",
         "iss": settings.jwt_issuer,
     }
-    claims.update(changes)
+    # ("now", seconds): a time relative to when the token is made, not to when the module
+    # was imported (a long test run would otherwise see "not yet valid" become valid).
+    claims.update(
+        {k: now + v[1] if isinstance(v, tuple) and v[0] == "now" else v for k, v in changes.items()}
+    )
     return {k: v for k, v in claims.items() if v is not None}
 
 
@@ -51,8 +55,8 @@ def test_garbage_token(client: Any, token: str) -> None:
 
 
 BAD_CLAIMS: list[tuple[str, dict[str, Any]]] = [
-    ("expired", {"iat": int(time.time()) - 700, "exp": int(time.time()) - 100}),
-    ("not yet valid", {"nbf": int(time.time()) + 300}),
+    ("expired", {"iat": ("now", -700), "exp": ("now", -100)}),
+    ("not yet valid", {"nbf": ("now", 300)}),
     ("refresh type", {"type": "refresh"}),
     ("mfa type", {"type": "mfa"}),
     ("wrong issuer", {"iss": "another-service"}),
@@ -154,7 +158,7 @@ def test_me_shows_the_signed_in_user(client: Any, auth: AuthActions) -> None:
     r = client.get("/auth/me", headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 200
     body = r.get_json()
-    assert set(body) == {"id", "username", "created_at"}
+    assert set(body) == {"id", "username", "role", "created_at"}
     assert body["id"] == account.id and body["username"] == account.username
     assert len(body["created_at"]) == 20 and body["created_at"].endswith("Z")
 

@@ -42,6 +42,8 @@ PRODUCT = {"name": "Walnut shelf", "description": None, "price": "129.00", "quan
 class Pair:
     def __init__(self, a: LiveServer, b: LiveServer, redis: Any) -> None:
         self.a, self.b, self.redis = a, b, redis
+        # The database's first account: its admin.
+        self.admin = http_auth(a.url).register()
 
     def alternate(self) -> Iterator[str]:
         return itertools.cycle([self.a.url, self.b.url])
@@ -271,3 +273,20 @@ def test_concurrent_if_match_writers_on_a_and_b_have_exactly_one_winner(
         ("update", 2),
     ]
     assert history["items"][1]["changes"]["quantity"] == [4, winner["quantity"]]
+
+
+def test_a_role_changed_through_a_is_enforced_by_b(pair: Pair) -> None:
+    _, admin_token = http_auth(pair.a.url).sign_in(pair.admin)
+    admin = {"Authorization": f"Bearer {admin_token}"}
+    user, token = http_auth(pair.a.url).sign_in()
+    headers = {"Authorization": f"Bearer {token}"}
+    http = http_session()
+    assert http.post(f"{pair.b.url}/api/products", json=PRODUCT, headers=headers).status_code == 201
+    r = http.patch(f"{pair.a.url}/admin/users/{user.id}", json={"role": "viewer"}, headers=admin)
+    assert r.status_code == 200
+    refused = http.post(f"{pair.b.url}/api/products", json=PRODUCT, headers=headers)
+    assert is_problem(refused, 403)
+    assert http.get(f"{pair.b.url}/api/products", headers=headers).status_code == 200
+    r = http.patch(f"{pair.a.url}/admin/users/{user.id}", json={"disabled": True}, headers=admin)
+    assert r.status_code == 200
+    assert is_problem(http.get(f"{pair.b.url}/auth/me", headers=headers), 401)

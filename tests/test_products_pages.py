@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from conftest import AuthActions, assert_problem, statements_sent
 
-from shopapi.products.tokens import make_cursor
+from shopapi.pages import make_cursor
 
 
 @pytest.fixture

@@ -72,6 +72,7 @@ def register_database(app: APIFlask, settings: Settings) -> None:
 
 
 def register_blueprints(app: APIFlask, settings: Settings) -> None:
+    from .admin import register as register_admin
     from .auth import register as register_auth
     from .extensions import make_limiter
     from .openapi import register as register_openapi
@@ -82,6 +83,7 @@ def register_blueprints(app: APIFlask, settings: Settings) -> None:
     app.register_blueprint(ops_bp)
     register_auth(app, settings, limiter)
     register_products(app)
+    register_admin(app)
     register_openapi(app)
 
 

@@ -46,6 +46,9 @@ class Settings:
     mfa_token_ttl: int = 300
     db_connect_timeout: int = 3
     db_query_timeout: int = 10
+    # The role of a new account without an invite; empty: editor, or viewer in production.
+    new_user_role: str = ""
+    registration: str = "open"
 
     @property
     def production(self) -> bool:
@@ -74,6 +77,8 @@ class Settings:
             "argon2_time_cost": _int(env, "ARGON2_TIME_COST", OWASP_ARGON2["time_cost"]),
             "argon2_memory_cost": _int(env, "ARGON2_MEMORY_COST", OWASP_ARGON2["memory_cost"]),
             "argon2_parallelism": _int(env, "ARGON2_PARALLELISM", OWASP_ARGON2["parallelism"]),
+            "new_user_role": env.get("NEW_USER_ROLE", ""),
+            "registration": env.get("REGISTRATION", "open"),
         }
         known = {f.name for f in fields(cls)}
         unknown = set(overrides) - known
@@ -84,6 +89,10 @@ class Settings:
         if not settings.database_url:
             db_file = Path(settings.instance_path) / "shopapi.sqlite3"
             settings = replace(settings, database_url=f"sqlite:///{db_file}")
+        if not settings.new_user_role:
+            default = "viewer" if settings.production else "editor"
+            settings = replace(settings, new_user_role=default)
+        _check_choices(settings)
         return settings.with_secrets()
 
     def with_secrets(self) -> Settings:
@@ -113,6 +122,22 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+
+
+ROLES = ("viewer", "editor", "admin")
+REGISTRATION_MODES = ("open", "invite", "closed")
+
+
+def _check_choices(settings: Settings) -> None:
+    if settings.new_user_role not in ROLES:
+        raise ConfigError(
+            f"NEW_USER_ROLE must be one of {', '.join(ROLES)}, got {settings.new_user_role!r}"
+        )
+    if settings.registration not in REGISTRATION_MODES:
+        raise ConfigError(
+            f"REGISTRATION must be one of {', '.join(REGISTRATION_MODES)}, "
+            f"got {settings.registration!r}"
+        )
 
 
 def _check_keys(settings: Settings) -> None:

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     DateTime,
     ForeignKey,
     Index,
@@ -14,6 +15,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql.expression import false
 
 # SQLite only auto-increments INTEGER PRIMARY KEY; MariaDB gets BIGINT.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -43,6 +45,9 @@ class User(Base):
     # reset); null once the account has verified with any second factor. While set (and
     # for 24 hours at most), /auth/login shows the enrolment again.
     enrollment_issued_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # viewer, editor or admin (see auth.roles); read on every request with the account.
+    role: Mapped[str] = mapped_column(String(10), server_default="editor")
+    disabled: Mapped[bool] = mapped_column(Boolean, server_default=false())
     created_at: Mapped[datetime] = mapped_column(DateTime)
 
 
@@ -87,3 +92,30 @@ class AttemptCounter(Base):
     subject: Mapped[str] = mapped_column(String(64), primary_key=True)
     window_start: Mapped[datetime] = mapped_column(DateTime)
     count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Invite(Base):
+    """A single-use invite to register with a role; the code is stored only as its SHA-256."""
+
+    __tablename__ = "invites"
+    __table_args__ = (
+        UniqueConstraint("code_hash", name="uq_invites_code_hash"),
+        Index("ix_invites_expires_at", "expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(10))
+    created_by: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class ServiceFlag(Base):
+    """A named fact about the whole service, set once (first writer wins)."""
+
+    __tablename__ = "service_flags"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    set_at: Mapped[datetime] = mapped_column(DateTime)

@@ -23,6 +23,8 @@ PROBLEM_SCHEMA: dict[str, Any] = {
     },
 }
 BEARER = "BearerAuth"
+REQUIRED_ROLE = "x-required-role"
+LOWEST_ROLE = "viewer"
 _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 _GENERIC = {
     400: "The body is not valid JSON or not a JSON object",
@@ -62,13 +64,16 @@ def _portable_schemas(node: Any) -> None:
             _portable_schemas(value)
 
 
-def document_security(view: Any) -> None:
-    """Show in the OpenAPI document that `view` needs a bearer token (and so may answer 401).
+def document_security(view: Any, role: str) -> None:
+    """Show in the OpenAPI document that `view` needs a bearer token (401 otherwise) of an
+    account with `role` (`x-required-role`; 403 where a lower role exists).
 
     APIFlask keeps a view's OpenAPI details in its `_spec` (what `@bp.doc` writes), and
     `functools.wraps` carries them from the view to its wrappers.
     """
-    view.__dict__.setdefault("_spec", {})["security"] = BEARER
+    spec = view.__dict__.setdefault("_spec", {})
+    spec["security"] = BEARER
+    spec["extensions"] = {**(spec.get("extensions") or {}), REQUIRED_ROLE: role}
 
 
 def register(app: APIFlask) -> None:
@@ -94,6 +99,16 @@ def register(app: APIFlask) -> None:
                     wanted.add(422)  # query strings and headers are validated too
                 if operation.get("security"):
                     wanted.add(401)
+                role = operation.get(REQUIRED_ROLE)
+                if role and role != LOWEST_ROLE:
+                    responses.setdefault("403", {"description": f"Needs the {role} role"})
+                    operation["description"] = (
+                        f"{operation.get('description', '')}\n\nNeeds the **{role}** role."
+                    ).strip()
+                elif role:
+                    operation["description"] = (
+                        f"{operation.get('description', '')}\n\nOpen to every role."
+                    ).strip()
                 if path.startswith("/auth/") and method == "post" and path != "/auth/logout":
                     wanted.add(429)
                 for status in wanted:

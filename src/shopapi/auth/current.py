@@ -2,8 +2,8 @@
 
 A request's bearer token is verified first, without the database: that gives the
 *principal* (who the token says is calling), usable from a view's first line. The account
-behind it is then checked in the database (it exists, the token was not revoked) in one of
-two ways, both one round trip:
+behind it is then checked in the database (it exists and is enabled, the token was not
+revoked, its role allows the operation) in one of two ways, both one round trip:
 
 - `checked_read(statement, params)`: a view that reads runs its statement together with the
   account's probe (`db.together`), so the read and the check are one statement;
@@ -11,8 +11,8 @@ two ways, both one round trip:
   they pass the resulting `Account` to the services that write, so the type says the check
   happened before anything was written.
 
-Whatever a view does, a request whose account is gone or whose token was revoked gets 401
-before any other answer.
+Whatever a view does, a request whose account is gone or disabled or whose token was
+revoked gets 401, and then one whose role is too low gets 403, before any other answer.
 """
 
 from __future__ import annotations
@@ -35,12 +35,15 @@ from ..db.together import AnySelect, Together, run_together, together
 from ..errors import ApiError, unauthorized
 from ..models import RevokedToken, User
 from ..openapi import document_security
+from . import roles
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 # What the database says of the caller's account: one indexed lookup by primary key.
 _PROBE = select(
     User.id,
+    User.role,
+    User.disabled,
     exists().where(RevokedToken.jti == bindparam("auth_jti")).label("revoked"),
 ).where(User.id == bindparam("auth_user"))
 
@@ -59,6 +62,7 @@ class Account:
     """The caller's account, checked in the database during this request."""
 
     id: int
+    role: str
 
 
 def principal() -> Principal:
@@ -116,21 +120,27 @@ def _probe_params(caller: Principal) -> dict[str, Any]:
     return {"auth_user": caller.user_id, "auth_jti": caller.jti}
 
 
-def _accept(row: tuple[Any, ...] | None, caller: Principal) -> Account:
-    """The account from the probe's row, or 401 (gone, or the token was revoked)."""
+def _accept(row: tuple[Any, ...] | None) -> Account:
+    """The account from the probe's row: 401 when it is gone or disabled or the token was
+    revoked, 403 when its role does not allow what the view needs."""
     if row is None:
         raise unauthorized("The account of this access token no longer exists.")
-    user_id, revoked = row
+    user_id, role, disabled, revoked = row
     if revoked:
         raise unauthorized("The access token has been revoked.")
-    g.account = checked = Account(user_id)
+    if disabled:
+        raise unauthorized("The account of this access token is disabled.")
+    needed: str = g.needed_role
+    if not roles.allows(role, needed):
+        raise ApiError(403, f"This needs the {needed} role; this account is {role}.")
+    g.account = checked = Account(user_id, role)
     return checked
 
 
 def _check_account(caller: Principal) -> Account:
     """The account check on its own: one indexed round trip, no transaction."""
     row = db.reader().execute(_PROBE, _probe_params(caller)).first()
-    return _accept(None if row is None else tuple(row), caller)
+    return _accept(None if row is None else tuple(row))
 
 
 _combined: dict[int, Together] = {}
@@ -145,22 +155,27 @@ def checked_read(statement: AnySelect, params: Mapping[str, Any]) -> list[tuple[
         combined = _combined[id(statement)] = together(_PROBE, statement)
     caller = principal()
     probe_row, rows = run_together(db.reader(), combined, {**params, **_probe_params(caller)})
-    _accept(probe_row, caller)
+    _accept(probe_row)
     return rows
 
 
-def authenticated(*, checked_in_read: bool = False) -> Callable[[F], F]:
-    """Require a valid bearer token (401 otherwise), and document it in OpenAPI.
+def authenticated(role: str = roles.VIEWER, *, checked_in_read: bool = False) -> Callable[[F], F]:
+    """Require a valid bearer token (401 otherwise) of an account whose role allows `role`
+    (403 otherwise), and document both in OpenAPI.
 
     The account is checked before the view runs, unless `checked_in_read`: then the view's
     `checked_read` checks it in the statement it reads with. If such a view fails before its
     read (a bad query string, say) or returns without one, the account is checked on its own
-    first, so 401 still comes before any other answer.
+    first, so 401 and 403 still come before any other answer.
     """
+    if checked_in_read and role != roles.VIEWER:
+        # Whatever the role allows must not be looked at before the role is checked.
+        raise ValueError("only views open to every role check the account in their read")
 
     def decorator(view: F) -> F:
         @wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
+            g.needed_role = role
             g.principal = caller = _verify_token()
             if not checked_in_read:
                 _check_account(caller)
@@ -170,7 +185,7 @@ def authenticated(*, checked_in_read: bool = False) -> Callable[[F], F]:
             except SQLAlchemyError:
                 raise  # the database is failing: that is the answer (503)
             except Exception as error:
-                refused = isinstance(error, ApiError) and error.status == 401
+                refused = isinstance(error, ApiError) and error.status in (401, 403)
                 if "account" not in g and not refused:
                     _check_account(caller)
                 raise
@@ -178,7 +193,7 @@ def authenticated(*, checked_in_read: bool = False) -> Callable[[F], F]:
                 _check_account(caller)
             return response
 
-        document_security(wrapper)
+        document_security(wrapper, role)
         return cast(F, wrapper)
 
     return decorator

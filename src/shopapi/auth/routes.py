@@ -13,10 +13,18 @@ from ..config import Settings
 from ..models import User
 from . import service
 from .current import authenticated, checked_read, principal
-from .schemas import LoginIn, LoginOut, RegisterIn, RegisterOut, TokenOut, UserOut, VerifyIn
+from .schemas import (
+    LoginIn,
+    LoginOut,
+    RegisterIn,
+    RegisterOut,
+    TokenOut,
+    UserOut,
+    VerifyIn,
+)
 
 bp = APIBlueprint("auth", __name__, url_prefix="/auth", tag="Authentication")
-_ME = select(User.id, User.username, User.created_at).where(User.id == bindparam("me"))
+_ME = select(User.id, User.username, User.role, User.created_at).where(User.id == bindparam("me"))
 
 
 def _settings() -> Settings:
@@ -27,15 +35,27 @@ def _settings() -> Settings:
 @bp.post("/register")
 @bp.input(RegisterIn, arg_name="data")
 @bp.output(RegisterOut, status_code=201)
-@bp.doc(responses={409: "Username taken", 422: "Invalid input", 429: "Too many requests"})
+@bp.doc(
+    responses={
+        403: "Registration is closed, needs an invite, or the invite is not valid",
+        409: "Username taken",
+        422: "Invalid input",
+        429: "Too many requests",
+    }
+)
 def register(data: dict[str, Any]) -> Any:
     """Create an account and its Google Authenticator enrolment."""
     user, enrollment, codes = service.register(
-        db.session(), _settings(), username=data["username"], password=data["password"]
+        db.session(),
+        _settings(),
+        username=data["username"],
+        password=data["password"],
+        invite_code=data.get("invite_code"),
     )
     return {
         "id": user.id,
         "username": user.username,
+        "role": user.role,
         "totp": enrollment.as_dict(),
         "recovery_codes": codes,
     }
@@ -47,6 +67,7 @@ def register(data: dict[str, Any]) -> Any:
 @bp.doc(
     responses={
         401: "Wrong username or password",
+        403: "The right password of a disabled account",
         422: "Invalid input",
         429: "Too many failed attempts",
     }
@@ -94,5 +115,5 @@ def logout() -> Any:
 @bp.output(UserOut)
 def me() -> Any:
     """The signed-in user."""
-    ((user_id, username, created_at),) = checked_read(_ME, {"me": principal().user_id})
-    return {"id": user_id, "username": username, "created_at": created_at}
+    ((user_id, username, role, created_at),) = checked_read(_ME, {"me": principal().user_id})
+    return {"id": user_id, "username": username, "role": role, "created_at": created_at}

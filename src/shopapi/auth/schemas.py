@@ -31,6 +31,10 @@ class RegisterIn(Schema):
         validate=[storable_text, Length(min=8, max=256)],
         metadata={"description": "8-256 characters of any kind; not a common password"},
     )
+    invite_code = String(
+        validate=[storable_text, Length(min=1, max=128)],
+        metadata={"description": "An invite from an admin: the account gets the invite's role"},
+    )
 
     # Also when another field is bad, so one 422 names every problem.
     @validates_schema(skip_on_field_errors=False)
@@ -67,6 +71,7 @@ class TotpOut(Schema):
 class RegisterOut(Schema):
     id = Integer()
     username = String()
+    role = String(metadata={"description": "viewer, editor or admin"})
     totp = Nested(TotpOut)
     recovery_codes = List(String(), metadata={"description": "10 single-use codes, shown once"})
 
@@ -87,4 +92,5 @@ class TokenOut(Schema):
 class UserOut(Schema):
     id = Integer()
     username = String()
+    role = String(metadata={"description": "viewer, editor or admin"})
     created_at = DateTime(format="%Y-%m-%dT%H:%M:%SZ")

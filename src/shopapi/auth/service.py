@@ -15,14 +15,15 @@ from .. import db, security
 from ..config import Settings
 from ..db import utcnow
 from ..errors import ApiError, unauthorized
-from ..models import MfaChallenge, RecoveryCode, RevokedToken, User
-from . import attempts
+from ..models import MfaChallenge, RecoveryCode, RevokedToken, ServiceFlag, User
+from . import attempts, invites, roles
 
 MAX_WRONG_CODES_PER_CHALLENGE = 5
 ENROLLMENT_SHOWN_FOR = timedelta(hours=24)
 BAD_CREDENTIALS = "The username or password is wrong."
 BAD_MFA_TOKEN = "The mfa_token is invalid, expired or already used; log in again."  # noqa: S105
 BAD_CODE = "The code is wrong or has already been used."
+FIRST_ACCOUNT = "first_account_registered"
 
 
 @dataclass(frozen=True)
@@ -56,18 +57,42 @@ def enrollment(settings: Settings, username: str, secret: str) -> Enrollment:
 
 
 def register(
-    session: Session, settings: Settings, *, username: str, password: str
+    session: Session,
+    settings: Settings,
+    *,
+    username: str,
+    password: str,
+    invite_code: str | None = None,
 ) -> tuple[User, Enrollment, list[str]]:
-    """A new account and its enrolment; a taken name fails on its unique constraint (409)."""
+    """A new account and its enrolment; a taken name fails on its unique constraint (409).
+
+    Its role is the invite's, else NEW_USER_ROLE; outside production the first account a
+    database ever has becomes admin, so a fresh `make run` has someone to run it.
+    """
+    if settings.registration == "closed":
+        raise ApiError(403, "Registration is closed.")
+    if invite_code is None and settings.registration == "invite":
+        raise ApiError(403, "Registration needs an invite_code.")
+    password_hash = security.hash_password(hasher(settings), password)
+    if invite_code is not None:
+        role = invites.claim(session, invite_code)
+        if role is None:
+            raise ApiError(403, "The invite code is unknown, used or expired.")
+    else:
+        role = settings.new_user_role
+    now = utcnow()
+    if not settings.production and invite_code is None and _claim_first_account(session, now):
+        role = roles.ADMIN
     secret = security.new_totp_secret()
     codes = security.new_recovery_codes()
-    now = utcnow()
     user = User(
         username=username,
         username_normalized=username.lower(),
-        password=security.hash_password(hasher(settings), password),
+        password=password_hash,
         twofa_secret=security.encrypt(settings.totp_encryption_keys, secret),
         enrollment_issued_at=now,
+        role=role,
+        disabled=False,
         created_at=now,
     )
     session.add(user)
@@ -77,6 +102,15 @@ def register(
         [{"user_id": user.id, "code_hash": _code_hash(c)} for c in codes],
     )
     return user, enrollment(settings, user.username, secret), codes
+
+
+def _claim_first_account(session: Session, now: datetime) -> bool:
+    """Whether this is the first account the database ever had: the first to set the flag
+    (a concurrent registration waits on its key, then finds it set)."""
+    if session.get(ServiceFlag, FIRST_ACCOUNT) is not None:
+        return False
+    values = {"name": FIRST_ACCOUNT, "set_at": now}
+    return db.insert_or_ignore(session.connection(), ServiceFlag.__table__, values)
 
 
 def login(session: Session, settings: Settings, *, username: str, password: str) -> dict[str, Any]:
@@ -93,6 +127,8 @@ def login(session: Session, settings: Settings, *, username: str, password: str)
         raise unauthorized(BAD_CREDENTIALS, error="")
 
     db.when_work_ends(lambda: attempts.release(attempts.PASSWORD, subject))
+    if user.disabled:  # only the right password learns this
+        raise ApiError(403, "This account is disabled; ask an administrator.")
     if h.check_needs_rehash(user.password):
         user.password = security.hash_password(h, password)
     now = utcnow()

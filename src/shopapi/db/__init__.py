@@ -178,12 +178,15 @@ def _end_of_work() -> None:
             log.warning("after-work step failed: %s", type(error).__name__)
 
 
-def insert_or_ignore(conn: Connection, table: Any, values: dict[str, Any]) -> None:
-    """Insert a row unless one with its key exists (atomic on every backend)."""
+def insert_or_ignore(conn: Connection, table: Any, values: dict[str, Any]) -> bool:
+    """Insert a row unless one with its key exists (atomic on every backend); whether it
+    was inserted. A concurrent insert of the same key waits for the first to end."""
+    statement: Any
     if conn.dialect.name == "mysql":
-        conn.execute(mysql.insert(table).values(values).prefix_with("IGNORE"))
+        statement = mysql.insert(table).values(values).prefix_with("IGNORE")
     else:
-        conn.execute(sqlite.insert(table).values(values).on_conflict_do_nothing())
+        statement = sqlite.insert(table).values(values).on_conflict_do_nothing()
+    return bool(conn.execute(statement).rowcount == 1)
 
 
 @contextmanager

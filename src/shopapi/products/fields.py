@@ -108,21 +108,3 @@ class Text(fields.String):
             where = " after trimming spaces" if self.trim else ""
             raise ValidationError(f"Must be {self.min_length}-{self.max_length} characters{where}.")
         return text
-
-
-class QueryInteger(fields.Integer):
-    """A query-string integer in plain digits (no sign, spaces, underscores or decimals)."""
-
-    def __init__(self, *, minimum: int, maximum: int, **kwargs: Any) -> None:
-        self.minimum, self.maximum = minimum, maximum
-        metadata = {"minimum": minimum, "maximum": maximum, **kwargs.pop("metadata", {})}
-        super().__init__(metadata=metadata, **kwargs)
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
-        text = value if isinstance(value, str) else ""
-        if not (text.isascii() and text.isdigit() and len(text) <= 9):
-            raise ValidationError(f"Must be a whole number from {self.minimum} to {self.maximum}.")
-        number = int(text)
-        if not self.minimum <= number <= self.maximum:
-            raise ValidationError(f"Must be a whole number from {self.minimum} to {self.maximum}.")
-        return number

@@ -16,7 +16,9 @@ from flask import Response, current_app, jsonify
 
 from .. import db
 from ..auth.current import account, authenticated, checked_read
+from ..auth.roles import EDITOR
 from ..config import Settings
+from ..pages import PageQuery, make_cursor, read_cursor
 from . import idempotency, reads, service
 from .schemas import (
     CreateHeaders,
@@ -25,11 +27,10 @@ from .schemas import (
     IfMatchHeaders,
     LocationHeader,
     PageOut,
-    PageQuery,
     ProductIn,
     ProductOut,
 )
-from .tokens import etag, make_cursor, parse_if_match, read_cursor
+from .tokens import etag, parse_if_match
 
 bp = APIBlueprint("products", __name__, url_prefix="/api/products", tag="Products")
 
@@ -54,7 +55,7 @@ def _secret() -> str:
 
 
 @bp.post("")
-@authenticated()
+@authenticated(EDITOR)
 @bp.input(ProductIn, arg_name="data")
 @bp.input(CreateHeaders, location="headers", arg_name="headers")
 @bp.output(ProductOut, status_code=201, headers=LocationHeader)
@@ -90,7 +91,7 @@ def get_product(product_id: int) -> Any:
 
 
 @bp.put("/<int:product_id>")
-@authenticated()
+@authenticated(EDITOR)
 @bp.input(ProductIn, arg_name="data")
 @bp.input(IfMatchHeaders, location="headers", arg_name="headers")
 @bp.output(ProductOut, headers=ETagHeader)
@@ -101,7 +102,7 @@ def replace_product(product_id: int, data: dict[str, Any], headers: dict[str, An
 
 
 @bp.patch("/<int:product_id>")
-@authenticated()
+@authenticated(EDITOR)
 @bp.input(ProductIn(partial=True), arg_name="data")
 @bp.input(IfMatchHeaders, location="headers", arg_name="headers")
 @bp.output(ProductOut, headers=ETagHeader)
@@ -118,7 +119,7 @@ def _change(product_id: int, data: dict[str, Any], headers: dict[str, Any]) -> R
 
 
 @bp.delete("/<int:product_id>")
-@authenticated()
+@authenticated(EDITOR)
 @bp.input(IfMatchHeaders, location="headers", arg_name="headers")
 @bp.output({}, status_code=204)
 @bp.doc(responses=_WRITE)

@@ -10,10 +10,7 @@ from apiflask.validators import OneOf
 from marshmallow import ValidationError
 
 from .declaration import FIELDS, WRITABLE
-from .fields import QueryInteger
 
-MAX_PAGE = 200
-DEFAULT_PAGE = 50
 _TIME = "%Y-%m-%dT%H:%M:%SZ"
 _KEY = re.compile(r"[!-~]{1,255}")
 
@@ -35,16 +32,6 @@ ProductIn = type(
 ProductOut = type(
     "ProductOut", (Schema,), {"__doc__": "A product.", **{f.name: f.out() for f in FIELDS}}
 )
-
-
-class PageQuery(Schema):
-    limit = QueryInteger(
-        minimum=1,
-        maximum=MAX_PAGE,
-        load_default=DEFAULT_PAGE,
-        metadata={"description": f"Page size, 1-{MAX_PAGE} (default {DEFAULT_PAGE})"},
-    )
-    cursor = String(metadata={"description": "`next_cursor` of the previous page"})
 
 
 class PageOut(Schema):

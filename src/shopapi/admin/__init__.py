@@ -1,0 +1,13 @@
+"""Administration: accounts (roles, disabling, unlocking, authenticator resets) and invites."""
+
+from __future__ import annotations
+
+from apiflask import APIFlask
+
+
+def register(app: APIFlask) -> None:
+    from .commands import users_cli
+    from .routes import bp
+
+    app.register_blueprint(bp)
+    app.cli.add_command(users_cli)

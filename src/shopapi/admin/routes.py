@@ -1,0 +1,92 @@
+"""Views of administration (admins only): parse, call the service, serialise."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apiflask import APIBlueprint
+from flask import Response, current_app
+
+from .. import db
+from ..auth import invites
+from ..auth.current import account, authenticated
+from ..auth.roles import ADMIN
+from ..config import Settings
+from ..pages import PageQuery, make_cursor, read_cursor
+from . import service
+from .schemas import AccountChangeIn, AccountOut, AccountPageOut, InviteIn, InviteOut
+
+bp = APIBlueprint("admin", __name__, url_prefix="/admin", tag="Administration")
+_ONE = {404: "No such user"}
+
+
+def _settings() -> Settings:
+    settings: Settings = current_app.extensions["settings"]
+    return settings
+
+
+@bp.get("/users/<int:user_id>")
+@authenticated(ADMIN)
+@bp.output(AccountOut)
+@bp.doc(responses=_ONE)
+def get_user(user_id: int) -> Any:
+    """One account."""
+    return service.get(db.session(), user_id)
+
+
+@bp.get("/users")
+@authenticated(ADMIN)
+@bp.input(PageQuery, location="query", arg_name="query")
+@bp.output(AccountPageOut)
+@bp.doc(responses={422: "Bad limit or cursor"})
+def list_users(query: dict[str, Any]) -> Any:
+    """Accounts ordered by id, a page at a time (follow next_cursor)."""
+    secret = _settings().jwt_secret_key
+    after = read_cursor(query["cursor"], secret, "users") if "cursor" in query else 0
+    limit = query["limit"]
+    params = {"after": after, "rows": limit + 1, **service.window_params()}
+    rows = db.reader().execute(service.PAGE, params).all()
+    next_cursor = make_cursor(rows[limit - 1].id, secret, "users") if len(rows) > limit else None
+    return {"items": [service.as_api(r) for r in rows[:limit]], "next_cursor": next_cursor}
+
+
+@bp.patch("/users/<int:user_id>")
+@authenticated(ADMIN)
+@bp.input(AccountChangeIn, arg_name="data")
+@bp.output(AccountOut)
+@bp.doc(responses={**_ONE, 409: "It would leave no enabled admin"})
+def change_user(user_id: int, data: dict[str, Any]) -> Any:
+    """Change an account's role, or disable or enable it."""
+    return service.change(db.session(), account(), user_id, **data)
+
+
+@bp.post("/users/<int:user_id>/unlock")
+@authenticated(ADMIN)
+@bp.output({}, status_code=204)
+@bp.doc(responses=_ONE)
+def unlock_user(user_id: int) -> Any:
+    """Start the account's password and code limits over."""
+    service.unlock(db.session(), user_id)
+    return Response(status=204)
+
+
+@bp.post("/users/<int:user_id>/reset-totp")
+@authenticated(ADMIN)
+@bp.output({}, status_code=204)
+@bp.doc(responses=_ONE)
+def reset_totp(user_id: int) -> Any:
+    """Give the account a new authenticator (shown at its next login); its recovery codes go."""
+    service.reset_totp(db.session(), _settings(), user_id)
+    return Response(status=204)
+
+
+@bp.post("/invites")
+@authenticated(ADMIN)
+@bp.input(InviteIn, arg_name="data")
+@bp.output(InviteOut, status_code=201)
+def create_invite(data: dict[str, Any]) -> Any:
+    """A single-use code to register with a role; shown once."""
+    code, expires_at = invites.create(
+        db.session(), role=data["role"], expires_in=data["expires_in"], created_by=account().id
+    )
+    return {"code": code, "role": data["role"], "expires_at": expires_at}

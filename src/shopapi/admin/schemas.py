@@ -1,0 +1,81 @@
+"""Request and response shapes of administration."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apiflask import Schema
+from apiflask.fields import Boolean, DateTime, Integer, List, Nested, String
+from apiflask.validators import OneOf
+from marshmallow import ValidationError, validates_schema
+
+from ..auth.invites import DEFAULT_LIFETIME, MAX_LIFETIME
+from ..config import ROLES
+from ..products.fields import StrictInteger
+
+_TIME = "%Y-%m-%dT%H:%M:%SZ"
+
+
+class StrictBoolean(Boolean):
+    """A JSON true or false (marshmallow's Boolean also takes "yes", 1, "on", ...)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if type(value) is not bool:
+            raise ValidationError("Must be true or false.")
+        return value
+
+
+def _role(**kwargs: Any) -> String:
+    return String(
+        validate=OneOf(ROLES), metadata={"description": "viewer, editor or admin"}, **kwargs
+    )
+
+
+class AccountOut(Schema):
+    id = Integer()
+    username = String()
+    role = String(metadata={"description": "viewer, editor or admin"})
+    disabled = Boolean()
+    totp_confirmed = Boolean(metadata={"description": "Has verified a code of its authenticator"})
+    locked = Boolean(metadata={"description": "A password or code limit is exhausted right now"})
+    created_at = DateTime(format=_TIME)
+
+
+class AccountInPage(AccountOut):
+    """An account, in a page of accounts.
+
+    A class of its own: APIFlask documents the paths in order of length, and would register
+    the page's nested `AccountOut` once more when it meets it on its own afterwards."""
+
+
+class AccountPageOut(Schema):
+    items = List(Nested(AccountInPage))
+    next_cursor = String(
+        allow_none=True, metadata={"description": "Pass as `cursor` for the next page; null last"}
+    )
+
+
+class AccountChangeIn(Schema):
+    role = _role()
+    disabled = StrictBoolean(metadata={"description": "true ends the account's access at once"})
+
+    @validates_schema
+    def something(self, data: dict[str, object], **_kwargs: object) -> None:
+        if not data:
+            raise ValidationError("Send role, disabled or both.", field_name="_body")
+
+
+class InviteIn(Schema):
+    role = _role(required=True)
+    expires_in = StrictInteger(
+        minimum=1,
+        maximum=MAX_LIFETIME,
+        load_default=DEFAULT_LIFETIME,
+        metadata={"description": f"Seconds, at most {MAX_LIFETIME} (default {DEFAULT_LIFETIME})"},
+    )
+
+
+class InviteOut(Schema):
+    code = String(metadata={"description": "Shown once: give it to the person invited"})
+    role = String()
+    expires_at = DateTime(format=_TIME)

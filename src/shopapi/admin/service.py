@@ -1,0 +1,207 @@
+"""Account administration: validated data, the checked admin and the unit of work in.
+
+"Nothing may leave the service without an enabled admin": a change that takes the admin
+role from an enabled admin (demoting or disabling) first locks every enabled admin's row
+(MariaDB), then applies itself with one conditional UPDATE that requires another enabled
+admin to remain (atomic on SQLite, whose writers take turns). Of two admins demoting each
+other at once, one waits for the other and then finds no other admin: 409.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    and_,
+    bindparam,
+    cast,
+    delete,
+    exists,
+    false,
+    or_,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.orm import Session, aliased
+
+from .. import security
+from ..auth import attempts
+from ..auth.current import Account
+from ..auth.roles import ADMIN
+from ..config import Settings
+from ..db import utcnow
+from ..errors import ApiError
+from ..models import AttemptCounter, MfaChallenge, RecoveryCode, User
+
+MAX_ID = 2**63 - 1
+
+
+def _exhausted(kind: str, subject: Any) -> ColumnElement[bool]:
+    c = AttemptCounter
+    return exists().where(
+        c.kind == kind,
+        c.subject == subject,
+        c.count >= attempts.LIMIT,
+        c.window_start > bindparam("window_opened_after"),
+    )
+
+
+# A user as the admin API shows it; `locked`: a per-account limit is exhausted right now.
+USER_COLUMNS = (
+    User.id,
+    User.username,
+    User.role,
+    User.disabled,
+    User.totp_confirmed_at.is_not(None).label("totp_confirmed"),
+    or_(
+        _exhausted(attempts.PASSWORD, User.username_normalized),
+        _exhausted(attempts.CODE, cast(User.id, String)),
+    ).label("locked"),
+    User.created_at,
+)
+ONE = select(*USER_COLUMNS).where(User.id == bindparam("id"))
+PAGE = (
+    select(*USER_COLUMNS)
+    .where(User.id > bindparam("after"))
+    .order_by(User.id)
+    .limit(bindparam("rows"))
+)
+
+
+def window_params() -> dict[str, datetime]:
+    return {"window_opened_after": utcnow() - attempts.WINDOW}
+
+
+def not_found(user_id: int) -> ApiError:
+    return ApiError(404, f"There is no user {user_id}.")
+
+
+def as_api(row: Any) -> dict[str, Any]:
+    return dict(row._mapping)
+
+
+def get(session: Session, user_id: int) -> dict[str, Any]:
+    if not 0 < user_id <= MAX_ID:
+        raise not_found(user_id)
+    row = session.execute(ONE, {"id": user_id, **window_params()}).first()
+    if row is None:
+        raise not_found(user_id)
+    return as_api(row)
+
+
+def _target(session: Session, user_id: int) -> User:
+    user = session.get(User, user_id) if 0 < user_id <= MAX_ID else None
+    if user is None:
+        raise not_found(user_id)
+    return user
+
+
+def _another_enabled_admin(user_id: int) -> ColumnElement[bool]:
+    other = aliased(User)
+    admins = select(other.id).where(
+        other.role == ADMIN, other.disabled == false(), other.id != user_id
+    )
+    # Through a derived table: MySQL refuses a subquery on the table an UPDATE changes.
+    return exists(select(true()).select_from(admins.subquery("other_admins")))
+
+
+def _lock_enabled_admins(session: Session) -> None:
+    """Hold every enabled admin's row until the unit of work ends (MariaDB; on SQLite the
+    conditional UPDATE that follows is atomic on its own)."""
+    session.execute(
+        select(User.id)
+        .where(User.role == ADMIN, User.disabled == false())
+        .order_by(User.id)
+        .with_for_update()
+    ).all()
+
+
+def change(
+    session: Session,
+    admin: Account,
+    user_id: int,
+    *,
+    role: str | None = None,
+    disabled: bool | None = None,
+) -> dict[str, Any]:
+    """Set a user's role and/or disabled flag; 409 when no enabled admin would remain."""
+    target = _target(session, user_id)
+    values: dict[str, Any] = {}
+    if role is not None:
+        values["role"] = role
+    if disabled is not None:
+        values["disabled"] = disabled
+    if values:
+        _apply(session, target, values)
+    if disabled and not target.disabled:
+        # Whoever is half way through signing in stops here.
+        session.execute(delete(MfaChallenge).where(MfaChallenge.user_id == user_id))
+    session.expire(target)
+    return get(session, user_id)
+
+
+def _apply(session: Session, target: User, values: dict[str, Any]) -> None:
+    was_admin = target.role == ADMIN and not target.disabled
+    stays_admin = values.get("role", target.role) == ADMIN and not values.get(
+        "disabled", target.disabled
+    )
+    guard: ColumnElement[bool] = true()
+    if was_admin and not stays_admin:
+        _lock_enabled_admins(session)
+        guard = _another_enabled_admin(target.id)
+    changed = session.execute(
+        update(User)
+        .where(User.id == target.id, guard)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if changed.rowcount != 1:  # type: ignore[attr-defined]
+        raise ApiError(409, "This is the last enabled admin: make another account admin first.")
+
+
+def unlock(session: Session, user_id: int) -> None:
+    """Start the account's password and code limits over."""
+    target = _target(session, user_id)
+    c = AttemptCounter
+    session.execute(
+        delete(c).where(
+            or_(
+                and_(c.kind == attempts.PASSWORD, c.subject == target.username_normalized),
+                and_(c.kind == attempts.CODE, c.subject == str(target.id)),
+            )
+        )
+    )
+
+
+def reset_totp(session: Session, settings: Settings, user_id: int) -> None:
+    """A new authenticator secret, shown at the next login as for a new account; the
+    recovery codes and any sign-in under way are gone."""
+    target = _target(session, user_id)
+    secret = security.new_totp_secret()
+    session.execute(
+        update(User)
+        .where(User.id == target.id)
+        .values(
+            twofa_secret=security.encrypt(settings.totp_encryption_keys, secret),
+            totp_last_step=None,
+            totp_confirmed_at=None,
+            enrollment_issued_at=utcnow(),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == target.id))
+    session.execute(delete(MfaChallenge).where(MfaChallenge.user_id == target.id))
+
+
+def set_role_by_name(session: Session, username: str, role: str) -> User:
+    """The command line's `users set-role`: the same rule as the API."""
+    user = session.scalar(select(User).where(User.username_normalized == username.lower()))
+    if user is None:
+        raise LookupError(username)
+    _apply(session, user, {"role": role})
+    session.expire(user)
+    return user
