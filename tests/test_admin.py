@@ -126,9 +126,10 @@ def test_unlock_lifts_both_limits(client: Any, auth: AuthActions, admin: dict[st
 def test_reset_totp_gives_a_new_authenticator(
     client: Any, auth: AuthActions, admin: dict[str, str]
 ) -> None:
-    user, _ = auth.sign_in()
+    user, token = auth.sign_in()
     assert client.get(f"/admin/users/{user.id}", headers=admin).get_json()["totp_confirmed"]
     assert client.post(f"/admin/users/{user.id}/reset-totp", headers=admin).status_code == 204
+    assert_problem(client.get("/auth/me", headers={"Authorization": f"Bearer {token}"}), 401)
     seen = client.get(f"/admin/users/{user.id}", headers=admin).get_json()
     assert seen["totp_confirmed"] is False
     body = client.post(

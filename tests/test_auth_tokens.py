@@ -13,10 +13,18 @@ from shopapi import create_app
 from shopapi.config import Settings
 
 
-def _claims(settings: Settings, user_id: int, **changes: Any) -> dict[str, Any]:
+def _signed_in(auth: AuthActions) -> tuple[int, str]:
+    """A signed-in account's id and its session's id (the `sid` of its real token)."""
+    account, token = auth.sign_in()
+    return account.id, jwt.decode(token, options={"verify_signature": False})["sid"]
+
+
+def _claims(settings: Settings, user: tuple[int, str], **changes: Any) -> dict[str, Any]:
     now = int(time.time())
+    user_id, session_id = user
     claims: dict[str, Any] = {
         "sub": str(user_id),
+        "sid": session_id,
         "iat": now,
         "nbf": now,
         "exp": now + 600,
@@ -65,7 +73,12 @@ BAD_CLAIMS: list[tuple[str, dict[str, Any]]] = [
     ("superscript sub", {"sub": "²"}),
     ("huge sub", {"sub": "9" * 30}),
     ("list jti", {"jti": ["x"]}),
-    *[(f"no {name}", {name: None}) for name in ("sub", "iat", "nbf", "exp", "jti", "type", "iss")],
+    ("integer sid", {"sid": 1}),
+    ("non-numeric sid", {"sid": "abc"}),
+    *[
+        (f"no {name}", {name: None})
+        for name in ("sub", "sid", "iat", "nbf", "exp", "jti", "type", "iss")
+    ],
 ]
 
 
@@ -73,8 +86,7 @@ BAD_CLAIMS: list[tuple[str, dict[str, Any]]] = [
 def test_tokens_with_bad_claims(
     client: Any, auth: AuthActions, settings: Settings, changes: dict[str, Any]
 ) -> None:
-    account = auth.register()
-    token = jwt.encode(_claims(settings, account.id, **changes), settings.jwt_secret_key)
+    token = jwt.encode(_claims(settings, _signed_in(auth), **changes), settings.jwt_secret_key)
     _refused(client, {"Authorization": f"Bearer {token}"})
 
 
@@ -82,19 +94,18 @@ def test_crafted_token_with_the_right_key_and_claims_is_accepted(
     client: Any, auth: AuthActions, settings: Settings
 ) -> None:
     """The control for the cases above: only the one change makes them fail."""
-    account = auth.register()
-    token = jwt.encode(_claims(settings, account.id), settings.jwt_secret_key, algorithm="HS256")
+    user = _signed_in(auth)
+    token = jwt.encode(_claims(settings, user), settings.jwt_secret_key, algorithm="HS256")
     r = client.get("/auth/me", headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 200
-    assert r.get_json()["id"] == account.id
+    assert r.get_json()["id"] == user[0]
 
 
 @pytest.mark.parametrize("algorithm", ["none", "HS512", "HS384", "wrong key"])
 def test_tokens_signed_otherwise(
     client: Any, auth: AuthActions, settings: Settings, algorithm: str
 ) -> None:
-    account = auth.register()
-    claims = _claims(settings, account.id)
+    claims = _claims(settings, _signed_in(auth))
     if algorithm == "none":
         token = jwt.encode(claims, None, algorithm="none")
     elif algorithm == "wrong key":
@@ -194,7 +205,7 @@ READS = [
 
 @pytest.mark.parametrize("path", READS)
 @pytest.mark.parametrize("why", ["logged out", "account deleted"])
-def test_reads_refuse_a_revoked_token_or_a_deleted_account(
+def test_reads_refuse_an_ended_session_or_a_deleted_account(
     client: Any, auth: AuthActions, app: Any, path: str, why: str
 ) -> None:
     account, token = auth.sign_in()
@@ -209,7 +220,7 @@ def test_reads_refuse_a_revoked_token_or_a_deleted_account(
         execute_sql(app, "DELETE FROM users WHERE id = :id", id=account.id)
     body = _refused(client, headers, path=path)
     assert body["detail"] == (
-        "The access token has been revoked."
+        "The session of this access token has ended; sign in again."
         if why == "logged out"
         else "The account of this access token no longer exists."
     )

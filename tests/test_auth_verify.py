@@ -25,8 +25,16 @@ def test_a_right_code_gives_a_ten_minute_access_token(client: Any, auth: AuthAct
     r = _verify(client, auth.login(account), otp=account.next_code())
     assert r.status_code == 200
     body = r.get_json()
-    assert set(body) == {"access_token", "token_type", "expires_in"}
+    assert set(body) == {
+        "access_token",
+        "token_type",
+        "expires_in",
+        "refresh_token",
+        "refresh_expires_in",
+        "device_token",
+    }
     assert body["token_type"] == "Bearer" and body["expires_in"] == 600
+    assert body["refresh_expires_in"] == 86400
     me = client.get("/auth/me", headers={"Authorization": f"Bearer {body['access_token']}"})
     assert me.status_code == 200
 

@@ -290,3 +290,36 @@ def test_a_role_changed_through_a_is_enforced_by_b(pair: Pair) -> None:
     r = http.patch(f"{pair.a.url}/admin/users/{user.id}", json={"disabled": True}, headers=admin)
     assert r.status_code == 200
     assert is_problem(http.get(f"{pair.b.url}/auth/me", headers=headers), 401)
+
+
+def test_a_refresh_token_reused_on_b_ends_the_session_refreshed_on_a(pair: Pair) -> None:
+    auth = http_auth(pair.a.url)
+    account = auth.register()
+    verified = _verify(pair.a.url, auth.login(account), account.next_code()).json()
+    http = http_session()
+    fresh = http.post(
+        f"{pair.a.url}/auth/refresh", json={"refresh_token": verified["refresh_token"]}
+    )
+    assert fresh.status_code == 200
+    reused = http.post(
+        f"{pair.b.url}/auth/refresh", json={"refresh_token": verified["refresh_token"]}
+    )
+    assert is_problem(reused, 401)
+    access = {"Authorization": f"Bearer {fresh.json()['access_token']}"}
+    assert is_problem(http.get(f"{pair.a.url}/auth/me", headers=access), 401)
+    assert is_problem(http.get(f"{pair.b.url}/auth/me", headers=access), 401)
+
+
+def test_racing_refreshes_on_a_and_b_have_exactly_one_winner(pair: Pair) -> None:
+    auth = http_auth(pair.a.url)
+    account = auth.register()
+    verified = _verify(pair.a.url, auth.login(account), account.next_code()).json()
+    body = {"refresh_token": verified["refresh_token"]}
+    bases = list(itertools.islice(pair.alternate(), 10))
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        answers = list(
+            pool.map(
+                lambda base: requests.post(f"{base}/auth/refresh", json=body, timeout=60), bases
+            )
+        )
+    assert sorted(a.status_code for a in answers) == [200] + [401] * 9

@@ -166,11 +166,20 @@ def test_a_disabled_account_loses_access_at_once(
     assert_problem(r, 401)
     client.patch(f"/admin/users/{account.id}", json={"disabled": False}, headers=admin_headers)
     assert client.post("/auth/login", json=right).status_code == 200
+    # Enabled again, it signs in again: its sessions from before stay ended.
+    assert_problem(client.get("/auth/me", headers=_bearer(token)), 401)
 
 
 def test_the_openapi_document_names_the_role_of_every_operation(client: Any) -> None:
     paths = client.get("/openapi.json").get_json()["paths"]
-    open_paths = {"/auth/register", "/auth/login", "/auth/verify", "/healthz", "/readyz"}
+    open_paths = {
+        "/auth/register",
+        "/auth/login",
+        "/auth/verify",
+        "/auth/refresh",
+        "/healthz",
+        "/readyz",
+    }
     expected = {
         ("post", "/api/products"): "editor",
         ("put", "/api/products/{product_id}"): "editor",
@@ -181,6 +190,9 @@ def test_the_openapi_document_names_the_role_of_every_operation(client: Any) -> 
         ("get", "/api/products/{product_id}/history"): "viewer",
         ("get", "/auth/me"): "viewer",
         ("post", "/auth/logout"): "viewer",
+        ("get", "/auth/sessions"): "viewer",
+        ("delete", "/auth/sessions"): "viewer",
+        ("delete", "/auth/sessions/{session_id}"): "viewer",
         ("get", "/admin/users"): "admin",
         ("get", "/admin/users/{user_id}"): "admin",
         ("patch", "/admin/users/{user_id}"): "admin",

@@ -90,9 +90,9 @@ def test_secret_encryption_round_trips_and_rotates() -> None:
 
 def test_access_token_round_trip() -> None:
     now = int(time.time())
-    token = security.create_access_token(42, KEY, "shopapi", 600, now=now)
+    token = security.create_access_token(42, 7, KEY, "shopapi", 600, now=now)
     claims = security.decode_access_token(token.token, KEY, "shopapi")
-    assert claims["sub"] == "42"
+    assert claims["sub"] == "42" and claims["sid"] == "7"
     assert claims["exp"] == claims["iat"] + 600 == token.expires_at
     assert claims["jti"] == token.jti
     assert jwt.get_unverified_header(token.token)["alg"] == "HS256"
@@ -102,6 +102,7 @@ def _claims(**changes: object) -> dict[str, object]:
     now = int(time.time())
     claims: dict[str, object] = {
         "sub": "42",
+        "sid": "7",
         "iat": now,
         "nbf": now,
         "exp": now + 600,

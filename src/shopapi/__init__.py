@@ -68,7 +68,8 @@ def register_database(app: APIFlask, settings: Settings) -> None:
         )
 
     main = engine()
-    db.init_app(app, main, engine(read_only=True) if main.dialect.name == "mysql" else None)
+    reader = engine(read_only=True) if main.dialect.name == "mysql" else None
+    db.init_app(app, main, engine(), reader)
 
 
 def register_blueprints(app: APIFlask, settings: Settings) -> None:

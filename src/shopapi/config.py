@@ -49,6 +49,8 @@ class Settings:
     # The role of a new account without an invite; empty: editor, or viewer in production.
     new_user_role: str = ""
     registration: str = "open"
+    session_idle_timeout: int = 86400
+    session_max_age: int = 604800
 
     @property
     def production(self) -> bool:
@@ -79,6 +81,8 @@ class Settings:
             "argon2_parallelism": _int(env, "ARGON2_PARALLELISM", OWASP_ARGON2["parallelism"]),
             "new_user_role": env.get("NEW_USER_ROLE", ""),
             "registration": env.get("REGISTRATION", "open"),
+            "session_idle_timeout": _int(env, "SESSION_IDLE_TIMEOUT", 86400),
+            "session_max_age": _int(env, "SESSION_MAX_AGE", 604800),
         }
         known = {f.name for f in fields(cls)}
         unknown = set(overrides) - known
@@ -129,6 +133,12 @@ REGISTRATION_MODES = ("open", "invite", "closed")
 
 
 def _check_choices(settings: Settings) -> None:
+    for name, value in (
+        ("SESSION_IDLE_TIMEOUT", settings.session_idle_timeout),
+        ("SESSION_MAX_AGE", settings.session_max_age),
+    ):
+        if value < 1:
+            raise ConfigError(f"{name} must be a positive number of seconds, got {value}")
     if settings.new_user_role not in ROLES:
         raise ConfigError(
             f"NEW_USER_ROLE must be one of {', '.join(ROLES)}, got {settings.new_user_role!r}"

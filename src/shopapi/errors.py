@@ -11,6 +11,7 @@ from apiflask import APIFlask
 from apiflask.exceptions import HTTPError
 from flask import Response, json
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
 
 PROBLEM_TYPE = "about:blank"
@@ -41,6 +42,13 @@ class ApiError(Exception):
         self.title = title
         self.errors = errors
         self.headers = dict(headers or {})
+        self.keep_work = False
+
+    def keeping_work(self) -> ApiError:
+        """This refusal is an outcome to record: the request's unit of work commits what it
+        wrote before the error is answered (e.g. a session ended for a reused token)."""
+        self.keep_work = True
+        return self
 
 
 def validation_error(errors: Mapping[str, list[str]]) -> ApiError:
@@ -159,6 +167,16 @@ def register_error_handlers(app: APIFlask) -> None:
             return problem(*answer)
         log.error("unexpected constraint violation", extra={"constraint": name})
         return problem(500, "The server failed to handle this request.")
+
+    @app.errorhandler(PoolTimeoutError)
+    def no_connection_free(error: PoolTimeoutError) -> Response:
+        _rollback()
+        log.warning("no database connection free in time")
+        return problem(
+            503,
+            "The service is too busy right now; try again shortly.",
+            headers={"Retry-After": "5"},
+        )
 
     @app.errorhandler(OperationalError)
     def database_unavailable(error: OperationalError) -> Response:

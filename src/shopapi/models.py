@@ -75,13 +75,6 @@ class RecoveryCode(Base):
     used_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
-class RevokedToken(Base):
-    __tablename__ = "revoked_tokens"
-
-    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
-    expires_at: Mapped[datetime] = mapped_column(DateTime, index=True)
-
-
 class AttemptCounter(Base):
     """Failed attempts per account in a 15-minute window, shared by every process."""
 
@@ -119,3 +112,61 @@ class ServiceFlag(Base):
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     set_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class SignInSession(Base):
+    """A session: started by a sign-in, kept alive by refreshes, ended by deleting its row
+    (logout, sign-out everywhere, reuse of a refresh token, ...). Its id is the `sid` claim
+    of its access tokens; a token whose session row is gone or expired is refused."""
+
+    __tablename__ = "sessions"
+    __table_args__ = (
+        Index("ix_sessions_user_id", "user_id"),
+        Index("ix_sessions_expires_at", "expires_at"),
+        # Ids are never reused on SQLite either (they appear in paths and tokens).
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    last_used_at: Mapped[datetime] = mapped_column(DateTime)
+    # The earlier of the idle timeout after the last use and the maximum age.
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    max_expires_at: Mapped[datetime] = mapped_column(DateTime)
+    user_agent: Mapped[str | None] = mapped_column(String(255))
+
+
+class RefreshToken(Base):
+    """A session's refresh tokens, as SHA-256 hashes: the live one, and the used-up ones
+    (kept while the session lives, so presenting one again ends the session)."""
+
+    __tablename__ = "refresh_tokens"
+    __table_args__ = (
+        UniqueConstraint("token_hash", name="uq_refresh_tokens_token_hash"),
+        Index("ix_refresh_tokens_session_id", "session_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class DeviceToken(Base):
+    """A device an account signed in from (OWASP's device cookie), as a SHA-256 hash: a
+    login from it is counted against the device alone, not the account's lockout."""
+
+    __tablename__ = "device_tokens"
+    __table_args__ = (
+        UniqueConstraint("token_hash", name="uq_device_tokens_token_hash"),
+        Index("ix_device_tokens_user_id", "user_id"),
+        Index("ix_device_tokens_expires_at", "expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)

@@ -28,7 +28,7 @@ TOTP_STEP = 30
 TOTP_DIGITS = 6
 RECOVERY_CODE_COUNT = 10
 JWT_ALGORITHM = "HS256"
-REQUIRED_CLAIMS = ["sub", "iat", "nbf", "exp", "jti", "type", "iss"]
+REQUIRED_CLAIMS = ["sub", "sid", "iat", "nbf", "exp", "jti", "type", "iss"]
 
 
 # --- passwords -------------------------------------------------------------------------
@@ -185,12 +185,13 @@ class AccessToken:
 
 
 def create_access_token(
-    user_id: int, key: str, issuer: str, ttl: int, now: int | None = None
+    user_id: int, session_id: int, key: str, issuer: str, ttl: int, now: int | None = None
 ) -> AccessToken:
     iat = int(time.time()) if now is None else now
     jti = uuid.uuid4().hex
     claims = {
         "sub": str(user_id),
+        "sid": str(session_id),
         "iat": iat,
         "nbf": iat,
         "exp": iat + ttl,
@@ -222,7 +223,7 @@ def decode_access_token(token: str, key: str, issuer: str) -> dict[str, Any]:
     )
     if claims.get("type") != "access":
         raise jwt.InvalidTokenError("not an access token")
-    sub, jti = claims.get("sub"), claims.get("jti")
-    if not _is_user_id(sub) or not isinstance(jti, str) or len(jti) > 64:
+    sub, sid, jti = claims.get("sub"), claims.get("sid"), claims.get("jti")
+    if not _is_user_id(sub) or not _is_user_id(sid) or not isinstance(jti, str) or len(jti) > 64:
         raise jwt.InvalidTokenError("malformed claims")
     return claims

@@ -29,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, aliased
 
 from .. import security
-from ..auth import attempts
+from ..auth import attempts, sessions
 from ..auth.current import Account
 from ..auth.roles import ADMIN
 from ..config import Settings
@@ -138,7 +138,8 @@ def change(
     if values:
         _apply(session, target, values)
     if disabled and not target.disabled:
-        # Whoever is half way through signing in stops here.
+        # Every session ends, and whoever is half way through signing in stops here.
+        sessions.end(session, user_id=user_id)
         session.execute(delete(MfaChallenge).where(MfaChallenge.user_id == user_id))
     session.expire(target)
     return get(session, user_id)
@@ -179,7 +180,7 @@ def unlock(session: Session, user_id: int) -> None:
 
 def reset_totp(session: Session, settings: Settings, user_id: int) -> None:
     """A new authenticator secret, shown at the next login as for a new account; the
-    recovery codes and any sign-in under way are gone."""
+    recovery codes, every session and any sign-in under way are gone."""
     target = _target(session, user_id)
     secret = security.new_totp_secret()
     session.execute(
@@ -195,6 +196,7 @@ def reset_totp(session: Session, settings: Settings, user_id: int) -> None:
     )
     session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == target.id))
     session.execute(delete(MfaChallenge).where(MfaChallenge.user_id == target.id))
+    sessions.end(session, user_id=target.id)
 
 
 def set_role_by_name(session: Session, username: str, role: str) -> User:

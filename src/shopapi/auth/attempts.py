@@ -25,6 +25,7 @@ WINDOW = timedelta(minutes=15)
 LIMIT = 10
 PASSWORD = "password"  # noqa: S105 - a counter kind, not a secret
 CODE = "code"
+DEVICE = "device"  # failed passwords on one device token
 
 
 @dataclass(frozen=True)

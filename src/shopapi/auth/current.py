@@ -2,8 +2,8 @@
 
 A request's bearer token is verified first, without the database: that gives the
 *principal* (who the token says is calling), usable from a view's first line. The account
-behind it is then checked in the database (it exists and is enabled, the token was not
-revoked, its role allows the operation) in one of two ways, both one round trip:
+behind it is then checked in the database (it exists and is enabled, the token's session
+has not ended, its role allows the operation) in one of two ways, both one round trip:
 
 - `checked_read(statement, params)`: a view that reads runs its statement together with the
   account's probe (`db.together`), so the read and the check are one statement;
@@ -11,8 +11,8 @@ revoked, its role allows the operation) in one of two ways, both one round trip:
   they pass the resulting `Account` to the services that write, so the type says the check
   happened before anything was written.
 
-Whatever a view does, a request whose account is gone or disabled or whose token was
-revoked gets 401, and then one whose role is too low gets 403, before any other answer.
+Whatever a view does, a request whose account is gone or disabled or whose session has
+ended gets 401, and then one whose role is too low gets 403, before any other answer.
 """
 
 from __future__ import annotations
@@ -31,9 +31,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from .. import db, security
 from ..config import Settings
+from ..db import utcnow
 from ..db.together import AnySelect, Together, run_together, together
 from ..errors import ApiError, unauthorized
-from ..models import RevokedToken, User
+from ..models import SignInSession, User
 from ..openapi import document_security
 from . import roles
 
@@ -44,7 +45,13 @@ _PROBE = select(
     User.id,
     User.role,
     User.disabled,
-    exists().where(RevokedToken.jti == bindparam("auth_jti")).label("revoked"),
+    exists()
+    .where(
+        SignInSession.id == bindparam("auth_session"),
+        SignInSession.user_id == User.id,
+        SignInSession.expires_at > bindparam("auth_now"),
+    )
+    .label("session_alive"),
 ).where(User.id == bindparam("auth_user"))
 
 
@@ -53,6 +60,7 @@ class Principal:
     """The caller as its verified access token says; not yet checked against the database."""
 
     user_id: int
+    session_id: int
     jti: str
     expires_at: int
 
@@ -113,23 +121,23 @@ def _verify_token() -> Principal:
         raise unauthorized("The access token is invalid.") from None
     if claims["exp"] <= time.time():  # what PyJWT checks, for a token decoded earlier
         raise unauthorized("The access token has expired.")
-    return Principal(int(claims["sub"]), claims["jti"], claims["exp"])
+    return Principal(int(claims["sub"]), int(claims["sid"]), claims["jti"], claims["exp"])
 
 
 def _probe_params(caller: Principal) -> dict[str, Any]:
-    return {"auth_user": caller.user_id, "auth_jti": caller.jti}
+    return {"auth_user": caller.user_id, "auth_session": caller.session_id, "auth_now": utcnow()}
 
 
 def _accept(row: tuple[Any, ...] | None) -> Account:
-    """The account from the probe's row: 401 when it is gone or disabled or the token was
-    revoked, 403 when its role does not allow what the view needs."""
+    """The account from the probe's row: 401 when it is gone or disabled or the token's
+    session has ended, 403 when its role does not allow what the view needs."""
     if row is None:
         raise unauthorized("The account of this access token no longer exists.")
-    user_id, role, disabled, revoked = row
-    if revoked:
-        raise unauthorized("The access token has been revoked.")
+    user_id, role, disabled, session_alive = row
     if disabled:
         raise unauthorized("The account of this access token is disabled.")
+    if not session_alive:
+        raise unauthorized("The session of this access token has ended; sign in again.")
     needed: str = g.needed_role
     if not roles.allows(role, needed):
         raise ApiError(403, f"This needs the {needed} role; this account is {role}.")

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from apiflask import APIBlueprint
-from flask import current_app
+from flask import current_app, request
 from sqlalchemy import bindparam, select
 
 from .. import db
 from ..config import Settings
 from ..models import User
-from . import service
+from . import service, sessions
 from .current import authenticated, checked_read, principal
 from .schemas import (
     LoginIn,
@@ -25,6 +25,21 @@ from .schemas import (
 
 bp = APIBlueprint("auth", __name__, url_prefix="/auth", tag="Authentication")
 _ME = select(User.id, User.username, User.role, User.created_at).where(User.id == bindparam("me"))
+
+
+def user_agent() -> str | None:
+    return request.user_agent.string[:255] or None
+
+
+def token_body(tokens: sessions.Tokens) -> dict[str, Any]:
+    settings = _settings()
+    return {
+        "access_token": tokens.access.token,
+        "token_type": "Bearer",
+        "expires_in": settings.access_token_ttl,
+        "refresh_token": tokens.refresh_token,
+        "refresh_expires_in": tokens.refresh_expires_in,
+    }
 
 
 def _settings() -> Settings:
@@ -75,7 +90,11 @@ def register(data: dict[str, Any]) -> Any:
 def login(data: dict[str, Any]) -> Any:
     """Check the password; returns a single-use mfa_token for /auth/verify."""
     return service.login(
-        db.session(), _settings(), username=data["username"], password=data["password"]
+        db.session(),
+        _settings(),
+        username=data["username"],
+        password=data["password"],
+        device_token=data.get("device_token"),
     )
 
 
@@ -84,29 +103,26 @@ def login(data: dict[str, Any]) -> Any:
 @bp.output(TokenOut)
 @bp.doc(responses={401: "Bad mfa_token or code", 422: "Invalid input", 429: "Too many wrong codes"})
 def verify(data: dict[str, Any]) -> Any:
-    """Exchange an mfa_token and a TOTP or recovery code for a 10-minute access token."""
-    settings = _settings()
-    token = service.verify(
+    """Exchange an mfa_token and a code for an access token, a refresh token and a device
+    token: a new session."""
+    signed_in = service.verify(
         db.session(),
-        settings,
+        _settings(),
         mfa_token=data["mfa_token"],
         otp=data.get("otp"),
         recovery_code=data.get("recovery_code"),
+        user_agent=user_agent(),
     )
-    return {
-        "access_token": token.token,
-        "token_type": "Bearer",
-        "expires_in": settings.access_token_ttl,
-    }
+    return {**token_body(signed_in.tokens), "device_token": signed_in.device_token}
 
 
 @bp.post("/logout")
 @authenticated()
 @bp.output({}, status_code=204)
 def logout() -> Any:
-    """Revoke the access token used for this request."""
+    """End the session of the access token used: all of its tokens are refused from now."""
     caller = principal()
-    service.logout(db.session(), jti=caller.jti, expires_at=caller.expires_at)
+    service.logout(db.session(), user_id=caller.user_id, session_id=caller.session_id)
     return ""
 
 

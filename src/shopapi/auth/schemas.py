@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from apiflask import Schema
-from apiflask.fields import DateTime, Integer, List, Nested, String
+from apiflask.fields import Boolean, DateTime, Integer, List, Nested, Raw, String
 from apiflask.validators import Length, Regexp
 from marshmallow import ValidationError, validates_schema
 
@@ -46,9 +46,19 @@ class RegisterIn(Schema):
             raise ValidationError(problems, field_name="password")
 
 
+def opaque_token(**kwargs: Any) -> String:
+    return String(validate=[storable_text, Length(min=1, max=128)], **kwargs)
+
+
 class LoginIn(Schema):
     username = username_field()
     password = String(required=True, validate=[storable_text, Length(min=1, max=256)])
+    device_token = opaque_token(
+        metadata={
+            "description": "From an earlier /auth/verify on this device: the login is "
+            "counted against the device alone, not the account's lockout"
+        }
+    )
 
 
 class VerifyIn(Schema):
@@ -83,10 +93,38 @@ class LoginOut(Schema):
     enrollment = Nested(TotpOut, metadata={"description": "Until the first verify with a code"})
 
 
-class TokenOut(Schema):
+class RefreshIn(Schema):
+    # Any value: a malformed refresh token is refused like an unknown one (401, not 422).
+    refresh_token = Raw(required=True, allow_none=True, metadata={"type": "string"})
+
+
+class RefreshOut(Schema):
     access_token = String()
     token_type = String()
     expires_in = Integer()
+    refresh_token = String(metadata={"description": "Single-use: the next refresh takes it"})
+    refresh_expires_in = Integer(
+        metadata={"description": "Seconds the refresh token (and its session) has left"}
+    )
+
+
+class TokenOut(RefreshOut):
+    device_token = String(
+        metadata={"description": "Send it to /auth/login from this device (valid 90 days)"}
+    )
+
+
+class SessionOut(Schema):
+    id = String(metadata={"description": "The sid claim of the session's access tokens"})
+    created_at = DateTime(format="%Y-%m-%dT%H:%M:%SZ")
+    last_used_at = DateTime(format="%Y-%m-%dT%H:%M:%SZ")
+    expires_at = DateTime(format="%Y-%m-%dT%H:%M:%SZ")
+    user_agent = String(allow_none=True)
+    current = Boolean(metadata={"description": "The session of the access token used"})
+
+
+class SessionsOut(Schema):
+    items = List(Nested(SessionOut))
 
 
 class UserOut(Schema):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -15,8 +15,8 @@ from .. import db, security
 from ..config import Settings
 from ..db import utcnow
 from ..errors import ApiError, unauthorized
-from ..models import MfaChallenge, RecoveryCode, RevokedToken, ServiceFlag, User
-from . import attempts, invites, roles
+from ..models import MfaChallenge, RecoveryCode, ServiceFlag, User
+from . import attempts, invites, roles, sessions
 
 MAX_WRONG_CODES_PER_CHALLENGE = 5
 ENROLLMENT_SHOWN_FOR = timedelta(hours=24)
@@ -104,6 +104,21 @@ def register(
     return user, enrollment(settings, user.username, secret), codes
 
 
+def _reserve_login(
+    session: Session, subject: str, device_token: str | None
+) -> tuple[str, str, attempts.Reservation]:
+    """Count a login: on its device, if `device_token` is a live device token of that
+    account with failures to spare; else on the account. A device token that has had its
+    10 failures dies, and the login counts as one without it."""
+    device = sessions.device_of(session, device_token, subject) if device_token else None
+    if device is not None:
+        slot = attempts.reserve(attempts.DEVICE, str(device))
+        if slot.granted:
+            return attempts.DEVICE, str(device), slot
+        sessions.forget_device(device)
+    return attempts.PASSWORD, subject, attempts.reserve(attempts.PASSWORD, subject)
+
+
 def _claim_first_account(session: Session, now: datetime) -> bool:
     """Whether this is the first account the database ever had: the first to set the flag
     (a concurrent registration waits on its key, then finds it set)."""
@@ -113,9 +128,19 @@ def _claim_first_account(session: Session, now: datetime) -> bool:
     return db.insert_or_ignore(session.connection(), ServiceFlag.__table__, values)
 
 
-def login(session: Session, settings: Settings, *, username: str, password: str) -> dict[str, Any]:
+def login(
+    session: Session,
+    settings: Settings,
+    *,
+    username: str,
+    password: str,
+    device_token: str | None = None,
+) -> dict[str, Any]:
+    """Check the password. A known device of the account (`device_token`) is counted on its
+    own, and not refused by the account's lockout: whoever locks an account out does not
+    lock its owner out of the devices it signed in from."""
     subject = username.lower()
-    slot = attempts.reserve(attempts.PASSWORD, subject)
+    kind, counted, slot = _reserve_login(session, subject, device_token)
     if not slot.granted:
         raise _too_many("Too many failed sign-ins for this account.", slot.retry_after)
     user = session.scalar(select(User).where(User.username_normalized == subject))
@@ -126,7 +151,7 @@ def login(session: Session, settings: Settings, *, username: str, password: str)
     if not security.verify_password(h, user.password, password):
         raise unauthorized(BAD_CREDENTIALS, error="")
 
-    db.when_work_ends(lambda: attempts.release(attempts.PASSWORD, subject))
+    db.when_work_ends(lambda: attempts.release(kind, counted))
     if user.disabled:  # only the right password learns this
         raise ApiError(403, "This account is disabled; ask an administrator.")
     if h.check_needs_rehash(user.password):
@@ -156,6 +181,12 @@ def login(session: Session, settings: Settings, *, username: str, password: str)
     return result
 
 
+@dataclass(frozen=True)
+class SignedIn:
+    tokens: sessions.Tokens
+    device_token: str
+
+
 def verify(
     session: Session,
     settings: Settings,
@@ -163,14 +194,16 @@ def verify(
     mfa_token: str,
     otp: str | None = None,
     recovery_code: str | None = None,
-) -> security.AccessToken:
+    user_agent: str | None = None,
+) -> SignedIn:
     """Judge a code on a live challenge; a right one uses the challenge up.
 
     Counting is done before judging, each in one conditional statement on its own
     connection: a slot of the account's code limit, then one of the challenge's 5
     judgements. So of any number of codes racing on one challenge at most 5 are judged,
     and a wrong code stays counted when the request is rolled back. A right code gives the
-    account's slot back and claims the challenge in the request's unit of work.
+    account's slot back, claims the challenge and starts a session, in the request's unit
+    of work.
     """
     now = utcnow()
     found = session.execute(
@@ -209,18 +242,14 @@ def verify(
         .where(User.id == user_id, User.enrollment_issued_at.is_not(None))
         .values(enrollment_issued_at=None)
     )
-    return security.create_access_token(
-        user_id, settings.jwt_secret_key, settings.jwt_issuer, settings.access_token_ttl
-    )
+    tokens = sessions.start(session, settings, user_id=user_id, user_agent=user_agent)
+    device = sessions.new_device_token(session, user_id=user_id)
+    return SignedIn(tokens, device)
 
 
-def logout(session: Session, *, jti: str, expires_at: int) -> None:
-    now = utcnow()
-    conn = session.connection()
-    conn.execute(delete(RevokedToken).where(RevokedToken.expires_at < now))
-    until = datetime.fromtimestamp(expires_at, UTC).replace(tzinfo=None)
-    # A concurrent logout of the same token has the same outcome.
-    db.insert_or_ignore(conn, RevokedToken.__table__, {"jti": jti, "expires_at": until})
+def logout(session: Session, *, user_id: int, session_id: int) -> None:
+    """End the session of the access token used (a concurrent logout ends it too)."""
+    sessions.end(session, user_id=user_id, session_id=session_id)
 
 
 def _reserve_judgement(challenge_id: int, now: datetime) -> bool:

@@ -112,13 +112,17 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def init_app(app: Flask, engine: Engine, reader: Engine | None = None) -> None:
+def init_app(app: Flask, engine: Engine, side: Engine, reader: Engine | None = None) -> None:
+    """`engine` serves the units of work; `side` the side connections, from a pool of its own
+    (a request that holds its unit of work's connection and asks for a side one must never
+    wait for another request to give back a connection of the same kind); `reader` the
+    reads without a transaction (SQLite reads outside a transaction already: none needed)."""
     app.extensions["db_engine"] = engine
-    # SQLite reads outside a transaction already: it needs no engine of its own.
+    app.extensions["db_side"] = side
     app.extensions["db_reader"] = reader or engine
-    if reader is not None:
-        # One dispose() closes both pools.
-        event.listen(engine, "engine_disposed", lambda _engine: reader.dispose())
+    # One dispose() closes every pool.
+    for other in {side, reader or side}:
+        event.listen(engine, "engine_disposed", lambda _engine, other=other: other.dispose())
     app.extensions["db_sessionmaker"] = sessionmaker(engine, expire_on_commit=False)
     app.teardown_appcontext(close_request_connections)
 
@@ -146,16 +150,19 @@ def session() -> Session:
 
 def unit_of_work(view: Callable[..., Any]) -> Callable[..., Any]:
     """Commit what `view` wrote through `session()` once it returns (the only commit of
-    a request). When it raises, nothing is committed: the error handlers close the session,
-    which rolls it back, before the error response is built."""
+    a request). When it raises, nothing is committed (the error handlers close the session,
+    which rolls it back, before the error response is built), unless the error says the
+    refusal is itself an outcome to keep (`ApiError.keeping_work`)."""
 
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        response = view(*args, **kwargs)
-        work: Session | None = g.get("db_session")
-        if work is not None and work.in_transaction():
-            work.commit()
-        _end_of_work()
+        try:
+            response = view(*args, **kwargs)
+        except Exception as error:
+            if getattr(error, "keep_work", False):  # a refusal that is itself an outcome
+                _commit()
+            raise
+        _commit()
         return response
 
     return wrapper
@@ -189,11 +196,19 @@ def insert_or_ignore(conn: Connection, table: Any, values: dict[str, Any]) -> bo
     return bool(conn.execute(statement).rowcount == 1)
 
 
+def _commit() -> None:
+    work: Session | None = g.get("db_session")
+    if work is not None and work.in_transaction():
+        work.commit()
+    _end_of_work()
+
+
 @contextmanager
 def side_connection() -> Iterator[Connection]:
     """A short transaction of its own, committed when the block ends, whatever becomes of
     the request's unit of work: for counters that must count a failed attempt."""
-    with engine().begin() as conn:
+    side: Engine = current_app.extensions["db_side"]
+    with side.begin() as conn:
         yield conn
 
 

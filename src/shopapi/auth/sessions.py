@@ -1,0 +1,198 @@
+"""Sessions: started by a sign-in, kept alive by rotating refresh tokens, ended by deletion.
+
+A session row lives until it ends (logout, sign-out, reuse of a refresh token, a disabled
+account) or expires: after `SESSION_IDLE_TIMEOUT` without a refresh, and at the latest
+`SESSION_MAX_AGE` after its sign-in. Its access tokens carry its id (`sid`) and are refused
+from the moment the row is gone. Refresh and device tokens are opaque, 256 random bits,
+stored only as SHA-256 hashes.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import bindparam, delete, exists, false, insert, select, update
+from sqlalchemy.orm import Session
+
+from .. import db, security
+from ..config import Settings
+from ..db import utcnow
+from ..errors import ApiError, unauthorized
+from ..models import DeviceToken, RefreshToken, SignInSession, User
+
+DEVICE_TOKEN_LIFETIME = timedelta(days=90)
+BAD_REFRESH_TOKEN = "The refresh token is invalid, expired or used up; sign in again."  # noqa: S105
+
+
+@dataclass(frozen=True)
+class Tokens:
+    """What a sign-in or a refresh hands out."""
+
+    access: security.AccessToken
+    refresh_token: str
+    refresh_expires_in: int
+    session_id: int
+
+
+def new_opaque_token() -> str:
+    return secrets.token_urlsafe(32)  # 256 random bits
+
+
+def _seconds(until: datetime, now: datetime) -> int:
+    return max(int((until - now).total_seconds()), 0)
+
+
+def _idle_end(settings: Settings, now: datetime, max_expires_at: datetime) -> datetime:
+    return min(now + timedelta(seconds=settings.session_idle_timeout), max_expires_at)
+
+
+def _issue(
+    session: Session, settings: Settings, *, user_id: int, session_id: int, expires_at: datetime
+) -> Tokens:
+    now = utcnow()
+    refresh = new_opaque_token()
+    session.execute(
+        insert(RefreshToken).values(
+            session_id=session_id, token_hash=security.sha256(refresh), created_at=now
+        )
+    )
+    access = security.create_access_token(
+        user_id,
+        session_id,
+        settings.jwt_secret_key,
+        settings.jwt_issuer,
+        settings.access_token_ttl,
+    )
+    return Tokens(access, refresh, _seconds(expires_at, now), session_id)
+
+
+def start(session: Session, settings: Settings, *, user_id: int, user_agent: str | None) -> Tokens:
+    """A new session for a sign-in that just succeeded."""
+    now = utcnow()
+    max_expires_at = now + timedelta(seconds=settings.session_max_age)
+    expires_at = _idle_end(settings, now, max_expires_at)
+    result = session.connection().execute(
+        insert(SignInSession).values(
+            user_id=user_id,
+            created_at=now,
+            last_used_at=now,
+            expires_at=expires_at,
+            max_expires_at=max_expires_at,
+            user_agent=user_agent,
+        )
+    )
+    (session_id,) = result.inserted_primary_key or (None,)
+    if session_id is None:  # pragma: no cover - every supported backend reports the new id
+        raise RuntimeError("the database did not report the new session's id")
+    return _issue(
+        session, settings, user_id=user_id, session_id=int(session_id), expires_at=expires_at
+    )
+
+
+def refresh(session: Session, settings: Settings, *, token: Any, user_agent: str | None) -> Tokens:
+    """Rotate: use the refresh token up and hand out new tokens, in one conditional UPDATE
+    (of racing refreshes with one token exactly one wins). A used-up token presented again
+    ends its whole session: the refusal is kept (committed), then 401."""
+    if not isinstance(token, str) or not token.isascii() or not 0 < len(token) <= 128:
+        raise unauthorized(BAD_REFRESH_TOKEN)
+    now = utcnow()
+    digest = security.sha256(token)
+    s, r = SignInSession, RefreshToken
+    alive = (
+        select(s.id)
+        .join(User, User.id == s.user_id)
+        .where(s.id == r.session_id, s.expires_at > now, User.disabled == false())
+    )
+    used = session.execute(
+        update(r)
+        .where(r.token_hash == digest, r.used_at.is_(None), exists(alive))
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if used.rowcount != 1:  # type: ignore[attr-defined]
+        found = session.execute(select(r.session_id, r.used_at).where(r.token_hash == digest))
+        row = found.first()
+        if row is not None and row.used_at is not None:
+            session.execute(delete(s).where(s.id == row.session_id))
+            raise unauthorized(
+                "This refresh token was used already: its session has ended; sign in again."
+            ).keeping_work()
+        raise unauthorized(BAD_REFRESH_TOKEN)
+    (session_id, user_id, max_expires_at) = session.execute(
+        select(s.id, s.user_id, s.max_expires_at)
+        .join(r, r.session_id == s.id)
+        .where(r.token_hash == digest)
+    ).one()
+    expires_at = _idle_end(settings, now, max_expires_at)
+    session.execute(
+        update(s)
+        .where(s.id == session_id)
+        .values(last_used_at=now, expires_at=expires_at, user_agent=user_agent)
+        .execution_options(synchronize_session=False)
+    )
+    return _issue(session, settings, user_id=user_id, session_id=session_id, expires_at=expires_at)
+
+
+def end(session: Session, *, user_id: int, session_id: int | None = None) -> int:
+    """End one live session of the account (or all of them); how many ended."""
+    s = SignInSession
+    condition = [s.user_id == user_id]
+    if session_id is not None:
+        condition += [s.id == session_id, s.expires_at > utcnow()]
+    result = session.execute(delete(s).where(*condition))
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def end_or_404(session: Session, *, user_id: int, session_id: int) -> None:
+    if end(session, user_id=user_id, session_id=session_id) != 1:
+        raise ApiError(404, f"There is no live session {session_id} of this account.")
+
+
+# The account's live sessions (read with `checked_read`: one round trip).
+LIVE_SESSIONS = select(
+    SignInSession.id,
+    SignInSession.created_at,
+    SignInSession.last_used_at,
+    SignInSession.expires_at,
+    SignInSession.user_agent,
+).where(SignInSession.user_id == bindparam("me"), SignInSession.expires_at > bindparam("now"))
+
+
+def new_device_token(session: Session, *, user_id: int) -> str:
+    """A device token for the account's sign-in that just succeeded (valid 90 days)."""
+    now = utcnow()
+    token = new_opaque_token()
+    session.execute(
+        insert(DeviceToken).values(
+            user_id=user_id,
+            token_hash=security.sha256(token),
+            created_at=now,
+            expires_at=now + DEVICE_TOKEN_LIFETIME,
+        )
+    )
+    return token
+
+
+def device_of(session: Session, token: str, username_normalized: str) -> int | None:
+    """The id of `token` if it is a live device token of that account, else None."""
+    d = DeviceToken
+    found: Any = session.execute(
+        select(d.id)
+        .join(User, User.id == d.user_id)
+        .where(
+            d.token_hash == security.sha256(token),
+            d.expires_at > utcnow(),
+            User.username_normalized == username_normalized,
+        )
+    ).scalar()
+    return None if found is None else int(found)
+
+
+def forget_device(device_id: int) -> None:
+    """A device token that had its 10 failed passwords dies (its own short transaction: the
+    login that found it may still fail)."""
+    with db.side_connection() as conn:
+        conn.execute(delete(DeviceToken).where(DeviceToken.id == device_id))
