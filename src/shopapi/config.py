@@ -51,6 +51,7 @@ class Settings:
     registration: str = "open"
     session_idle_timeout: int = 86400
     session_max_age: int = 604800
+    security_log_days: int = 90
 
     @property
     def production(self) -> bool:
@@ -83,6 +84,7 @@ class Settings:
             "registration": env.get("REGISTRATION", "open"),
             "session_idle_timeout": _int(env, "SESSION_IDLE_TIMEOUT", 86400),
             "session_max_age": _int(env, "SESSION_MAX_AGE", 604800),
+            "security_log_days": _int(env, "SECURITY_LOG_DAYS", 90),
         }
         known = {f.name for f in fields(cls)}
         unknown = set(overrides) - known
@@ -136,6 +138,7 @@ def _check_choices(settings: Settings) -> None:
     for name, value in (
         ("SESSION_IDLE_TIMEOUT", settings.session_idle_timeout),
         ("SESSION_MAX_AGE", settings.session_max_age),
+        ("SECURITY_LOG_DAYS", settings.security_log_days),
     ):
         if value < 1:
             raise ConfigError(f"{name} must be a positive number of seconds, got {value}")

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -32,6 +33,8 @@ class User(Base):
         # The lower-cased username is unique: case-insensitive on every backend, whatever
         # the column collation.
         UniqueConstraint("username_normalized", name="uq_users_username_normalized"),
+        # A deleted account's id is never handed to a new one, on SQLite either.
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -170,3 +173,49 @@ class DeviceToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime)
     expires_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class SecurityEvent(Base):
+    """What happened to an account's security, for its owner's and the admins' eyes.
+
+    Written in the transaction of the change it records (or, for a failed attempt, with
+    the counter that counts it); never a password, code, token or secret."""
+
+    __tablename__ = "security_events"
+    __table_args__ = (
+        Index("ix_security_events_user_id_id", "user_id", "id"),
+        Index("ix_security_events_at", "at"),
+        Index("ix_security_events_type_id", "type", "id"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    type: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime] = mapped_column(DateTime)
+    ip: Mapped[str | None] = mapped_column(String(45))
+    user_agent: Mapped[str | None] = mapped_column(String(255))
+    # The admin who caused it, for events caused by an admin.
+    actor_id: Mapped[int | None] = mapped_column(BigInteger)
+    # The event's own fields (method, reason, from, to) as a JSON object.
+    details: Mapped[str] = mapped_column(Text)
+
+
+class TotpEnrollment(Base):
+    """A new authenticator waiting for its first code: the secret (encrypted) and the
+    enrollment token (as its SHA-256) that confirms it."""
+
+    __tablename__ = "totp_enrollments"
+    __table_args__ = (
+        UniqueConstraint("token_hash", name="uq_totp_enrollments_token_hash"),
+        Index("ix_totp_enrollments_user_id", "user_id"),
+        Index("ix_totp_enrollments_expires_at", "expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64))
+    secret: Mapped[str] = mapped_column(String(256))
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime)

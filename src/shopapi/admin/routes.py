@@ -8,13 +8,21 @@ from apiflask import APIBlueprint
 from flask import Response, current_app
 
 from .. import db
-from ..auth import invites
+from ..auth import events, invites
 from ..auth.current import account, authenticated
 from ..auth.roles import ADMIN
 from ..config import Settings
 from ..pages import PageQuery, make_cursor, read_cursor
 from . import service
-from .schemas import AccountChangeIn, AccountOut, AccountPageOut, InviteIn, InviteOut
+from .schemas import (
+    AccountChangeIn,
+    AccountOut,
+    AccountPageOut,
+    AdminEventPageOut,
+    EventQuery,
+    InviteIn,
+    InviteOut,
+)
 
 bp = APIBlueprint("admin", __name__, url_prefix="/admin", tag="Administration")
 _ONE = {404: "No such user"}
@@ -66,7 +74,7 @@ def change_user(user_id: int, data: dict[str, Any]) -> Any:
 @bp.doc(responses=_ONE)
 def unlock_user(user_id: int) -> Any:
     """Start the account's password and code limits over."""
-    service.unlock(db.session(), user_id)
+    service.unlock(db.session(), account(), user_id)
     return Response(status=204)
 
 
@@ -76,7 +84,7 @@ def unlock_user(user_id: int) -> Any:
 @bp.doc(responses=_ONE)
 def reset_totp(user_id: int) -> Any:
     """Give the account a new authenticator (shown at its next login); its recovery codes go."""
-    service.reset_totp(db.session(), _settings(), user_id)
+    service.reset_totp(db.session(), _settings(), account(), user_id)
     return Response(status=204)
 
 
@@ -90,3 +98,21 @@ def create_invite(data: dict[str, Any]) -> Any:
         db.session(), role=data["role"], expires_in=data["expires_in"], created_by=account().id
     )
     return {"code": code, "role": data["role"], "expires_at": expires_at}
+
+
+@bp.get("/events")
+@authenticated(ADMIN)
+@bp.input(EventQuery, location="query", arg_name="query")
+@bp.output(AdminEventPageOut)
+@bp.doc(responses={422: "Bad limit, cursor, user_id or type"})
+def list_events(query: dict[str, Any]) -> Any:
+    """Every account's security log, newest first; filter by user_id and type."""
+    statement = events.all_page(user_id=query.get("user_id"), type_=query.get("type"))
+    return events.page(
+        lambda s, params: db.reader().execute(s, params).all(),
+        statement,
+        {},
+        query,
+        _settings().jwt_secret_key,
+        with_user=True,
+    )

@@ -9,8 +9,11 @@ from apiflask.fields import Boolean, DateTime, Integer, List, Nested, String
 from apiflask.validators import OneOf
 from marshmallow import ValidationError, validates_schema
 
+from ..auth import events
 from ..auth.invites import DEFAULT_LIFETIME, MAX_LIFETIME
+from ..auth.schemas import EventOut
 from ..config import ROLES
+from ..pages import PageQuery, QueryInteger
 from ..products.fields import StrictInteger
 
 _TIME = "%Y-%m-%dT%H:%M:%SZ"
@@ -79,3 +82,21 @@ class InviteOut(Schema):
     code = String(metadata={"description": "Shown once: give it to the person invited"})
     role = String()
     expires_at = DateTime(format=_TIME)
+
+
+class EventQuery(PageQuery):
+    user_id = QueryInteger(
+        minimum=1, maximum=2**63 - 1, metadata={"description": "Only this account's events"}
+    )
+    type = String(
+        validate=OneOf(events.TYPES), metadata={"description": "Only events of this type"}
+    )
+
+
+class AdminEventOut(EventOut):
+    user_id = Integer(metadata={"description": "The account the event is about"})
+
+
+class AdminEventPageOut(Schema):
+    items = List(Nested(AdminEventOut))
+    next_cursor = String(allow_none=True)

@@ -1,10 +1,6 @@
 """Account administration: validated data, the checked admin and the unit of work in.
 
-"Nothing may leave the service without an enabled admin": a change that takes the admin
-role from an enabled admin (demoting or disabling) first locks every enabled admin's row
-(MariaDB), then applies itself with one conditional UPDATE that requires another enabled
-admin to remain (atomic on SQLite, whose writers take turns). Of two admins demoting each
-other at once, one waits for the other and then finds no other admin: 409.
+No change leaves the service without an enabled admin (see `auth.admins`): 409.
 """
 
 from __future__ import annotations
@@ -20,16 +16,15 @@ from sqlalchemy import (
     cast,
     delete,
     exists,
-    false,
     or_,
     select,
     true,
     update,
 )
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from .. import security
-from ..auth import attempts, sessions
+from ..auth import admins, attempts, events, sessions
 from ..auth.current import Account
 from ..auth.roles import ADMIN
 from ..config import Settings
@@ -100,26 +95,6 @@ def _target(session: Session, user_id: int) -> User:
     return user
 
 
-def _another_enabled_admin(user_id: int) -> ColumnElement[bool]:
-    other = aliased(User)
-    admins = select(other.id).where(
-        other.role == ADMIN, other.disabled == false(), other.id != user_id
-    )
-    # Through a derived table: MySQL refuses a subquery on the table an UPDATE changes.
-    return exists(select(true()).select_from(admins.subquery("other_admins")))
-
-
-def _lock_enabled_admins(session: Session) -> None:
-    """Hold every enabled admin's row until the unit of work ends (MariaDB; on SQLite the
-    conditional UPDATE that follows is atomic on its own)."""
-    session.execute(
-        select(User.id)
-        .where(User.role == ADMIN, User.disabled == false())
-        .order_by(User.id)
-        .with_for_update()
-    ).all()
-
-
 def change(
     session: Session,
     admin: Account,
@@ -137,9 +112,15 @@ def change(
         values["disabled"] = disabled
     if values:
         _apply(session, target, values)
+    if role is not None and role != target.role:
+        events.record(
+            session, user_id, "role_changed", actor_id=admin.id, **{"from": target.role, "to": role}
+        )
+    if disabled is not None and disabled != target.disabled:
+        events.record(session, user_id, "disabled" if disabled else "enabled", actor_id=admin.id)
     if disabled and not target.disabled:
         # Every session ends, and whoever is half way through signing in stops here.
-        sessions.end(session, user_id=user_id)
+        sessions.end(session, user_id=user_id, reason="disabled", actor_id=admin.id)
         session.execute(delete(MfaChallenge).where(MfaChallenge.user_id == user_id))
     session.expire(target)
     return get(session, user_id)
@@ -152,8 +133,8 @@ def _apply(session: Session, target: User, values: dict[str, Any]) -> None:
     )
     guard: ColumnElement[bool] = true()
     if was_admin and not stays_admin:
-        _lock_enabled_admins(session)
-        guard = _another_enabled_admin(target.id)
+        admins.lock_enabled_admins(session)
+        guard = admins.another_enabled_admin(target.id)
     changed = session.execute(
         update(User)
         .where(User.id == target.id, guard)
@@ -164,9 +145,10 @@ def _apply(session: Session, target: User, values: dict[str, Any]) -> None:
         raise ApiError(409, "This is the last enabled admin: make another account admin first.")
 
 
-def unlock(session: Session, user_id: int) -> None:
+def unlock(session: Session, admin: Account, user_id: int) -> None:
     """Start the account's password and code limits over."""
     target = _target(session, user_id)
+    events.record(session, user_id, "unlocked", actor_id=admin.id)
     c = AttemptCounter
     session.execute(
         delete(c).where(
@@ -178,7 +160,7 @@ def unlock(session: Session, user_id: int) -> None:
     )
 
 
-def reset_totp(session: Session, settings: Settings, user_id: int) -> None:
+def reset_totp(session: Session, settings: Settings, admin: Account, user_id: int) -> None:
     """A new authenticator secret, shown at the next login as for a new account; the
     recovery codes, every session and any sign-in under way are gone."""
     target = _target(session, user_id)
@@ -196,7 +178,8 @@ def reset_totp(session: Session, settings: Settings, user_id: int) -> None:
     )
     session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == target.id))
     session.execute(delete(MfaChallenge).where(MfaChallenge.user_id == target.id))
-    sessions.end(session, user_id=target.id)
+    events.record(session, target.id, "totp_reset", actor_id=admin.id)
+    sessions.end(session, user_id=target.id, reason="totp_reset", actor_id=admin.id)
 
 
 def set_role_by_name(session: Session, username: str, role: str) -> User:
@@ -204,6 +187,10 @@ def set_role_by_name(session: Session, username: str, role: str) -> User:
     user = session.scalar(select(User).where(User.username_normalized == username.lower()))
     if user is None:
         raise LookupError(username)
+    before = user.role
     _apply(session, user, {"role": role})
+    if before != role:
+        change: dict[str, Any] = {"from": before, "to": role}
+        events.record(session, user.id, "role_changed", **change)
     session.expire(user)
     return user

@@ -8,7 +8,7 @@ from apiflask import APIFlask
 from flask_limiter import Limiter
 
 from ..config import Settings
-from . import session_routes  # noqa: F401 - its views join the blueprint
+from . import account_routes, session_routes  # noqa: F401 - their views join the blueprint
 from .current import Account, Principal, account, authenticated, checked_read, principal
 from .routes import bp
 

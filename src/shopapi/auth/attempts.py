@@ -32,6 +32,8 @@ DEVICE = "device"  # failed passwords on one device token
 class Reservation:
     granted: bool
     retry_after: int = 0
+    # This attempt took the window's last slot: if it fails, the limit is exhausted.
+    last: bool = False
 
 
 def reserve(kind: str, subject: str) -> Reservation:
@@ -60,7 +62,8 @@ def reserve(kind: str, subject: str) -> Reservation:
     with db.side_connection() as conn:
         granted = conn.execute(stmt).rowcount == 1
         if granted:
-            return Reservation(True)
+            count = conn.scalar(select(c.count).where(c.kind == kind, c.subject == subject))
+            return Reservation(True, last=count is not None and count >= LIMIT)
         start = conn.scalar(select(c.window_start).where(c.kind == kind, c.subject == subject))
     remaining = int(((start or now) + WINDOW - now).total_seconds())
     return Reservation(False, max(remaining, 1))

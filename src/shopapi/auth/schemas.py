@@ -132,3 +132,59 @@ class UserOut(Schema):
     username = String()
     role = String(metadata={"description": "viewer, editor or admin"})
     created_at = DateTime(format="%Y-%m-%dT%H:%M:%SZ")
+
+
+class ProofIn(Schema):
+    """A fresh proof: the current password and a TOTP code or a recovery code."""
+
+    password = String(required=True, validate=[storable_text, Length(min=1, max=256)])
+    otp = String(validate=Regexp(r"^[0-9]{6}\Z", error="A code is 6 digits."))
+    recovery_code = String(validate=[storable_text, Length(min=1, max=64)])
+
+    @validates_schema
+    def one_code(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        if ("otp" in data) == ("recovery_code" in data):
+            raise ValidationError("Send exactly one of otp or recovery_code.", field_name="otp")
+
+
+class NewPasswordIn(ProofIn):
+    new_password = String(
+        required=True,
+        validate=[storable_text, Length(min=8, max=256)],
+        metadata={"description": "As at registration: 8-256 characters, not a common password"},
+    )
+
+
+class RecoveryCodesOut(Schema):
+    recovery_codes = List(String(), metadata={"description": "10 single-use codes, shown once"})
+
+
+class TotpReplacementOut(Schema):
+    totp = Nested(TotpOut)
+    enrollment_token = String(metadata={"description": "Confirm with a code of the new secret"})
+    expires_in = Integer(metadata={"description": "Seconds the enrollment token stays valid"})
+
+
+class TotpConfirmIn(Schema):
+    enrollment_token = String(required=True, validate=[storable_text, Length(min=1, max=128)])
+    otp = String(required=True, validate=Regexp(r"^[0-9]{6}\Z", error="A code is 6 digits."))
+
+
+class EventOut(Schema):
+    id = Integer()
+    at = DateTime(format="%Y-%m-%dT%H:%M:%SZ")
+    type = String()
+    ip = String(allow_none=True)
+    user_agent = String(allow_none=True)
+    method = String(metadata={"description": "signed_in: totp or recovery_code"})
+    reason = String(metadata={"description": "session_ended: why"})
+    actor_id = Integer(metadata={"description": "The admin who caused it"})
+    from_ = String(
+        data_key="from", attribute="from", metadata={"description": "role_changed: before"}
+    )
+    to = String(metadata={"description": "role_changed: after"})
+
+
+class EventPageOut(Schema):
+    items = List(Nested(EventOut))
+    next_cursor = String(allow_none=True)

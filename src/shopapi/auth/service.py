@@ -16,7 +16,7 @@ from ..config import Settings
 from ..db import utcnow
 from ..errors import ApiError, unauthorized
 from ..models import MfaChallenge, RecoveryCode, ServiceFlag, User
-from . import attempts, invites, roles, sessions
+from . import attempts, events, invites, roles, sessions
 
 MAX_WRONG_CODES_PER_CHALLENGE = 5
 ENROLLMENT_SHOWN_FOR = timedelta(hours=24)
@@ -97,9 +97,10 @@ def register(
     )
     session.add(user)
     session.flush()
+    events.record(session, user.id, "registered")
     session.execute(
         insert(RecoveryCode),
-        [{"user_id": user.id, "code_hash": _code_hash(c)} for c in codes],
+        [{"user_id": user.id, "code_hash": code_hash(c)} for c in codes],
     )
     return user, enrollment(settings, user.username, secret), codes
 
@@ -142,13 +143,16 @@ def login(
     subject = username.lower()
     kind, counted, slot = _reserve_login(session, subject, device_token)
     if not slot.granted:
-        raise _too_many("Too many failed sign-ins for this account.", slot.retry_after)
+        raise too_many("Too many failed sign-ins for this account.", slot.retry_after)
     user = session.scalar(select(User).where(User.username_normalized == subject))
     h = hasher(settings)
     if user is None:
         security.verify_password(h, _dummy_hash(*_params(settings)), password)
+        events.unknown_username("password")
         raise unauthorized(BAD_CREDENTIALS, error="")
     if not security.verify_password(h, user.password, password):
+        locked = slot.last and kind == attempts.PASSWORD
+        events.record_failure(user.id, "password_failed", *(["locked_out"] if locked else []))
         raise unauthorized(BAD_CREDENTIALS, error="")
 
     db.when_work_ends(lambda: attempts.release(kind, counted))
@@ -219,7 +223,7 @@ def verify(
     challenge_id, user_id = found
     slot = attempts.reserve(attempts.CODE, str(user_id))
     if not slot.granted:
-        raise _too_many("Too many wrong codes for this account.", slot.retry_after)
+        raise too_many("Too many wrong codes for this account.", slot.retry_after)
 
     def give_back() -> None:
         attempts.release(attempts.CODE, str(user_id))
@@ -233,6 +237,7 @@ def verify(
     else:
         accepted = _accept_recovery_code(session, user_id, recovery_code or "", now)
     if not accepted:
+        events.record_failure(user_id, "code_failed", *(["locked_out"] if slot.last else []))
         raise unauthorized(BAD_CODE, error="")  # counted; nothing of this request is kept
     db.when_work_ends(give_back)
     if not _claim(session, challenge_id, now):
@@ -242,6 +247,7 @@ def verify(
         .where(User.id == user_id, User.enrollment_issued_at.is_not(None))
         .values(enrollment_issued_at=None)
     )
+    events.record(session, user_id, "signed_in", method="totp" if otp else "recovery_code")
     tokens = sessions.start(session, settings, user_id=user_id, user_agent=user_agent)
     device = sessions.new_device_token(session, user_id=user_id)
     return SignedIn(tokens, device)
@@ -249,7 +255,8 @@ def verify(
 
 def logout(session: Session, *, user_id: int, session_id: int) -> None:
     """End the session of the access token used (a concurrent logout ends it too)."""
-    sessions.end(session, user_id=user_id, session_id=session_id)
+    if sessions.end(session, user_id=user_id, session_id=session_id, reason=None):
+        events.record(session, user_id, "signed_out")
 
 
 def _reserve_judgement(challenge_id: int, now: datetime) -> bool:
@@ -317,7 +324,7 @@ def _accept_recovery_code(session: Session, user_id: int, code: str, now: dateti
         update(r)
         .where(
             r.user_id == user_id,
-            r.code_hash == _code_hash(code),
+            r.code_hash == code_hash(code),
             r.used_at.is_(None),
         )
         .values(used_at=now)
@@ -326,7 +333,7 @@ def _accept_recovery_code(session: Session, user_id: int, code: str, now: dateti
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
-def _code_hash(code: str) -> str:
+def code_hash(code: str) -> str:
     return security.sha256(security.normalise_recovery_code(code))
 
 
@@ -334,5 +341,5 @@ def _params(settings: Settings) -> tuple[int, int, int]:
     return settings.argon2_time_cost, settings.argon2_memory_cost, settings.argon2_parallelism
 
 
-def _too_many(detail: str, retry_after: int) -> ApiError:
+def too_many(detail: str, retry_after: int) -> ApiError:
     return ApiError(429, detail, headers={"Retry-After": str(retry_after)})

@@ -64,5 +64,5 @@ def end_session(session_id: int) -> Any:
 @bp.output({}, status_code=204)
 def end_every_session() -> Any:
     """Sign out everywhere: every session of the account ends, this one included."""
-    sessions.end(db.session(), user_id=principal().user_id)
+    sessions.end(db.session(), user_id=principal().user_id, reason="revoked")
     return Response(status=204)

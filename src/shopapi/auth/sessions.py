@@ -22,6 +22,7 @@ from ..config import Settings
 from ..db import utcnow
 from ..errors import ApiError, unauthorized
 from ..models import DeviceToken, RefreshToken, SignInSession, User
+from . import events
 
 DEVICE_TOKEN_LIFETIME = timedelta(days=90)
 BAD_REFRESH_TOKEN = "The refresh token is invalid, expired or used up; sign in again."  # noqa: S105
@@ -116,7 +117,9 @@ def refresh(session: Session, settings: Settings, *, token: Any, user_agent: str
         found = session.execute(select(r.session_id, r.used_at).where(r.token_hash == digest))
         row = found.first()
         if row is not None and row.used_at is not None:
-            session.execute(delete(s).where(s.id == row.session_id))
+            owner = session.scalar(select(s.user_id).where(s.id == row.session_id))
+            if owner is not None:
+                end(session, user_id=owner, session_id=row.session_id, reason="reuse_detected")
             raise unauthorized(
                 "This refresh token was used already: its session has ended; sign in again."
             ).keeping_work()
@@ -136,18 +139,39 @@ def refresh(session: Session, settings: Settings, *, token: Any, user_agent: str
     return _issue(session, settings, user_id=user_id, session_id=session_id, expires_at=expires_at)
 
 
-def end(session: Session, *, user_id: int, session_id: int | None = None) -> int:
-    """End one live session of the account (or all of them); how many ended."""
+def end(
+    session: Session,
+    *,
+    user_id: int,
+    reason: str | None,
+    session_id: int | None = None,
+    keep: int | None = None,
+    actor_id: int | None = None,
+) -> int:
+    """End one live session of the account (`session_id`), or all of them but `keep`; how
+    many ended. Each ending is a `session_ended` event with `reason` (None: the caller
+    records what happened itself, as logout does)."""
     s = SignInSession
-    condition = [s.user_id == user_id]
+    condition = [s.user_id == user_id, s.expires_at > utcnow()]
     if session_id is not None:
-        condition += [s.id == session_id, s.expires_at > utcnow()]
-    result = session.execute(delete(s).where(*condition))
-    return int(result.rowcount)  # type: ignore[attr-defined]
+        condition.append(s.id == session_id)
+    if keep is not None:
+        condition.append(s.id != keep)
+    ended = session.execute(select(s.id).where(*condition)).scalars().all()
+    if not ended:
+        return 0
+    # Only rows still there count: a concurrent ending ends each session once.
+    result = session.execute(delete(s).where(s.id.in_(ended)))
+    count = int(result.rowcount)  # type: ignore[attr-defined]
+    if reason is not None:
+        events.record_many(
+            session, [user_id] * count, "session_ended", actor_id=actor_id, reason=reason
+        )
+    return count
 
 
 def end_or_404(session: Session, *, user_id: int, session_id: int) -> None:
-    if end(session, user_id=user_id, session_id=session_id) != 1:
+    if end(session, user_id=user_id, session_id=session_id, reason="revoked") != 1:
         raise ApiError(404, f"There is no live session {session_id} of this account.")
 
 
