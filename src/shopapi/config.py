@@ -51,6 +51,8 @@ class Settings:
     registration: str = "open"
     session_idle_timeout: int = 86400
     session_max_age: int = 604800
+    # Seconds after which a request counts as stuck and its worker is replaced (0: never).
+    request_timeout: int = 0
 
     @property
     def production(self) -> bool:
@@ -83,6 +85,7 @@ class Settings:
             "registration": env.get("REGISTRATION", "open"),
             "session_idle_timeout": _int(env, "SESSION_IDLE_TIMEOUT", 86400),
             "session_max_age": _int(env, "SESSION_MAX_AGE", 604800),
+            "request_timeout": _int(env, "REQUEST_TIMEOUT", 0),
         }
         known = {f.name for f in fields(cls)}
         unknown = set(overrides) - known
