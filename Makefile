@@ -60,8 +60,8 @@ test: install-dev lint typecheck
 fuzz: install-dev
 	BIN=$(BIN) bash scripts/fuzz.sh
 
-# Benchmark, not a test: 64 locust clients for 60 s against gunicorn on a scratch MariaDB
-# database, then a consistency check (see scripts/loadtest.py). Not part of CI.
+# Benchmark, not a test: 64 locust clients for 60 s against make serve's server on a scratch
+# MariaDB database, then a consistency check (see scripts/loadtest.py). Not part of CI.
 loadtest: install-dev
 	$(BIN)/python scripts/loadtest.py $(LOADTEST_ARGS)
 
