@@ -69,6 +69,7 @@ def register_database(app: APIFlask, settings: Settings) -> None:
             connect_timeout=settings.db_connect_timeout,
             query_timeout=settings.db_query_timeout,
             read_only=read_only,
+            pool_size=settings.db_pool_size,
         )
 
     main = engine()

@@ -51,6 +51,9 @@ class Settings:
     registration: str = "open"
     session_idle_timeout: int = 86400
     session_max_age: int = 604800
+    # Connections each pool keeps open: at least the threads of a worker, or requests
+    # beyond it open and close a connection each (a TCP and TLS handshake per request).
+    db_pool_size: int = 10
     # Seconds after which a request counts as stuck and its worker is replaced (0: never).
     request_timeout: int = 0
 
@@ -86,6 +89,7 @@ class Settings:
             "session_idle_timeout": _int(env, "SESSION_IDLE_TIMEOUT", 86400),
             "session_max_age": _int(env, "SESSION_MAX_AGE", 604800),
             "request_timeout": _int(env, "REQUEST_TIMEOUT", 0),
+            "db_pool_size": _int(env, "DB_POOL_SIZE", 10),
         }
         known = {f.name for f in fields(cls)}
         unknown = set(overrides) - known
