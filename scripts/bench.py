@@ -12,7 +12,9 @@ The scratch database is dropped at the end.
 Settings (environment): BENCH_SERVERS (`NAME:WORKERSxTHREADS`, comma-separated; default:
 `make serve`'s server, then gunicorn gthread 4x6 as it served before), BENCH_ROWS (10000),
 BENCH_DURATION (seconds per measurement, 10), BENCH_CONNECTIONS (16), BENCH_MARIADB_URL
-(mysql+pymysql://root@127.0.0.1:3306/), BENCH_OUT (bench-results.json).
+(mysql+pymysql://root@127.0.0.1:3306/), BENCH_OUT (bench-results.json), BENCH_PYTHONPATH
+(put before the service's own code in the servers' path: another checkout's `src`, to
+measure it with this harness).
 
 `make profile` (BENCH_PROFILE=profile.svg) instead samples the first server's workers
 with py-spy while wrk drives one endpoint (BENCH_PROFILE_TARGET: page, one or healthz).
@@ -79,6 +81,8 @@ class Rig:
             "LOGIN_RATE_LIMIT_PER_ADDRESS": "1000000/minute",
             "REGISTER_RATE_LIMIT_PER_ADDRESS": "1000000/minute",
         }
+        if os.environ.get("BENCH_PYTHONPATH"):  # another checkout's src/, to compare with
+            self.env["PYTHONPATH"] = os.environ["BENCH_PYTHONPATH"]
         self.reader: Account | None = None
         self.accounts: list[Account] = []
         self.first_id = 0
@@ -94,22 +98,23 @@ class Rig:
         self.flask("seed-products", str(ROWS), "--seed", "1")
         return time.monotonic() - started
 
-    def sign_up(self, url: str, accounts: int) -> None:
-        """The reader and the accounts of the sign-in runs, registered once for every server."""
-        self.reader = Account(url, "bench_reader")
-        with ThreadPoolExecutor(4) as executor:
-            self.accounts = list(
-                executor.map(lambda i: Account(url, f"bench_{i}"), range(accounts))
-            )
+    def signers(self, url: str) -> list[Account]:
+        """The accounts of the sign-in runs, registered once for every server."""
+        if not self.accounts:
+            print("  registering accounts for the sign-in runs ...", flush=True)
+            with ThreadPoolExecutor(4) as executor:
+                self.accounts = list(
+                    executor.map(lambda i: Account(url, f"bench_{i}"), range(2 * SIGN_IN_ACCOUNTS))
+                )
+        for account in self.accounts:
+            account.base = url
+        return self.accounts
 
     def bearer(self, url: str) -> str:
         """A fresh access token (tokens live 10 minutes; a run of several servers is longer)."""
         if self.reader is None:
-            print("  registering accounts for the sign-in runs ...", flush=True)
-            self.sign_up(url, 2 * SIGN_IN_ACCOUNTS)
-        assert self.reader is not None
-        for account in [self.reader, *self.accounts]:
-            account.base = url
+            self.reader = Account(url, "bench_reader")
+        self.reader.base = url
         token = self.reader.sign_in()
         assert token is not None
         if not self.first_id:
@@ -177,6 +182,7 @@ def measure(rig: Rig, spec: Spec) -> dict[str, Any]:
     try:
         url = server.url
         token, first_id = rig.bearer(url), rig.first_id
+        signers = rig.signers(url)
         last_id = first_id + ROWS - 1
         deep = make_cursor(last_id - 60, rig.jwt_key)
         endpoints = [
@@ -201,11 +207,11 @@ def measure(rig: Rig, spec: Spec) -> dict[str, Any]:
             results[name] = run()
         print("  sign-in (login + verify) ...", flush=True)
         results["sign-in (login + verify, 8 clients)"] = costed(
-            server, lambda: sign_in_load(rig.accounts[:SIGN_IN_ACCOUNTS], DURATION, 8)
+            server, lambda: sign_in_load(signers[:SIGN_IN_ACCOUNTS], DURATION, 8)
         )
         print("  one product during a burst of sign-ins ...", flush=True)
         burst = threading.Thread(
-            target=sign_in_load, args=(rig.accounts[SIGN_IN_ACCOUNTS:], DURATION, 8)
+            target=sign_in_load, args=(signers[SIGN_IN_ACCOUNTS:], DURATION, 8)
         )
         burst.start()
         results[BURST] = wrk(server, lua_get(token, f"/api/products/{first_id + 1}"))

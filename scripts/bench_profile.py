@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -71,16 +72,30 @@ def profile(rig: Rig, spec: Spec, out: Path, seconds: int, connections: int) -> 
 
 
 def summarise(raw: Path) -> None:
-    """The share of samples per innermost frame of the service or a library, and per area."""
+    """Attribute each sample to the innermost frame outside the standard library (a time in
+    `os.write` or a lock counts for the code that called it), then add up per package."""
     leaves: dict[str, int] = {}
+    packages: dict[str, int] = {}
     total = 0
     for line in raw.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
-        frames = [f for f in stack.split(";") if "site-packages" in f or "shopapi" in f]
-        if frames:
-            # Attribute each sample to the innermost frame of the service or a library.
-            leaves[frames[-1]] = leaves.get(frames[-1], 0) + int(count)
-            total += int(count)
-    print(f"\nwhere the samples were (innermost library or service frame, {total} samples):")
+        frames = [f for f in stack.split(";") if not f.startswith("process ")]
+        own = [f for f in frames if _package(f) not in sys.stdlib_module_names]
+        if not own:
+            continue
+        leaves[own[-1]] = leaves.get(own[-1], 0) + int(count)
+        package = _package(own[-1])
+        packages[package] = packages.get(package, 0) + int(count)
+        total += int(count)
+    print(f"\nwhere the samples were, per package ({total} samples):")
+    for package, count in sorted(packages.items(), key=lambda kv: -kv[1])[:12]:
+        print(f"{count / total:6.1%}  {package}")
+    print("\nper innermost frame outside the standard library:")
     for frame, count in sorted(leaves.items(), key=lambda kv: -kv[1])[:25]:
         print(f"{count / total:6.1%}  {frame}")
+
+
+def _package(frame: str) -> str:
+    """`Flask.wsgi_app (flask/app.py:1511)` -> `flask`; `<module> (app.py:3)` -> `app`."""
+    path = frame.rpartition("(")[2].rstrip(")").rpartition(":")[0]
+    return path.split("/", 1)[0].removesuffix(".py")
