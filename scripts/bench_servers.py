@@ -1,6 +1,8 @@
 """The servers `make bench` compares, each started on the service and on the yardstick app.
 
-A server is named `NAME:WORKERSxTHREADS` in BENCH_SERVERS, e.g. `granian:2x6,gunicorn:4x6`.
+A server is named `NAME:WORKERSxTHREADS` in BENCH_SERVERS, e.g. `granian:2x6,gunicorn:4x6`;
+`NAME:WxT:baseline` serves the code found at BENCH_BASELINE (a `src` folder of another
+checkout, and any folders its dependencies need, separated by `:`) instead of this one.
 Every one is started with the settings production would use for it (timeouts, no access
 log); only the process and thread counts vary.
 """
@@ -31,20 +33,26 @@ class Spec:
     name: str
     workers: int
     threads: int
+    pythonpath: str = ""
 
     @property
     def label(self) -> str:
-        return f"{self.name} {self.workers}x{self.threads}"
+        return f"{self.name} {self.workers}x{self.threads}" + (" base" if self.pythonpath else "")
 
 
 def parse_specs(text: str) -> list[Spec]:
     specs = []
     for part in text.split(","):
-        match = re.fullmatch(r"\s*([a-z]+):(\d+)x(\d+)\s*", part)
+        match = re.fullmatch(r"\s*([a-z]+):(\d+)x(\d+)(:baseline)?\s*", part)
         if not match or match.group(1) not in COMMANDS:
             known = ", ".join(COMMANDS)
             raise SystemExit(f"BENCH_SERVERS: {part!r} is not NAME:WxT with NAME one of {known}")
-        specs.append(Spec(match.group(1), int(match.group(2)), int(match.group(3))))
+        baseline = ""
+        if match.group(4):
+            baseline = os.environ.get("BENCH_BASELINE", "")
+            if not baseline:
+                raise SystemExit("BENCH_SERVERS: :baseline needs BENCH_BASELINE (a src folder)")
+        specs.append(Spec(match.group(1), int(match.group(2)), int(match.group(3)), baseline))
     return specs
 
 
@@ -112,7 +120,9 @@ class Server:
             "WEB_CONCURRENCY": str(spec.workers),
             "THREADS": str(spec.threads),
             "MAX_REQUESTS": "0",  # no worker restarts in the middle of a measurement
-            "PYTHONPATH": os.pathsep.join([str(SCRIPTS), env.get("PYTHONPATH", "")]),
+            "PYTHONPATH": os.pathsep.join(
+                p for p in (str(SCRIPTS), spec.pythonpath, env.get("PYTHONPATH", "")) if p
+            ),
         }
         self.process = subprocess.Popen(
             COMMANDS[spec.name](spec, target, port),
