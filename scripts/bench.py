@@ -80,6 +80,8 @@ class Rig:
             # The per-address limits would stop a load generator on one address.
             "LOGIN_RATE_LIMIT_PER_ADDRESS": "1000000/minute",
             "REGISTER_RATE_LIMIT_PER_ADDRESS": "1000000/minute",
+            # Production makes new accounts viewers; the benchmark's reader also writes.
+            "NEW_USER_ROLE": "editor",
         }
         if os.environ.get("BENCH_PYTHONPATH"):  # another checkout's src/, to compare with
             self.env["PYTHONPATH"] = os.environ["BENCH_PYTHONPATH"]
