@@ -131,18 +131,24 @@ class Server:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
+        try:
+            self._wait_until_up(target)
+        except BaseException:
+            self.stop()  # never leave a server behind
+            raise
+
+    def _wait_until_up(self, target: str) -> None:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"{spec.label} exited while starting {target}")
+                raise RuntimeError(f"{self.spec.label} exited while starting {target}")
             try:
                 if requests.get(f"{self.url}/healthz", timeout=5).status_code == 200:
                     self._warm()
                     return
             except requests.RequestException:  # not listening yet, or workers still importing
                 time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"{spec.label} did not start {target}")
+        raise RuntimeError(f"{self.spec.label} did not start {target}")
 
     def _warm(self) -> None:
         """A few requests on fresh connections, so every worker has imported and connected."""
