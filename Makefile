@@ -25,25 +25,28 @@ $(DEV_STAMP): $(STAMP) requirements-dev.txt
 run: install
 	$(BIN)/python app.py
 
-# Production serving: migrations first, then gunicorn (see gunicorn.conf.py).
+# Production serving: migrations first, then granian (see src/shopapi/serving.py).
 serve: install
 	$(BIN)/flask --app app db upgrade
-	$(BIN)/gunicorn --config gunicorn.conf.py app:app
+	$(BIN)/python -m shopapi.serving
 
-# Benchmark against the local MariaDB (needs wrk: apt-get install wrk). BENCH_ROWS=1000000
-# for the scale run. Prints a table and writes bench-results.json.
+# Benchmark against the local MariaDB (needs wrk: apt-get install wrk): the service against
+# a bare Flask app under each server of BENCH_SERVERS (default: make serve's granian, then
+# gunicorn gthread 4x6). BENCH_ROWS=1000000 for the scale run, BENCH_DURATION (seconds per
+# measurement) to bound it. Prints tables and writes bench-results.json.
 bench: install-dev
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python scripts/bench.py
 
-# A flame graph of the hot path (py-spy) while wrk drives the page of 50 products.
+# A flame graph (py-spy) of the first server's workers while wrk drives the page of 50
+# products (BENCH_PROFILE_TARGET=one: one product; healthz: the per-request floor).
 profile: install-dev
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	BENCH_PROFILE=$${BENCH_PROFILE:-profile.svg} $(BIN)/python scripts/bench.py
 
 lint: install-dev
-	$(BIN)/ruff check src tests scripts app.py gunicorn.conf.py
-	$(BIN)/ruff format --check src tests scripts app.py gunicorn.conf.py
+	$(BIN)/ruff check src tests scripts app.py
+	$(BIN)/ruff format --check src tests scripts app.py
 
 typecheck: install-dev
 	$(BIN)/mypy
@@ -57,8 +60,8 @@ test: install-dev lint typecheck
 fuzz: install-dev
 	BIN=$(BIN) bash scripts/fuzz.sh
 
-# Benchmark, not a test: 64 locust clients for 60 s against gunicorn on a scratch MariaDB
-# database, then a consistency check (see scripts/loadtest.py). Not part of CI.
+# Benchmark, not a test: 64 locust clients for 60 s against make serve's server on a scratch
+# MariaDB database, then a consistency check (see scripts/loadtest.py). Not part of CI.
 loadtest: install-dev
 	$(BIN)/python scripts/loadtest.py $(LOADTEST_ARGS)
 

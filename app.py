@@ -23,7 +23,7 @@ if __name__ == "__main__":
     logging.getLogger("shopapi").info(
         "serving", extra={"url": f"http://{settings.host}:{settings.port}", "env": settings.app_env}
     )
-    # Werkzeug's server, threaded, never with the debugger; `make serve` runs gunicorn.
+    # Werkzeug's server, threaded, never with the debugger; `make serve` runs granian.
     app.run(
         host=settings.host,
         port=settings.port,

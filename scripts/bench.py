@@ -1,18 +1,23 @@
-"""`make bench`: the hot paths against the framework's floor (`GET /healthz`), side by side.
+"""`make bench`: the service against a fixed yardstick, under each server, in one run.
 
-Starts the production server (gunicorn, gunicorn.conf.py) on a scratch MariaDB database,
-seeds products, signs in, and drives wrk for a fixed time per endpoint. Prints requests/s,
-p50 and p99 latency and each rate as a ratio of the floor measured in the same run, plus
-each worker's resident memory; writes the same figures as JSON. The scratch database is
-dropped at the end.
+The yardstick is a bare Flask app (scripts/bare_app.py: one view, no middleware) served by
+the same server with the same settings as the service. For every server in BENCH_SERVERS
+the run measures the yardstick's `GET /healthz`, then the service's hot paths on a scratch
+MariaDB database (reads, writes, sign-ins, reads during a burst of sign-ins), then the
+yardstick again. Every rate is reported as a ratio of that server's yardstick, and also of
+the service's own `/healthz`; rates are comparable across servers because they come from
+the same run. Prints a table per server and a summary, and writes the figures as JSON.
+The scratch database is dropped at the end.
 
-Settings (environment): BENCH_ROWS (10000), BENCH_DURATION (seconds per endpoint, 10),
-BENCH_CONNECTIONS (16), BENCH_MARIADB_URL (mysql+pymysql://root@127.0.0.1:3306/),
-BENCH_OUT (bench-results.json).
+Settings (environment): BENCH_SERVERS (`NAME:WORKERSxTHREADS`, comma-separated; default:
+`make serve`'s server, then gunicorn gthread 4x6 as it served before), BENCH_ROWS (10000),
+BENCH_DURATION (seconds per measurement, 10), BENCH_CONNECTIONS (16), BENCH_MARIADB_URL
+(mysql+pymysql://root@127.0.0.1:3306/), BENCH_OUT (bench-results.json), BENCH_PYTHONPATH
+(put before the service's own code in the servers' path: another checkout's `src`, to
+measure it with this harness).
 
-`make profile` (BENCH_PROFILE=profile.svg) instead samples the workers with py-spy while wrk
-drives the authenticated page of 50 products (BENCH_PROFILE_TARGET=one: one product),
-writes a flame graph and prints the functions where the samples were.
+`make profile` (BENCH_PROFILE=profile.svg) instead samples the first server's workers
+with py-spy while wrk drives one endpoint (BENCH_PROFILE_TARGET: page, one or healthz).
 """
 
 from __future__ import annotations
@@ -20,9 +25,7 @@ from __future__ import annotations
 import json
 import os
 import platform
-import re
 import secrets
-import signal
 import subprocess
 import sys
 import tempfile
@@ -33,12 +36,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import pyotp
 import requests
+from bench_http import Account, lua_get, lua_patch, lua_post, run_wrk, sign_in_load
+from bench_servers import ROOT, SERVICE, YARDSTICK, Server, Spec, parse_specs
 from cryptography.fernet import Fernet
 from support import free_port, scratch_database
 
-ROOT = Path(__file__).resolve().parent.parent
+from shopapi.serving import DEFAULT_THREADS, DEFAULT_WORKERS, PRODUCTION_SERVER
+
 BIN = Path(sys.executable).parent
 ROWS = int(os.environ.get("BENCH_ROWS", "10000"))
 DURATION = int(os.environ.get("BENCH_DURATION", "10"))
@@ -46,404 +51,259 @@ CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "16"))
 SERVER_URL = os.environ.get("BENCH_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/")
 OUT = Path(os.environ.get("BENCH_OUT", "bench-results.json"))
 PROFILE = os.environ.get("BENCH_PROFILE")
-# What `make profile` drives: "page" (the page of 50) or "one" (one product).
 PROFILE_TARGET = os.environ.get("BENCH_PROFILE_TARGET", "page")
-PASSWORD = "bench-" + secrets.token_urlsafe(12)
+DEFAULT_SERVERS = f"{PRODUCTION_SERVER}:{DEFAULT_WORKERS}x{DEFAULT_THREADS},gunicorn:4x6"
+SPECS = parse_specs(os.environ.get("BENCH_SERVERS", DEFAULT_SERVERS))
 NOISE = 0.15
+# Each account signs in once per run of the sign-in load (a TOTP step is good once), so
+# there must be more accounts than sign-ins in BENCH_DURATION seconds.
+SIGN_IN_ACCOUNTS = 60 * DURATION
+YARD = "yardstick: bare Flask GET /healthz"
+HEALTHZ = "GET /healthz"
+ONE = "GET /api/products/{id}"
+BURST = "GET /api/products/{id} during sign-ins"
 
 
-# --- wrk ----------------------------------------------------------------------------
+class Rig:
+    """The scratch database, seeded once, and what every server's run shares."""
 
-
-def lua_headers(headers: dict[str, str]) -> str:
-    return "".join(f'wrk.headers["{k}"] = "{v}"\n' for k, v in headers.items())
-
-
-def lua_get(token: str, path: str) -> str:
-    return lua_headers({"Authorization": f"Bearer {token}"}) + f'wrk.path = "{path}"\n'
-
-
-def lua_post(token: str) -> str:
-    body = json.dumps({"name": "Bench lamp", "price": "19.99", "quantity": 3})
-    return (
-        lua_headers({"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
-        + f'wrk.method = "POST"\nwrk.path = "/api/products"\nwrk.body = \'{body}\'\n'
-    )
-
-
-def lua_patch(token: str, first_id: int) -> str:
-    """One connection per wrk thread, each patching its own product with the ETag it got."""
-    return f"""
-local token = "{token}"
-local counter = 0
-local threads = {{}}
-function setup(thread)
-  thread:set("pid", {first_id} + counter)
-  counter = counter + 1
-end
-function init(args) version = "1" end
-function request()
-  local body = '{{"quantity": ' .. math.random(0, 1000) .. '}}'
-  local headers = {{["Authorization"] = "Bearer " .. token, ["Content-Type"] = "application/json",
-                   ["If-Match"] = '"' .. version .. '"'}}
-  return wrk.format("PATCH", "/api/products/" .. pid, headers, body)
-end
-function response(status, headers, body)
-  local etag = headers["ETag"] or headers["etag"]
-  if etag then version = string.match(etag, "%d+") end
-end
-"""
-
-
-def run_wrk(url: str, script: str, threads: int, connections: int, seconds: int) -> dict[str, Any]:
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
-        fh.write(script)
-        path = fh.name
-    try:
-        out = subprocess.run(
-            [
-                "wrk",
-                f"-t{threads}",
-                f"-c{connections}",
-                f"-d{seconds}s",
-                "--latency",
-                "-s",
-                path,
-                url,
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-    finally:
-        os.unlink(path)
-    return parse_wrk(out)
-
-
-def _ms(value: str) -> float:
-    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", value).groups()  # type: ignore[union-attr]
-    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
-
-
-def parse_wrk(out: str) -> dict[str, Any]:
-    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p50 = _ms(re.search(r"\s50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"\s99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
-    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    errors = re.search(r"Socket errors:.*", out)
-    return {
-        "rps": rate,
-        "p50_ms": p50,
-        "p99_ms": p99,
-        "non_2xx": int(non2xx.group(1)) if non2xx else 0,
-        "socket_errors": errors.group(0) if errors else None,
-    }
-
-
-# --- the service ----------------------------------------------------------------------
-
-
-class Service:
     def __init__(self) -> None:
-        self.database_url, self.drop_database = scratch_database(SERVER_URL, "shopapi_bench")
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.database_url, self.drop = scratch_database(SERVER_URL, "shopapi_bench")
         self.jwt_key = secrets.token_urlsafe(48)
-        self.instance = tempfile.mkdtemp(prefix="shopapi-bench-")
         self.env = {
             **os.environ,
             "APP_ENV": "production",
             "DATABASE_URL": self.database_url,
             "JWT_SECRET_KEY": self.jwt_key,
             "TOTP_ENCRYPTION_KEY": Fernet.generate_key().decode(),
-            "INSTANCE_PATH": self.instance,
-            "HOST": "127.0.0.1",
-            "PORT": str(self.port),
+            "INSTANCE_PATH": tempfile.mkdtemp(prefix="shopapi-bench-"),
             # The per-address limits would stop a load generator on one address.
             "LOGIN_RATE_LIMIT_PER_ADDRESS": "1000000/minute",
             "REGISTER_RATE_LIMIT_PER_ADDRESS": "1000000/minute",
-            "MAX_REQUESTS": "0",  # no worker restarts in the middle of a measurement
+            # Production makes new accounts viewers; the benchmark's reader also writes.
+            "NEW_USER_ROLE": "editor",
         }
-        self.process: subprocess.Popen[bytes] | None = None
+        if os.environ.get("BENCH_PYTHONPATH"):  # another checkout's src/, to compare with
+            self.env["PYTHONPATH"] = os.environ["BENCH_PYTHONPATH"]
+        self.reader: Account | None = None
+        self.accounts: list[Account] = []
+        self.first_id = 0
 
     def flask(self, *args: str) -> None:
         subprocess.run(
             [str(BIN / "flask"), "--app", "app", *args], cwd=ROOT, env=self.env, check=True
         )
 
-    def start(self) -> None:
+    def seed(self) -> float:
         self.flask("db", "upgrade")
         started = time.monotonic()
         self.flask("seed-products", str(ROWS), "--seed", "1")
-        self.seed_seconds = time.monotonic() - started
-        self.process = subprocess.Popen(
-            [str(BIN / "gunicorn"), "--config", "gunicorn.conf.py", "app:app"],
-            cwd=ROOT,
-            env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for _ in range(300):
-            try:
-                if requests.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return
-            except requests.ConnectionError:
-                time.sleep(0.1)
-        raise RuntimeError("the server did not start")
+        return time.monotonic() - started
 
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.send_signal(signal.SIGTERM)
-            self.process.wait(timeout=60)
-        self.drop_database()
+    def signers(self, url: str) -> list[Account]:
+        """The accounts of the sign-in runs, registered once for every server."""
+        if not self.accounts:
+            print("  registering accounts for the sign-in runs ...", flush=True)
+            with ThreadPoolExecutor(4) as executor:
+                self.accounts = list(
+                    executor.map(lambda i: Account(url, f"bench_{i}"), range(2 * SIGN_IN_ACCOUNTS))
+                )
+        for account in self.accounts:
+            account.base = url
+        return self.accounts
 
-    def worker_rss_mib(self) -> list[float]:
-        assert self.process is not None
-        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-        sizes = []
-        for pid in children.read_text().split():
-            status = Path(f"/proc/{pid}/status").read_text()
-            kib = int(re.search(r"VmRSS:\s+(\d+)", status).group(1))  # type: ignore[union-attr]
-            sizes.append(round(kib / 1024, 1))
-        return sizes
-
-
-class Account:
-    def __init__(self, base: str, name: str) -> None:
-        self.base, self.name = base, name
-        r = requests.post(
-            f"{base}/auth/register", json={"username": name, "password": PASSWORD}, timeout=30
-        )
-        r.raise_for_status()
-        self.totp = pyotp.TOTP(r.json()["totp"]["secret"])
-        self.last_step = -1
-
-    def sign_in(self, session: requests.Session | None = None) -> str | None:
-        """Log in and verify; None when this account has used up the steps it may use now."""
-        http = session or requests
-        step = max(int(time.time()) // 30, self.last_step + 1)
-        if step > int(time.time()) // 30 + 1:
-            return None
-        self.last_step = step
-        login = http.post(
-            f"{self.base}/auth/login",
-            json={"username": self.name, "password": PASSWORD},
-            timeout=30,
-        )
-        login.raise_for_status()
-        verify = http.post(
-            f"{self.base}/auth/verify",
-            json={"mfa_token": login.json()["mfa_token"], "otp": self.totp.at(step * 30)},
-            timeout=30,
-        )
-        verify.raise_for_status()
-        return str(verify.json()["access_token"])
-
-
-def sign_in_load(accounts: list[Account], seconds: float, threads: int) -> dict[str, Any]:
-    """Full sign-ins (login + verify) from `threads` clients for `seconds`."""
-    lock = threading.Lock()
-    pool = list(accounts)
-    latencies: list[float] = []
-    deadline = time.monotonic() + seconds
-
-    def client() -> None:
-        http = requests.Session()
-        while time.monotonic() < deadline:
-            with lock:
-                if not pool:
-                    return
-                account = pool.pop()
-            started = time.perf_counter()
-            if account.sign_in(http) is not None:
-                latencies.append((time.perf_counter() - started) * 1000)
-
-    started = time.monotonic()
-    with ThreadPoolExecutor(threads) as executor:
-        for future in [executor.submit(client) for _ in range(threads)]:
-            future.result()
-    elapsed = time.monotonic() - started
-    latencies.sort()
-
-    def pct(p: float) -> float:
-        return round(latencies[min(len(latencies) - 1, int(p * len(latencies)))], 2)
-
-    return {
-        "rps": len(latencies) / elapsed,
-        "p50_ms": pct(0.50),
-        "p99_ms": pct(0.99),
-        "non_2xx": 0,
-        "socket_errors": None,
-        "count": len(latencies),
-    }
+    def bearer(self, url: str) -> str:
+        """A fresh access token (tokens live 10 minutes; a run of several servers is longer)."""
+        if self.reader is None:
+            self.reader = Account(url, "bench_reader")
+        self.reader.base = url
+        token = self.reader.sign_in()
+        assert token is not None
+        if not self.first_id:
+            first = requests.get(
+                f"{url}/api/products?limit=1",
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=10,
+            ).json()
+            self.first_id = first["items"][0]["id"]
+        return token
 
 
 def main() -> int:
-    service = Service()
-    results: dict[str, Any] = {}
-    print(f"seeding {ROWS} products and starting gunicorn ...", flush=True)
+    rig = Rig()
+    print(f"seeding {ROWS} products ...", flush=True)
+    runs: dict[str, dict[str, Any]] = {}
     try:
-        service.start()
-        print(f"seeded in {service.seed_seconds:.1f} s", flush=True)
+        print(f"seeded in {rig.seed():.1f} s", flush=True)
         if PROFILE:
-            profile(service, Path(PROFILE))
+            from bench_profile import profile
+
+            profile(rig, SPECS[0], Path(PROFILE), DURATION, CONNECTIONS)
             return 0
-        results = measure(service)
+        for spec in SPECS:
+            print(f"\n{spec.label}", flush=True)
+            runs[spec.label] = measure(rig, spec)
     finally:
-        service.stop()
-    report(results)
+        rig.drop()
+    report(runs)
     return 0
 
 
-def profile(service: Service, out: Path) -> None:
-    """Sample every worker with py-spy while wrk drives the page of 50 products (or one
-    product, with BENCH_PROFILE_TARGET=one)."""
-    account = Account(service.url, "bench_profiler")
-    token = account.sign_in()
-    assert token is not None and service.process is not None
-    path = "/api/products?limit=50"
-    if PROFILE_TARGET == "one":
-        first = requests.get(
-            f"{service.url}{path}", headers={"Authorization": f"Bearer {token}"}, timeout=10
-        ).json()
-        path = f"/api/products/{first['items'][0]['id']}"
-    raw = out.with_suffix(".txt")
-    spies = [
-        subprocess.Popen(
-            [
-                str(BIN / "py-spy"),
-                "record",
-                "--subprocesses",
-                "--pid",
-                str(service.process.pid),
-                "--duration",
-                str(DURATION),
-                "--format",
-                fmt,
-                "--output",
-                str(path),
-                "--nonblocking",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for fmt, path in (("flamegraph", out), ("raw", raw))
-    ]
-    time.sleep(1)
-    result = run_wrk(service.url, lua_get(token, path), 2, CONNECTIONS, DURATION)
-    for spy in spies:
-        spy.wait(timeout=DURATION + 30)
-    print(f"GET {path} under the profiler: {result['rps']:.1f} req/s")
-    leaves: dict[str, int] = {}
-    total = 0
-    for line in raw.read_text().splitlines():
-        stack, _, count = line.rpartition(" ")
-        frames = [f for f in stack.split(";") if "site-packages" in f or "shopapi" in f]
-        if frames:
-            # Attribute each sample to the innermost frame of the service or a library.
-            leaves[frames[-1]] = leaves.get(frames[-1], 0) + int(count)
-            total += int(count)
-    print(f"\nwhere the samples were (innermost library or service frame, {total} samples):")
-    for frame, count in sorted(leaves.items(), key=lambda kv: -kv[1])[:25]:
-        print(f"{count / total:6.1%}  {frame}")
-    print(f"\nflame graph: {out}")
+def costed(server: Server, run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """`run()`'s figures, plus the server's CPU time per request (microseconds)."""
+    before = server.cpu_seconds()
+    result = run()
+    used = server.cpu_seconds() - before
+    result["cpu_us"] = round(used / max(result["requests"], 1) * 1e6, 1)
+    return result
 
 
-def measure(service: Service) -> dict[str, Any]:
-    from shopapi.products.tokens import make_cursor
+def wrk(
+    server: Server, script: str, threads: int = 2, connections: int = CONNECTIONS
+) -> dict[str, Any]:
+    return costed(server, lambda: run_wrk(server.url, script, threads, connections, DURATION))
 
-    url = service.url
-    account = Account(url, "bench_reader")
-    token = account.sign_in()
-    assert token is not None
-    first = requests.get(
-        f"{url}/api/products?limit=1", headers={"Authorization": f"Bearer {token}"}, timeout=10
-    ).json()
-    first_id = first["items"][0]["id"]
-    last_id = first_id + ROWS - 1
-    deep = make_cursor(last_id - 60, service.jwt_key)
-    wrk: Callable[[str, int, int], dict[str, Any]] = lambda script, t, c: run_wrk(  # noqa: E731
-        url, script, t, c, DURATION
-    )
-    endpoints: list[tuple[str, Callable[[], dict[str, Any]]]] = [
-        ("floor: GET /healthz", lambda: wrk('wrk.path = "/healthz"\n', 2, CONNECTIONS)),
-        (
-            "GET /api/products?limit=50",
-            lambda: wrk(lua_get(token, "/api/products?limit=50"), 2, CONNECTIONS),
-        ),
-        (
-            f"GET /api/products?limit=50 (deep: after id {last_id - 60})",
-            lambda: wrk(lua_get(token, f"/api/products?limit=50&cursor={deep}"), 2, CONNECTIONS),
-        ),
-        (
-            "GET /api/products/{id}",
-            lambda: wrk(lua_get(token, f"/api/products/{first_id + ROWS // 2}"), 2, CONNECTIONS),
-        ),
-        ("POST /api/products", lambda: wrk(lua_post(token), 2, CONNECTIONS)),
-        ("PATCH /api/products/{id} with If-Match", lambda: wrk(lua_patch(token, first_id), 8, 8)),
-    ]
+
+def yardstick(spec: Spec, env: dict[str, str]) -> dict[str, Any]:
+    server = Server(spec, YARDSTICK, free_port(), env)
+    try:
+        result = wrk(server, 'wrk.path = "/healthz"\n')
+        result["rss_mib"] = server.worker_rss_mib()
+        return result
+    finally:
+        server.stop()
+
+
+def cursor_after(url: str, token: str, start: int, target: int) -> str:
+    """The service's own cursor for the page after id `target` (ids are contiguous from
+    `start` + 1), found by following pages: any version of the service understands it."""
+    headers = {"Authorization": f"Bearer {token}"}
+    after, cursor = start, None
+    while after < target:
+        params: dict[str, Any] = {"limit": min(200, target - after)}
+        if cursor:
+            params["cursor"] = cursor
+        page = requests.get(f"{url}/api/products", params=params, headers=headers, timeout=30)
+        page.raise_for_status()
+        cursor, after = page.json()["next_cursor"], page.json()["items"][-1]["id"]
+    assert cursor is not None and after == target
+    return str(cursor)
+
+
+def measure(rig: Rig, spec: Spec) -> dict[str, Any]:
     results: dict[str, Any] = {}
-    for name, run in endpoints:
-        print(f"  {name} ...", flush=True)
-        results[name] = run()
-
-    print("  registering accounts for the sign-in runs ...", flush=True)
-    with ThreadPoolExecutor(4) as executor:
-        accounts = list(executor.map(lambda i: Account(url, f"bench_{i}"), range(400)))
-    print("  sign-in (login + verify) ...", flush=True)
-    results["sign-in (login + verify)"] = sign_in_load(accounts[:200], DURATION, 8)
-
-    print("  GET /api/products/{id} during a burst of sign-ins ...", flush=True)
-    burst = threading.Thread(target=sign_in_load, args=(accounts[200:], DURATION, 8))
-    burst.start()
-    results["GET /api/products/{id} during sign-ins"] = wrk(
-        lua_get(token, f"/api/products/{first_id + 1}"), 2, CONNECTIONS
-    )
-    burst.join()
-    results["floor again: GET /healthz"] = wrk('wrk.path = "/healthz"\n', 2, CONNECTIONS)
-    results["_memory_mib_per_worker"] = service.worker_rss_mib()
+    print("  yardstick ...", flush=True)
+    results[YARD] = yardstick(spec, rig.env)
+    server = Server(spec, SERVICE, free_port(), rig.env)
+    try:
+        url = server.url
+        token, first_id = rig.bearer(url), rig.first_id
+        signers = rig.signers(url)
+        last_id = first_id + ROWS - 1
+        deep = cursor_after(url, token, first_id - 1, last_id - 60)
+        endpoints = [
+            (HEALTHZ, lambda: wrk(server, 'wrk.path = "/healthz"\n')),
+            (
+                "GET /api/products?limit=50",
+                lambda: wrk(server, lua_get(token, "/api/products?limit=50")),
+            ),
+            (
+                "GET /api/products?limit=50 (deep page)",
+                lambda: wrk(server, lua_get(token, f"/api/products?limit=50&cursor={deep}")),
+            ),
+            (ONE, lambda: wrk(server, lua_get(token, f"/api/products/{first_id + ROWS // 2}"))),
+            ("POST /api/products", lambda: wrk(server, lua_post(token))),
+            (
+                "PATCH /api/products/{id} with If-Match",
+                lambda: wrk(server, lua_patch(token, first_id), 8, 8),
+            ),
+        ]
+        for name, run in endpoints:
+            print(f"  {name} ...", flush=True)
+            results[name] = run()
+        print("  sign-in (login + verify) ...", flush=True)
+        results["sign-in (login + verify, 8 clients)"] = costed(
+            server, lambda: sign_in_load(signers[:SIGN_IN_ACCOUNTS], DURATION, 8)
+        )
+        print("  one product during a burst of sign-ins ...", flush=True)
+        burst = threading.Thread(
+            target=sign_in_load, args=(signers[SIGN_IN_ACCOUNTS:], DURATION, 8)
+        )
+        burst.start()
+        results[BURST] = wrk(server, lua_get(token, f"/api/products/{first_id + 1}"))
+        burst.join()
+        rss = server.worker_rss_mib()
+    finally:
+        server.stop()
+    print("  yardstick again ...", flush=True)
+    results["yardstick again"] = yardstick(spec, rig.env)
+    results["_rss_mib"] = rss
     return results
 
 
-def report(results: dict[str, Any]) -> None:
-    memory = results.pop("_memory_mib_per_worker", [])
-    floor = results["floor: GET /healthz"]["rps"]
-    floor_end = results["floor again: GET /healthz"]["rps"]
-    print()
-    print(f"{'endpoint':58} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'x floor':>8} {'non-2xx':>8}")
-    for name, r in results.items():
-        r["ratio_to_floor"] = round(r["rps"] / floor, 3)
+def report(runs: dict[str, dict[str, Any]]) -> None:
+    summary: dict[str, Any] = {}
+    for label, results in runs.items():
+        rss = results.pop("_rss_mib")
+        yard = results[YARD]["rps"]
+        own = results[HEALTHZ]["rps"]
+        print(f"\n{label}")
         print(
-            f"{name:58} {r['rps']:9.1f} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} "
-            f"{r['ratio_to_floor']:8.3f} {r['non_2xx']:8d}"
+            f"{'':50} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'x bare':>7} "
+            f"{'x healthz':>9} {'CPU us':>7} {'non-2xx':>7}"
         )
-    quiet = results["GET /api/products/{id}"]["p99_ms"]
-    busy = results["GET /api/products/{id} during sign-ins"]["p99_ms"]
-    drift = abs(floor_end - floor) / floor
-    print(f"\nread p99 during sign-ins: {busy:.2f} ms = {busy / quiet:.2f}x its quiet value")
-    print(f"resident memory per worker (MiB): {memory}")
-    print(f"floor at start {floor:.1f} req/s, at end {floor_end:.1f} req/s ({drift:.0%} apart)")
-    if drift > NOISE:
+        for name, r in results.items():
+            r["x_yardstick"] = round(r["rps"] / yard, 3)
+            r["x_healthz"] = round(r["rps"] / own, 3)
+            print(
+                f"{name:50} {r['rps']:8.1f} {r['p50_ms']:7.2f} {r['p99_ms']:7.2f} "
+                f"{r['x_yardstick']:7.3f} {r['x_healthz']:9.3f} {r['cpu_us']:7.0f} "
+                f"{r['non_2xx']:7d}"
+            )
+        burst = results[BURST]["p99_ms"] / results[ONE]["p99_ms"]
+        drift = abs(results["yardstick again"]["rps"] - yard) / yard
+        print(f"read p99 during sign-ins: {burst:.2f}x its quiet value")
         print(
-            "WARNING: the floor moved by more than 15%: the machine is noisy, "
-            "the ratios are unreliable"
+            f"resident memory per worker (MiB): service {rss}, yardstick {results[YARD]['rss_mib']}"
         )
-    summary = {
-        "machine": {
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-        },
-        "rows": ROWS,
-        "duration_s": DURATION,
-        "connections": CONNECTIONS,
-        "endpoints": results,
-        "memory_mib_per_worker": memory,
-        "read_p99_burst_ratio": round(busy / quiet, 2),
-        "floor_drift": round(drift, 3),
-        "noisy": drift > NOISE,
-    }
-    OUT.write_text(json.dumps(summary, indent=2))
+        print(
+            f"yardstick at start {yard:.0f} req/s, at end {results['yardstick again']['rps']:.0f}"
+            f" ({drift:.0%} apart)" + ("  WARNING: noisy machine" if drift > NOISE else "")
+        )
+        summary[label] = {
+            "endpoints": results,
+            "rss_mib_per_worker": rss,
+            "read_p99_burst_ratio": round(burst, 2),
+            "yardstick_drift": round(drift, 3),
+            "noisy": drift > NOISE,
+        }
+    if len(runs) > 1:
+        print("\nacross servers (same run): req/s, and CPU us per request in the server")
+        names = [n for n in next(iter(runs.values())) if not n.startswith("_")]
+        print(f"{'':50}" + "".join(f"{label:>22}" for label in runs))
+        for name in names:
+            cells = [
+                f"{runs[label][name]['rps']:9.1f} {runs[label][name]['cpu_us']:7.0f}us"
+                for label in runs
+            ]
+            print(f"{name:50}" + "".join(f"{cell:>22}" for cell in cells))
+    OUT.write_text(
+        json.dumps(
+            {
+                "machine": {
+                    "cpus": os.cpu_count(),
+                    "platform": platform.platform(),
+                    "python": platform.python_version(),
+                    "load_average": os.getloadavg(),
+                },
+                "rows": ROWS,
+                "duration_s": DURATION,
+                "connections": CONNECTIONS,
+                "servers": summary,
+            },
+            indent=2,
+        )
+    )
     print(f"figures written to {OUT}")
 
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make fuzz`: schemathesis against the service's own /openapi.json.
 #
-# Starts a fresh server (gunicorn, as `make serve`) on a scratch SQLite database, signs
+# Starts a fresh server (as `make serve` does) on a scratch SQLite database, signs
 # in with real TOTP codes for every authenticated request (scripts/fuzz_hooks.py), and
 # fails on any server error, undocumented status, wrong content type, response that does
 # not match its schema, or invalid input that is accepted. Bounded: at most
@@ -18,7 +18,7 @@ SERVER_PID=
 
 stop() {
   if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill -QUIT "$SERVER_PID" 2>/dev/null || true
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
     for _ in $(seq 1 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.2; done
     kill -KILL "$SERVER_PID" 2>/dev/null || true
   fi
@@ -36,7 +36,7 @@ export WEB_CONCURRENCY=2 THREADS=4
 unset REDIS_URL
 
 "$BIN/flask" --app app db upgrade >"$SCRATCH/migrate.log" 2>&1
-"$BIN/gunicorn" --config gunicorn.conf.py app:app >"$SCRATCH/server.log" 2>&1 &
+"$BIN/python" -m shopapi.serving >"$SCRATCH/server.log" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 1 100); do
   if "$BIN/python" -c "import urllib.request as u; u.urlopen('$BASE/healthz', timeout=1)" 2>/dev/null; then

@@ -1,7 +1,7 @@
 """`make loadtest`: a benchmark of `make serve` on MariaDB, then a consistency check.
 
 1. Creates a scratch MariaDB database (LOADTEST_MARIADB_URL, default the test server),
-   applies the migrations and starts gunicorn with gunicorn.conf.py, APP_ENV=production
+   applies the migrations and starts the server as `make serve` does, APP_ENV=production
    and generated secrets (so Argon2 runs at OWASP's cost, as in production).
 2. Runs locust headless (scripts/locustfile.py): USERS clients (default 64) for
    DURATION (default 60s), mixing sign-ins, reads, creates, conditional updates, deletes.
@@ -49,7 +49,7 @@ def start_server(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     )
     with log.open("wb") as fh:
         process = subprocess.Popen(
-            [str(BIN / "gunicorn"), "--config", "gunicorn.conf.py", "app:app"],
+            [str(BIN / "python"), "-m", "shopapi.serving"],
             cwd=ROOT,
             env=env,
             stdout=fh,
@@ -62,10 +62,10 @@ def start_server(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
                 return process
         except OSError:
             if process.poll() is not None:
-                raise SystemExit(f"gunicorn exited:\n{log.read_text()}") from None
+                raise SystemExit(f"the server exited:\n{log.read_text()}") from None
             time.sleep(0.2)
     process.kill()
-    raise SystemExit(f"gunicorn did not start:\n{log.read_text()}")
+    raise SystemExit(f"the server did not start:\n{log.read_text()}")
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
@@ -179,7 +179,7 @@ def main() -> int:
     }
     env.pop("REDIS_URL", None)
     base = f"http://127.0.0.1:{port}"
-    print(f"loadtest: gunicorn at {base}, database {make_url(database_url).database}")
+    print(f"loadtest: make serve's server at {base}, database {make_url(database_url).database}")
     server = start_server(env, work / "server.log")
     journal_path, prefix = work / "journal.json", work / "locust"
     try:

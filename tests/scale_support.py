@@ -6,6 +6,8 @@ address (127.x.y.z) so that its per-address budget is its own, whatever else run
 
 from __future__ import annotations
 
+import contextlib
+import os
 import random
 import select
 import signal
@@ -59,21 +61,37 @@ def base_env(database_url: str, secrets_env: dict[str, str], instance: Path, **e
 # --- production serving ------------------------------------------------------------------
 
 
-def start_gunicorn(env: dict[str, str], log_path: Path, workers: int = 2) -> LiveServer:
-    """`gunicorn --config gunicorn.conf.py app:app` (as `make serve`) on a free port."""
-    return start_server(
+def start_production(env: dict[str, str], log_path: Path, workers: int = 2) -> LiveServer:
+    """The production server, started as `make serve` starts it, on a free port; returns
+    once every worker has started (each listens only from then on)."""
+    server = start_server(
         {**env, "WEB_CONCURRENCY": str(workers), "THREADS": "4"},
         log_path,
-        [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "app:app"],
+        [sys.executable, "-m", "shopapi.serving"],
     )
+    deadline = time.monotonic() + 60
+    while server.log().count("Started worker-") < workers:
+        if time.monotonic() > deadline:
+            stop_production(server)
+            raise RuntimeError(f"not every worker started: {server.log()}")
+        time.sleep(0.1)
+    return server
 
 
-def stop_gunicorn(server: LiveServer) -> None:
-    """Quick shutdown of the master, which stops its workers."""
-    server.process.send_signal(signal.SIGQUIT)
+def stop_production(server: LiveServer) -> None:
+    """Stop the server as a deployment does (SIGTERM); it stops its workers. One that is
+    not done in 40 s (longer than its own 30 s bound) is killed, workers first."""
+    if server.process.poll() is not None:
+        return
+    pid = server.process.pid
+    workers = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    server.process.send_signal(signal.SIGTERM)
     try:
-        server.process.wait(timeout=15)
+        server.process.wait(timeout=40)
     except subprocess.TimeoutExpired:
+        for worker in workers:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(worker), signal.SIGKILL)
         server.process.kill()
         server.process.wait(timeout=5)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -177,3 +178,76 @@ def test_unreachable_redis_falls_back_to_local_limits(settings: Settings) -> Non
         _too_many(client.post("/auth/login", json=body))
     finally:
         app.extensions["db_engine"].dispose()
+
+
+def test_ipv6_clients_are_counted_per_64_prefix_behind_a_trusted_proxy(settings: Settings) -> None:
+    proxied = dataclasses.replace(
+        settings, trusted_proxies=1, login_rate_limit_per_address="3/minute"
+    )
+    app = create_app(proxied)
+    try:
+        client = app.test_client()
+        body = {"username": "x_y_z", "password": "p"}
+        # Addresses of one /64 (one subscriber's network) share one budget ...
+        one_network = ["2001:db8:5:7::1", "2001:db8:5:7::2", "2001:db8:5:7:ffff::9"]
+        for address in one_network:
+            r = client.post("/auth/login", json=body, headers={"X-Forwarded-For": address})
+            assert r.status_code == 401
+        _too_many(
+            client.post("/auth/login", json=body, headers={"X-Forwarded-For": "2001:db8:5:7::abcd"})
+        )
+        # ... the next /64 has its own, and so does an IPv4 client.
+        for address in ("2001:db8:5:8::1", "198.51.100.4"):
+            r = client.post("/auth/login", json=body, headers={"X-Forwarded-For": address})
+            assert r.status_code == 401, address
+    finally:
+        app.extensions["db_engine"].dispose()
+
+
+def test_ipv4_clients_are_counted_per_address(limited: Any) -> None:
+    client = limited.test_client()
+    body = {"username": "x_y_z", "password": "p"}
+    for _ in range(3):
+        client.post("/auth/login", json=body, environ_base={"REMOTE_ADDR": "192.0.2.1"})
+    _too_many(client.post("/auth/login", json=body, environ_base={"REMOTE_ADDR": "192.0.2.1"}))
+    neighbour = client.post("/auth/login", json=body, environ_base={"REMOTE_ADDR": "192.0.2.2"})
+    assert neighbour.status_code == 401
+
+
+def _no_limit_headers(r: Any) -> None:
+    assert "Retry-After" not in r.headers, (r.status_code, dict(r.headers))
+    assert not [name for name in r.headers.keys() if name.lower().startswith("x-ratelimit")]
+
+
+def test_answers_below_the_limit_carry_no_retry_after_or_rate_limit_headers(limited: Any) -> None:
+    client = limited.test_client()
+    created = client.post("/auth/register", json={"username": "carol_h", "password": PASSWORD})
+    assert created.status_code == 201
+    _no_limit_headers(created)
+    invalid = client.post("/auth/register", json={"username": "a b", "password": PASSWORD})
+    assert invalid.status_code == 422
+    _no_limit_headers(invalid)
+    wrong = client.post("/auth/login", json={"username": "carol_h", "password": "wrong-one"})
+    assert wrong.status_code == 401
+    _no_limit_headers(wrong)
+    right = client.post("/auth/login", json={"username": "carol_h", "password": PASSWORD})
+    assert right.status_code == 200
+    _no_limit_headers(right)
+    bad = client.post("/auth/verify", json={"mfa_token": "t"})
+    assert bad.status_code == 422
+    _no_limit_headers(bad)
+    # The fourth sign-in request of the minute is refused, with Retry-After only there.
+    refused = client.post("/auth/login", json={"username": "carol_h", "password": PASSWORD})
+    _too_many(refused)
+    assert not [name for name in refused.headers.keys() if name.lower().startswith("x-ratelimit")]
+
+
+def test_retry_after_says_when_the_oldest_request_leaves_the_window(limited: Any) -> None:
+    client = limited.test_client()
+    body = {"username": "x_y_z", "password": "p"}
+    for _ in range(3):
+        client.post("/auth/login", json=body)
+    time.sleep(2)
+    refused = client.post("/auth/login", json=body)
+    _too_many(refused)
+    assert int(refused.headers["Retry-After"]) <= 59  # not the whole window again

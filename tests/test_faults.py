@@ -23,8 +23,8 @@ from scale_support import (
     http_auth,
     http_session,
     is_problem,
-    start_gunicorn,
-    stop_gunicorn,
+    start_production,
+    stop_production,
 )
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -231,7 +231,7 @@ def test_with_redis_unreachable_the_service_serves_and_limits_from_memory(
     sqlite_env: dict[str, str], tmp_path: Path
 ) -> None:
     closed = free_port()  # nothing listens there
-    server = start_gunicorn(
+    server = start_production(
         {**sqlite_env, "REDIS_URL": f"redis://127.0.0.1:{closed}/0"}, tmp_path / "g.log", 1
     )
     try:
@@ -244,7 +244,7 @@ def test_with_redis_unreachable_the_service_serves_and_limits_from_memory(
         statuses = _login_statuses(server.url, PER_ADDRESS + 2)
         assert statuses == [401] * PER_ADDRESS + [429, 429], statuses
     finally:
-        stop_gunicorn(server)
+        stop_production(server)
     log = server.log()
     assert "falling back to in-memory storage" in log
     assert "Traceback" not in log

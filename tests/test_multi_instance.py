@@ -1,7 +1,7 @@
 """Two instances of the service, one MariaDB database, one Redis: they behave as one.
 
-Instance A is `python app.py`, instance B is gunicorn as `make serve` runs it (two worker
-processes), each on its own port. Every check goes over real HTTP with real TOTP codes.
+Instance A is `python app.py`, instance B is the production server as `make serve` runs it
+(two worker processes), each on its own port. Every check goes over real HTTP with real TOTP codes.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ from scale_support import (
     is_problem,
     loopback_address,
     shared_redis,
-    start_gunicorn,
-    stop_gunicorn,
+    start_production,
+    stop_production,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.mariadb, pytest.mark.redis]
@@ -63,7 +63,7 @@ def pair(secrets_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) 
         )
         a = start_server(env, tmp / "a.log")
         try:
-            b = start_gunicorn(env, tmp / "b.log")
+            b = start_production(env, tmp / "b.log")
         except BaseException:
             stop_server(a)
             raise
@@ -71,7 +71,7 @@ def pair(secrets_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) 
             yield Pair(a, b, redis)
         finally:
             stop_server(a)
-            stop_gunicorn(b)
+            stop_production(b)
             for server in (a, b):
                 assert "Traceback" not in server.log(), server.log()[-3000:]
 

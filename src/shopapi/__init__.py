@@ -41,12 +41,16 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> APIFlask:
         DEBUG=False,
     )
     app.extensions["settings"] = settings
+    # Outside Flask, so that every answer (a 404 or 405 from routing too) has them and
+    # costs no Flask hook: the request id, nosniff, no-store and the request's log line.
+    app.wsgi_app = logs.RequestLog(  # type: ignore[method-assign]
+        app.wsgi_app, stuck_after=settings.request_timeout
+    )
     if settings.trusted_proxies > 0:
         n = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
 
     register_json_loader()
-    logs.init_app(app)
     register_error_handlers(app)
     register_database(app, settings)
     register_blueprints(app, settings)
@@ -65,6 +69,7 @@ def register_database(app: APIFlask, settings: Settings) -> None:
             connect_timeout=settings.db_connect_timeout,
             query_timeout=settings.db_query_timeout,
             read_only=read_only,
+            pool_size=settings.db_pool_size,
         )
 
     main = engine()
@@ -89,14 +94,14 @@ def register_blueprints(app: APIFlask, settings: Settings) -> None:
 
 
 def register_headers(app: APIFlask, settings: Settings) -> None:
+    """CORS, when origins are configured (nosniff and no-store come from `logs.RequestLog`)."""
     origins = frozenset(settings.cors_origins)
+    if not origins:
+        return  # no hook at all: nothing for every request to pay
 
     @app.after_request
-    def security_headers(response: Response) -> Response:
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers.setdefault("Cache-Control", "no-store")
-        if origins:
-            _cors(response, origins)
+    def cors_headers(response: Response) -> Response:
+        _cors(response, origins)
         return response
 
 

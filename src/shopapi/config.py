@@ -52,6 +52,11 @@ class Settings:
     session_idle_timeout: int = 86400
     session_max_age: int = 604800
     security_log_days: int = 90
+    # Connections each pool keeps open: at least the threads of a worker, or requests
+    # beyond it open and close a connection each (a TCP and TLS handshake per request).
+    db_pool_size: int = 10
+    # Seconds after which a request counts as stuck and its worker is replaced (0: never).
+    request_timeout: int = 0
 
     @property
     def production(self) -> bool:
@@ -85,6 +90,8 @@ class Settings:
             "session_idle_timeout": _int(env, "SESSION_IDLE_TIMEOUT", 86400),
             "session_max_age": _int(env, "SESSION_MAX_AGE", 604800),
             "security_log_days": _int(env, "SECURITY_LOG_DAYS", 90),
+            "request_timeout": _int(env, "REQUEST_TIMEOUT", 0),
+            "db_pool_size": _int(env, "DB_POOL_SIZE", 10),
         }
         known = {f.name for f in fields(cls)}
         unknown = set(overrides) - known

@@ -150,10 +150,6 @@ def register_error_handlers(app: APIFlask) -> None:
     def http_error(error: HTTPException) -> Response:
         status = error.code or 500
         headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
-        if status == 429:
-            headers.setdefault("Retry-After", str(_retry_after(error)))
-            detail = "Too many requests from this address; wait before trying again."
-            return problem(429, detail, headers=headers)
         return problem(status, _DETAILS.get(status, HTTPStatus(status).phrase), headers=headers)
 
     @app.errorhandler(IntegrityError)
@@ -193,15 +189,6 @@ def register_error_handlers(app: APIFlask) -> None:
             return database_unavailable(error)  # type: ignore[arg-type]
         log.exception("unhandled error")
         return problem(500, "The server failed to handle this request.")
-
-
-def _retry_after(error: HTTPException) -> int:
-    limit = getattr(error, "limit", None)
-    try:
-        seconds = int(limit.limit.get_expiry()) if limit is not None else 60
-    except (AttributeError, TypeError):
-        seconds = 60
-    return max(seconds, 1)
 
 
 def _rollback() -> None:

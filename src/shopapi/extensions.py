@@ -1,38 +1,145 @@
-"""Extension objects, built per application so several apps never share state."""
+"""Extension objects, built per application so several apps never share state.
+
+The per-address limits are checked by a decorator on the views they apply to, and by
+nothing else: a request to any other view pays nothing for them, and only a 429 carries
+`Retry-After` (no `X-RateLimit-*` headers on other answers).
+"""
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+import math
+import threading
+import time
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
 
-from flask import Flask
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
+from flask import Flask, request
+from limits import RateLimitItem, parse_many
+from limits.errors import StorageError
+from limits.storage import MemoryStorage, RedisStorage, Storage
+from limits.strategies import MovingWindowRateLimiter
 
-from .config import Settings
+from .config import ConfigError, Settings
+from .errors import ApiError
 
 log = logging.getLogger(__name__)
+View = TypeVar("View", bound=Callable[..., Any])
+KEY_PREFIX = "shopapi"
+# While Redis is unreachable, look again after this many seconds (doubling up to the cap).
+RECHECK_FIRST, RECHECK_MAX = 1.0, 32.0
 
 
-def make_limiter(app: Flask, settings: Settings) -> Limiter:
-    """Per-address limits: in memory by default, in Redis when REDIS_URL is set.
+def client_key(address: str | None) -> str:
+    """What a per-address limit counts: an IPv4 address, or an IPv6 client's /64 prefix.
 
-    When Redis is unreachable the limiter falls back to per-process memory and logs a
-    warning instead of failing the request (never a 500, never unlimited guessing).
+    A single IPv6 subscriber usually holds a whole /64 (2^64 addresses); counting each
+    address apart would give it that many budgets.
     """
-    storage = settings.redis_url or "memory://"
-    options: dict[str, str | int] = (
-        {"socket_connect_timeout": 1, "socket_timeout": 1} if settings.redis_url else {}
-    )
-    limiter = Limiter(
-        key_func=get_remote_address,
-        storage_uri=storage,
-        storage_options=options,
-        strategy="moving-window",
-        headers_enabled=True,
-        in_memory_fallback_enabled=True,
-        swallow_errors=True,
-        key_prefix="shopapi",
-    )
-    limiter.init_app(app)
+    if not address or ":" not in address:
+        return address or "unknown"
+    try:
+        ip = ipaddress.IPv6Address(address.split("%", 1)[0])
+    except ValueError:
+        return address
+    if ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    return f"{ipaddress.IPv6Network((int(ip) >> 64 << 64, 64))}"
+
+
+class AddressLimiter:
+    """Moving-window limits per client address, in Redis (REDIS_URL) or in memory.
+
+    When Redis is unreachable the limiter counts in this process's memory with the same
+    limits and logs a warning instead of failing the request (never a 500, never unlimited
+    guessing); it tries Redis again from time to time and goes back to it once it answers.
+    """
+
+    def __init__(self, redis_url: str | None) -> None:
+        self.shared: Storage | None = None
+        if redis_url:
+            self.shared = RedisStorage(
+                redis_url, wrap_exceptions=True, socket_connect_timeout=1, socket_timeout=1
+            )
+        self.memory = MemoryStorage()
+        self._strategies = {
+            id(s): MovingWindowRateLimiter(s) for s in (self.shared, self.memory) if s is not None
+        }
+        self._lock = threading.Lock()
+        self._down_until: float | None = None
+        self._recheck = RECHECK_FIRST
+
+    def limit(self, limits: str, scope: str) -> Callable[[View], View]:
+        """A decorator: each call of the view spends one from every limit of `limits`
+        (Flask-Limiter's notation, e.g. "100/minute;1000/hour"), shared by every view
+        decorated with the same `scope`."""
+        try:
+            items = parse_many(limits)
+        except ValueError:
+            raise ConfigError(f"{limits!r} is not a rate limit such as 100/minute") from None
+
+        def decorate(view: View) -> View:
+            @wraps(view)
+            def limited(*args: Any, **kwargs: Any) -> Any:
+                self.spend(items, scope, client_key(request.remote_addr))
+                return view(*args, **kwargs)
+
+            return limited  # type: ignore[return-value]
+
+        return decorate
+
+    def spend(self, items: list[RateLimitItem], scope: str, key: str) -> None:
+        """Count one request of `key`; 429 with Retry-After when a limit is exhausted."""
+        try:
+            waits = self._spend(self._storage(), items, scope, key)
+        except StorageError:
+            self._mark_down()
+            waits = self._spend(self.memory, items, scope, key)
+        if waits:
+            raise ApiError(
+                429,
+                "Too many requests from this address; wait before trying again.",
+                headers={"Retry-After": str(max(waits))},
+            )
+
+    def _spend(
+        self, storage: Storage, items: list[RateLimitItem], scope: str, key: str
+    ) -> list[int]:
+        strategy = self._strategies[id(storage)]
+        waits = []
+        for item in items:
+            if not strategy.hit(item, KEY_PREFIX, scope, key):
+                reset_at = strategy.get_window_stats(item, KEY_PREFIX, scope, key).reset_time
+                waits.append(max(1, math.ceil(reset_at - time.time())))
+        return waits
+
+    def _storage(self) -> Storage:
+        if self.shared is None:
+            return self.memory
+        if self._down_until is None:
+            return self.shared
+        if time.monotonic() < self._down_until:
+            return self.memory
+        if self.shared.check():
+            with self._lock:
+                self._down_until, self._recheck = None, RECHECK_FIRST
+            log.info("Rate limit storage recovered")
+            return self.shared
+        with self._lock:
+            self._recheck = min(self._recheck * 2, RECHECK_MAX)
+            self._down_until = time.monotonic() + self._recheck
+        return self.memory
+
+    def _mark_down(self) -> None:
+        with self._lock:
+            if self._down_until is None:
+                log.warning("Rate limit storage unreachable - falling back to in-memory storage")
+            self._down_until = time.monotonic() + self._recheck
+
+
+def make_limiter(app: Flask, settings: Settings) -> AddressLimiter:
+    limiter = AddressLimiter(settings.redis_url)
     app.extensions["shopapi_limiter"] = limiter
     return limiter

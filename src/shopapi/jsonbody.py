@@ -34,8 +34,11 @@ def body(req: Request | None = None) -> dict[str, Any]:
         return cached
     if not req.is_json:
         raise ApiError(415, "The request body must be sent as Content-Type: application/json.")
+    raw = req.get_data(cache=True)
+    if _past_the_limit(req, raw):
+        raise ApiError(413, "The request body is larger than 1 MiB.")
     try:
-        data = loads(req.get_data(cache=True))
+        data = loads(raw)
     except (ValueError, RecursionError):
         # ValueError covers bad JSON, bad UTF-8, NaN/Infinity and over-long integers.
         raise ApiError(400, "The request body is not valid JSON.") from None
@@ -43,6 +46,15 @@ def body(req: Request | None = None) -> dict[str, Any]:
         raise ApiError(400, "The request body must be a JSON object.")
     g.json_body = data
     return data
+
+
+def _past_the_limit(req: Request, raw: bytes) -> bool:
+    """A body sent without Content-Length (chunked) is read up to the limit and no further:
+    one byte more in the stream means it was larger."""
+    limit = req.max_content_length
+    if req.content_length is not None or limit is None or len(raw) < limit:
+        return False
+    return bool(req.environ["wsgi.input"].read(1))
 
 
 def register_json_loader() -> None:

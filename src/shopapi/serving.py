@@ -1,8 +1,32 @@
-"""Development serving with Werkzeug; requests are logged by the app (see `shopapi.logs`)."""
+"""Serving: Werkzeug for development (`python app.py`), granian for production (`make serve`).
+
+`python -m shopapi.serving` is what `make serve`, the end-to-end tests and the load and
+fuzz drivers start: it replaces itself with granian serving `app:app` (WSGI), with the
+settings below. Why granian, and how each production need is met: README, Performance and
+Production.
+"""
 
 from __future__ import annotations
 
+import os
+import shutil
+import sys
+from collections.abc import Callable, Mapping
+
 from werkzeug.serving import WSGIRequestHandler
+
+PRODUCTION_SERVER = "granian"
+# One process per core; threads to overlap database waits and to keep spare ones while
+# sign-ins wait for their Argon2 hash (see shopapi.security). Measured with `make bench`.
+DEFAULT_WORKERS = os.cpu_count() or 1
+DEFAULT_THREADS = 8
+# A worker that stops is replaced after this many seconds; on SIGTERM, in-flight requests
+# get this long to finish before the workers are killed.
+RESPAWN_SECONDS = "1"
+SHUTDOWN_SECONDS = "30"
+# A request running longer than this ends its worker, which granian replaces (see
+# shopapi.logs.RequestLog); database and Redis waits are bounded well below it.
+REQUEST_TIMEOUT = "30"
 
 
 class QuietRequestHandler(WSGIRequestHandler):
@@ -11,3 +35,66 @@ class QuietRequestHandler(WSGIRequestHandler):
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         return
+
+
+def granian_command(
+    target: str,
+    host: str,
+    port: int,
+    workers: int,
+    threads: int,
+    executable: Callable[[str], str] = lambda name: shutil.which(name) or name,
+) -> list[str]:
+    """The granian command line serving the WSGI app `target` ("module:attribute")."""
+    return [
+        executable("granian"),
+        "--interface",
+        "wsgi",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--blocking-threads",
+        str(threads),
+        "--http",
+        "1",  # behind a proxy or a load balancer; no HTTP/2 negotiation per connection
+        "--no-ws",
+        "--no-access-log",  # the app logs each request, without its query string
+        "--respawn-failed-workers",
+        "--respawn-interval",
+        RESPAWN_SECONDS,
+        "--workers-kill-timeout",
+        SHUTDOWN_SECONDS,
+        target,
+    ]
+
+
+def production_command(env: Mapping[str, str], target: str = "app:app") -> list[str]:
+    """`make serve`'s command line, from HOST, PORT, WEB_CONCURRENCY and THREADS."""
+    return granian_command(
+        target,
+        env.get("HOST", "127.0.0.1"),
+        int(env.get("PORT", "5000")),
+        int(env.get("WEB_CONCURRENCY") or DEFAULT_WORKERS),
+        int(env.get("THREADS") or DEFAULT_THREADS),
+        lambda name: str(_bin(name)),
+    )
+
+
+def _bin(name: str) -> str:
+    """The tool installed beside this interpreter (the virtualenv's), else on PATH."""
+    beside = os.path.join(os.path.dirname(sys.executable), name)
+    return beside if os.path.exists(beside) else (shutil.which(name) or name)
+
+
+def main() -> None:
+    env = {**os.environ}
+    env.setdefault("REQUEST_TIMEOUT", REQUEST_TIMEOUT)
+    command = production_command(env)
+    os.execve(command[0], command, env)  # noqa: S606 - our own server, no shell
+
+
+if __name__ == "__main__":
+    main()

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from apiflask import APIFlask
-from flask_limiter import Limiter
 
 from ..config import Settings
+from ..extensions import AddressLimiter
 from . import account_routes, session_routes  # noqa: F401 - their views join the blueprint
 from .current import Account, Principal, account, authenticated, checked_read, principal
 from .routes import bp
@@ -23,13 +23,12 @@ __all__ = [
 ]
 
 
-def register(app: APIFlask, settings: Settings, limiter: Limiter) -> None:
+def register(app: APIFlask, settings: Settings, limiter: AddressLimiter) -> None:
     app.register_blueprint(bp)
     # Limits wrap the registered views, so each app has its own limiter and storage.
     views: dict[str, Any] = app.view_functions
-    sign_in = limiter.shared_limit(lambda: settings.login_rate_limit_per_address, scope="sign-in")
+    sign_in = limiter.limit(settings.login_rate_limit_per_address, scope="sign-in")
     for endpoint in ("auth.login", "auth.verify"):
         views[endpoint] = sign_in(views[endpoint])
-    views["auth.register"] = limiter.limit(lambda: settings.register_rate_limit_per_address)(
-        views["auth.register"]
-    )
+    register_limit = limiter.limit(settings.register_rate_limit_per_address, scope="register")
+    views["auth.register"] = register_limit(views["auth.register"])

@@ -1,16 +1,8 @@
-"""Gunicorn settings for `make serve` (production serving).
+"""Gunicorn (gthread) settings, for `make bench` to compare with `make serve`'s granian.
 
-Worker model: gthread, two processes per core with 6 threads each (WEB_CONCURRENCY and
-THREADS override). Measured with `make bench` on 2 cores:
-- Threads overlap database waits. A sign-in waiting for its Argon2 hash (which runs
-  outside the GIL, in a low-priority thread: see shopapi.security) holds a thread, so
-  there must be threads to spare: with 1-2 threads a burst of sign-ins took them all and
-  read p99 rose 10-20x, with 4 it rose 25-30x (also with 6 processes x 4 threads), with
-  5 it rose 7.5x; with 6 it stayed within 1.3x.
-- Fewer threads would serve quiet reads faster: with one-round-trip reads, 4 threads gave
-  one product 0.50x the floor against 0.44x with 6. The sign-in isolation wins.
-- More threads per process make the readers fight over the GIL: 8 threads x 2 processes
-  served reads 15-25% slower than 4-6 threads x 4 processes.
+This is how the service was served before granian: 4 processes x 6 threads on 2 cores
+(BENCH_SERVERS=gunicorn:4x6; WEB_CONCURRENCY and THREADS set the counts). It keeps the
+production settings it had, so the comparison is with a real deployment of it.
 """
 
 import multiprocessing
@@ -21,8 +13,8 @@ workers = int(os.environ.get("WEB_CONCURRENCY", 2 * multiprocessing.cpu_count())
 worker_class = "gthread"
 threads = int(os.environ.get("THREADS", "6"))
 
-# A request that runs longer than this is killed; in-flight requests get this long to
-# finish on SIGTERM (graceful shutdown) before workers are stopped.
+# In-flight requests get this long to finish on SIGTERM (graceful shutdown). With gthread
+# the timeout only catches a worker whose main loop stops, not one stuck request.
 timeout = 30
 graceful_timeout = 30
 keepalive = 5

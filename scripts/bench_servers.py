@@ -1,0 +1,191 @@
+"""The servers `make bench` compares, each started on the service and on the yardstick app.
+
+A server is named `NAME:WORKERSxTHREADS` in BENCH_SERVERS, e.g. `granian:2x6,gunicorn:4x6`;
+`NAME:WxT:baseline` serves the code found at BENCH_BASELINE (a `src` folder of another
+checkout, and any folders its dependencies need, separated by `:`) instead of this one.
+Every one is started with the settings production would use for it (timeouts, no access
+log); only the process and thread counts vary.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPTS = ROOT / "scripts"
+BIN = Path(sys.executable).parent
+SERVICE = "app:app"
+YARDSTICK = "bare_app:app"  # scripts/bare_app.py: Flask and one view, nothing else
+
+
+@dataclass(frozen=True)
+class Spec:
+    name: str
+    workers: int
+    threads: int
+    pythonpath: str = ""
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} {self.workers}x{self.threads}" + (" base" if self.pythonpath else "")
+
+
+def parse_specs(text: str) -> list[Spec]:
+    specs = []
+    for part in text.split(","):
+        match = re.fullmatch(r"\s*([a-z]+):(\d+)x(\d+)(:baseline)?\s*", part)
+        if not match or match.group(1) not in COMMANDS:
+            known = ", ".join(COMMANDS)
+            raise SystemExit(f"BENCH_SERVERS: {part!r} is not NAME:WxT with NAME one of {known}")
+        baseline = ""
+        if match.group(4):
+            baseline = os.environ.get("BENCH_BASELINE", "")
+            if not baseline:
+                raise SystemExit("BENCH_SERVERS: :baseline needs BENCH_BASELINE (a src folder)")
+        specs.append(Spec(match.group(1), int(match.group(2)), int(match.group(3)), baseline))
+    return specs
+
+
+def _executable(name: str) -> str:
+    path = BIN / name
+    if not path.exists():
+        found = shutil.which(name)
+        if found is None:
+            raise SystemExit(f"{name} is not installed in {BIN} (pip install it to compare it)")
+        return found
+    return str(path)
+
+
+def granian(spec: Spec, target: str, port: int) -> list[str]:
+    from shopapi.serving import granian_command
+
+    return granian_command(target, "127.0.0.1", port, spec.workers, spec.threads, _executable)
+
+
+def gunicorn(spec: Spec, target: str, port: int) -> list[str]:
+    # gunicorn.conf.py reads the counts and the address from the environment.
+    return [_executable("gunicorn"), "--config", str(SCRIPTS / "gunicorn.conf.py"), target]
+
+
+def uwsgi(spec: Spec, target: str, port: int) -> list[str]:
+    module, _, attribute = target.partition(":")
+    return [
+        _executable("uwsgi"),
+        "--http11-socket",  # keep-alive, as the other servers do
+        f"127.0.0.1:{port}",
+        "--module",
+        f"{module}:{attribute}",
+        "--pythonpath",
+        str(ROOT),
+        "--pythonpath",
+        str(SCRIPTS),
+        "--master",
+        "--processes",
+        str(spec.workers),
+        "--threads",
+        str(spec.threads),
+        "--lazy-apps",  # each worker builds its own app (its own database pool)
+        "--need-app",
+        "--die-on-term",
+        "--disable-logging",  # no access log: it would print query strings
+        "--harakiri",
+        "30",
+        "--buffer-size",
+        "16384",
+    ]
+
+
+COMMANDS = {"granian": granian, "gunicorn": gunicorn, "uwsgi": uwsgi}
+
+
+class Server:
+    """One server process serving `target`; `stop()` ends it and waits."""
+
+    def __init__(self, spec: Spec, target: str, port: int, env: dict[str, str]) -> None:
+        self.spec, self.url = spec, f"http://127.0.0.1:{port}"
+        full_env = {
+            **env,
+            "HOST": "127.0.0.1",
+            "PORT": str(port),
+            "WEB_CONCURRENCY": str(spec.workers),
+            "THREADS": str(spec.threads),
+            "MAX_REQUESTS": "0",  # no worker restarts in the middle of a measurement
+            "PYTHONPATH": os.pathsep.join(
+                p for p in (str(SCRIPTS), spec.pythonpath, env.get("PYTHONPATH", "")) if p
+            ),
+        }
+        self.process = subprocess.Popen(
+            COMMANDS[spec.name](spec, target, port),
+            cwd=ROOT,
+            env=full_env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            self._wait_until_up(target)
+        except BaseException:
+            self.stop()  # never leave a server behind
+            raise
+
+    def _wait_until_up(self, target: str) -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.spec.label} exited while starting {target}")
+            try:
+                if requests.get(f"{self.url}/healthz", timeout=5).status_code == 200:
+                    self._warm()
+                    return
+            except requests.RequestException:  # not listening yet, or workers still importing
+                time.sleep(0.1)
+        raise RuntimeError(f"{self.spec.label} did not start {target}")
+
+    def _warm(self) -> None:
+        """A few requests on fresh connections, so every worker has imported and connected."""
+        for _ in range(4 * self.spec.workers):
+            requests.get(f"{self.url}/healthz", timeout=5)
+
+    def worker_rss_mib(self) -> list[float]:
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        sizes = []
+        for pid in children.read_text().split():
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+            except FileNotFoundError:
+                continue
+            kib = int(re.search(r"VmRSS:\s+(\d+)", status).group(1))  # type: ignore[union-attr]
+            sizes.append(round(kib / 1024, 1))
+        return sizes
+
+    def cpu_seconds(self) -> float:
+        """CPU time used so far by the server's processes (user + system): what a request
+        costs, whatever else the machine is doing meanwhile."""
+        pid = self.process.pid
+        pids = [str(pid), *Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+        ticks = 0
+        for each in pids:
+            try:
+                fields = Path(f"/proc/{each}/stat").read_text().rpartition(")")[2].split()
+            except FileNotFoundError:
+                continue
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+        return ticks / os.sysconf("SC_CLK_TCK")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
