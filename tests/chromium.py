@@ -76,11 +76,13 @@ def chromium(
 
 
 class RequestLog:
-    """URLs of the Network.requestWillBeSent events of the page (the log drains on read)."""
+    """URLs of the Network.requestWillBeSent events of the page (the log drains on read),
+    and the headers each request went with (what a proxy on the way would see)."""
 
     def __init__(self, driver: Any) -> None:
         self.driver = driver
         self.urls: list[str] = []
+        self.headers: list[dict[str, str]] = []
 
     def collect(self) -> list[str]:
         for entry in self.driver.get_log("performance"):
@@ -93,6 +95,7 @@ class RequestLog:
             if urlsplit(params.get("documentURL", "")).scheme in BROWSER_UI_SCHEMES:
                 continue
             self.urls.append(params["request"]["url"])
+            self.headers.append(params["request"].get("headers", {}))
         return self.urls
 
 

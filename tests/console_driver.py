@@ -105,7 +105,10 @@ class Console:
     def error_beside(self, label: str) -> str:
         """The error message shown with a field (the element its aria-describedby names)."""
         element = self.field(label)
-        assert element.get_attribute("aria-invalid") == "true", f"{label} is not marked invalid"
+        try:
+            self.wait(lambda: element.get_attribute("aria-invalid") == "true")
+        except Exception as error:
+            raise AssertionError(f"{label} is not marked invalid") from error
         for ident in (element.get_attribute("aria-describedby") or "").split():
             shown = self.driver.find_element(By.ID, ident)
             if "field-error" in (shown.get_attribute("class") or "") and shown.is_displayed():
@@ -132,6 +135,13 @@ class Console:
 
     def text(self) -> str:
         return str(self.driver.find_element(By.TAG_NAME, "main").text)
+
+    def shows(self, text: str) -> None:
+        """`text` appears on the page (pages draw what the API answers when it arrives)."""
+        try:
+            self.wait(lambda: text in self.text())
+        except Exception as error:
+            raise AssertionError(f"{text!r} never appeared: {self.text()!r}") from error
 
     def rows(self, table_class: str = "products") -> list[list[str]]:
         self.find(f"//table[contains(@class, {_quote(table_class)})]", "the table")
