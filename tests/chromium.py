@@ -108,6 +108,27 @@ def severe_messages(driver: Any) -> list[str]:
     ]
 
 
+def no_page_errors(driver: Any, *provoked: int) -> None:
+    """No script error or refused load; Chromium also logs every 4xx answer to fetch(),
+    so the statuses a test `provoked` on purpose (a bad price, a stale version) pass."""
+    expected = tuple(f"the server responded with a status of {status}" for status in provoked)
+    errors = [m for m in severe_messages(driver) if not any(e in m for e in expected)]
+    assert not errors, errors
+
+
+def same_origin_only(urls: list[str], base: str) -> None:
+    """Every request went to `base`'s origin (or stayed in the page: data:, blob:)."""
+    origin = urlsplit(base)
+    outside = [
+        u
+        for u in urls
+        if urlsplit(u).scheme not in {"data", "blob"}
+        and (urlsplit(u).scheme, urlsplit(u).netloc) != (origin.scheme, origin.netloc)
+    ]
+    assert not outside, f"requests outside {base}: {outside}"
+    assert urls, "no request was seen"
+
+
 def screenshot(driver: Any, name: str) -> Path:
     OUTPUT.mkdir(exist_ok=True)
     path = OUTPUT / name

@@ -19,13 +19,21 @@ from chromium import OUTPUT
 from conftest import ROOT
 from PIL import Image, ImageFilter
 from selenium.common.exceptions import StaleElementReferenceException
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 WAIT = 20
 # Pictures for the README, when asked for (see `make screenshots`).
 DOCS_SHOTS = os.environ.get("CONSOLE_SCREENSHOTS", "")
+# The focused element's outline, and its name as a person reads it (its label or text).
+FOCUS_AND_NAME = """
+const e = arguments[0], s = getComputedStyle(e);
+const named = e.labels && e.labels.length ? e.labels[0] : e;
+return [[s.outlineStyle, parseFloat(s.outlineWidth)], (named.innerText || "").trim()];
+"""
 # Runs axe on the whole document; a failure of axe itself counts as a critical finding.
 AXE_RUN = """
 const done = arguments[arguments.length - 1];
@@ -151,6 +159,38 @@ class Console:
             table_class,
         )
         return [list(row) for row in cells]
+
+    # --- the keyboard, and a small screen ---------------------------------------------
+
+    def tab_to(self, name: str, back: bool = False, limit: int = 40) -> Any:
+        """Press Tab (Shift+Tab) until the control called `name` has focus; each stop
+        must show where the focus is."""
+        for _ in range(limit):
+            keys = ActionChains(self.driver)
+            if back:
+                keys.key_down(Keys.SHIFT).send_keys(Keys.TAB).key_up(Keys.SHIFT)
+            else:
+                keys.send_keys(Keys.TAB)
+            keys.perform()
+            focused = self.driver.switch_to.active_element
+            if focused.tag_name == "body":  # the page itself, before the first control
+                continue
+            outline, label = self.driver.execute_script(FOCUS_AND_NAME, focused)
+            assert outline[0] != "none" and outline[1] >= 2, f"no visible focus on {label!r}"
+            if label == name or label.startswith(f"{name} ("):
+                return focused
+        raise AssertionError(f"{name!r} cannot be reached with the Tab key")
+
+    def press(self, *keys: str) -> None:
+        """Type into whatever has the focus."""
+        ActionChains(self.driver).send_keys(*keys).perform()
+
+    def fits(self) -> None:
+        """Nothing sticks out sideways: no horizontal scrolling."""
+        width = self.driver.execute_script(
+            "return [document.documentElement.scrollWidth, window.innerWidth]"
+        )
+        assert width[0] <= width[1], f"the page is wider than the screen: {width}"
 
     # --- what only a test does ------------------------------------------------------
 

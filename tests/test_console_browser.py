@@ -12,15 +12,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pyotp
 import pytest
 import requests
-from chromium import RequestLog, chromium, severe_messages
+from chromium import RequestLog, chromium, no_page_errors, same_origin_only
 from conftest import PASSWORD, HttpAuth, LiveServer
 from console_driver import Console, axe_source
-from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
@@ -44,26 +42,6 @@ def browser(tmp_path: Path, downloads: Path) -> Iterator[Any]:
 @pytest.fixture
 def console(browser: Any, live_server: LiveServer, backend: str) -> Console:
     return Console(browser, live_server.url, axe_source(), backend)
-
-
-def same_origin_only(urls: list[str], base: str) -> None:
-    origin = urlsplit(base)
-    outside = [
-        u
-        for u in urls
-        if urlsplit(u).scheme not in {"data", "blob"}
-        and (urlsplit(u).scheme, urlsplit(u).netloc) != (origin.scheme, origin.netloc)
-    ]
-    assert not outside, f"requests outside {base}: {outside}"
-    assert urls, "no request was seen"
-
-
-def no_page_errors(driver: Any, *provoked: int) -> None:
-    """No script error or refused load; Chromium also logs every 4xx answer to fetch(),
-    so the statuses a test `provoked` on purpose (a bad price, a stale version) pass."""
-    expected = tuple(f"the server responded with a status of {status}" for status in provoked)
-    errors = [m for m in severe_messages(driver) if not any(e in m for e in expected)]
-    assert not errors, errors
 
 
 def test_staff_member_registers_signs_in_and_manages_products_through_the_console(
@@ -136,6 +114,7 @@ def test_staff_member_registers_signs_in_and_manages_products_through_the_consol
     assert "created" in console.flash()
     product_id = int(driver.current_url.rsplit("/", 1)[1])
     console.shows("19.90")
+    console.check("product")
 
     # Someone else, with a client of their own, changes the price while alice edits.
     other = HttpAuth(live_server.url)
@@ -144,6 +123,8 @@ def test_staff_member_registers_signs_in_and_manages_products_through_the_consol
     api.headers["Authorization"] = f"Bearer {token}"
     console.click("Edit")
     console.on_page("Edit product")
+    assert console.value("Price") == "19.90"  # the form holds the product as read
+    console.check("edit")
     changed = api.patch(
         f"{live_server.url}/api/products/{product_id}",
         json={"price": "25.00"},
@@ -332,46 +313,6 @@ def test_an_account_that_never_scanned_its_qr_code_gets_it_again_at_sign_in(
     no_page_errors(driver)
 
 
-def tab_to(console: Console, name: str, back: bool = False, limit: int = 40) -> Any:
-    """Press Tab (Shift+Tab) until the control called `name` has focus; each stop shows it."""
-    driver = console.driver
-    for _ in range(limit):
-        keys = ActionChains(driver)
-        if back:
-            keys.key_down(Keys.SHIFT).send_keys(Keys.TAB).key_up(Keys.SHIFT)
-        else:
-            keys.send_keys(Keys.TAB)
-        keys.perform()
-        focused = driver.switch_to.active_element
-        if focused.tag_name == "body":  # the page itself, before the first control
-            continue
-        style = driver.execute_script(
-            "const s = getComputedStyle(arguments[0]);"
-            "return [s.outlineStyle, parseFloat(s.outlineWidth)]",
-            focused,
-        )
-        label = driver.execute_script(
-            "const e = arguments[0], named = e.labels && e.labels.length ? e.labels[0] : e;"
-            "return (named.innerText || '').trim()",
-            focused,
-        )
-        assert style[0] != "none" and style[1] >= 2, f"no visible focus on {label!r}"
-        if label == name or label.startswith(f"{name} ("):
-            return focused
-    raise AssertionError(f"{name!r} cannot be reached with the Tab key")
-
-
-def type_keys(console: Console, *keys: str) -> None:
-    ActionChains(console.driver).send_keys(*keys).perform()
-
-
-def fits(console: Console) -> None:
-    width = console.driver.execute_script(
-        "return [document.documentElement.scrollWidth, window.innerWidth]"
-    )
-    assert width[0] <= width[1], f"the page is wider than the screen: {width}"
-
-
 def test_keyboard_only_on_a_360_pixel_phone(console: Console, live_server: LiveServer) -> None:
     driver = console.driver
     requests_seen = RequestLog(driver)
@@ -381,46 +322,46 @@ def test_keyboard_only_on_a_360_pixel_phone(console: Console, live_server: LiveS
     )
     driver.get(f"{live_server.url}/#/register")
     console.on_page("Create an account")
-    assert tab_to(console, "Skip to main content")
-    tab_to(console, "Username")
-    type_keys(console, "carol")
-    tab_to(console, "Password")
-    type_keys(console, PASSWORD, Keys.ENTER)
+    assert console.tab_to("Skip to main content")
+    console.tab_to("Username")
+    console.press("carol")
+    console.tab_to("Password")
+    console.press(PASSWORD, Keys.ENTER)
     console.on_page("Set up your authenticator")
-    fits(console)
+    console.fits()
     console.check("setup-360", blur=SECRETS, docs=True)
     totp = pyotp.parse_uri(console.scan_qr_code())
-    tab_to(console, "I have saved my recovery codes")
-    type_keys(console, Keys.SPACE)
-    tab_to(console, "Continue")
-    type_keys(console, Keys.ENTER)
+    console.tab_to("I have saved my recovery codes")
+    console.press(Keys.SPACE)
+    console.tab_to("Continue")
+    console.press(Keys.ENTER)
     console.on_page("Confirm your authenticator")
-    tab_to(console, "6-digit code from your authenticator app")
-    type_keys(console, totp.now(), Keys.ENTER)
+    console.tab_to("6-digit code from your authenticator app")
+    console.press(totp.now(), Keys.ENTER)
     console.on_page("Products")
-    fits(console)
+    console.fits()
 
-    tab_to(console, "New product")
-    type_keys(console, Keys.ENTER)
+    console.tab_to("New product")
+    console.press(Keys.ENTER)
     console.on_page("New product")
-    tab_to(console, "Name")
-    type_keys(console, "Teapot for a very long shelf label that wraps on a phone")
-    tab_to(console, "Price")
-    type_keys(console, "31")
-    tab_to(console, "Quantity")
-    type_keys(console, "4", Keys.ENTER)
+    console.tab_to("Name")
+    console.press("Teapot for a very long shelf label that wraps on a phone")
+    console.tab_to("Price")
+    console.press("31")
+    console.tab_to("Quantity")
+    console.press("4", Keys.ENTER)
     console.on_page("Teapot for a very long shelf label that wraps on a phone")
     console.shows("31.00")
-    fits(console)
-    tab_to(console, "Products", back=True)
-    type_keys(console, Keys.ENTER)
+    console.fits()
+    console.tab_to("Products", back=True)
+    console.press(Keys.ENTER)
     console.on_page("Products")
     assert console.rows()[0][:3] == [
         "Teapot for a very long shelf label that wraps on a phone",
         "none",
         "31.00",
     ]
-    fits(console)
+    console.fits()
     console.check("products-360", docs=True)
 
     same_origin_only(requests_seen.collect(), live_server.url)
