@@ -240,6 +240,19 @@ def sign_up(console: Console, url: str, username: str) -> list[str]:
     return codes
 
 
+def end_session_elsewhere(seen: RequestLog, url: str) -> None:
+    """Sign out with the console's latest token, as seen on the wire, from another client."""
+    seen.collect()
+    token = next(
+        value
+        for headers in reversed(seen.headers)
+        for name, value in headers.items()
+        if name.lower() == "authorization"
+    )
+    ended = requests.post(f"{url}/auth/logout", headers={"Authorization": token}, timeout=10)
+    assert ended.status_code == 204
+
+
 def test_a_session_ended_elsewhere_resumes_without_losing_what_was_typed(
     console: Console, live_server: LiveServer
 ) -> None:
@@ -253,17 +266,7 @@ def test_a_session_ended_elsewhere_resumes_without_losing_what_was_typed(
     console.fill("Quantity", "2")
 
     # The session ends elsewhere: its token, as a proxy on the way saw it, signs out.
-    seen.collect()
-    token = next(
-        value
-        for headers in reversed(seen.headers)
-        for name, value in headers.items()
-        if name.lower() == "authorization"
-    )
-    ended = requests.post(
-        f"{live_server.url}/auth/logout", headers={"Authorization": token}, timeout=10
-    )
-    assert ended.status_code == 204
+    end_session_elsewhere(seen, live_server.url)
 
     console.button("Create product").click()
     console.find("//dialog//h2[.='Sign in again']", "the sign-in dialog")
@@ -283,6 +286,13 @@ def test_a_session_ended_elsewhere_resumes_without_losing_what_was_typed(
     console.click("Products")
     console.on_page("Products")
     assert [r[0] for r in console.rows()] == ["Kettle"]
+
+    # Signing out of a session that already ended elsewhere just signs out.
+    end_session_elsewhere(seen, live_server.url)
+    console.click("Sign out")
+    console.on_page("Sign in")
+    assert "signed out" in console.flash()
+    assert not driver.find_elements(By.TAG_NAME, "dialog")
     same_origin_only(seen.collect(), live_server.url)
     no_page_errors(driver, 401)
 

@@ -33,8 +33,11 @@ async function readBody(response) {
 /**
  * Send one request. Resolves to `{status, body, headers}` for 2xx, throws ApiError
  * otherwise. A 401 on a signed-in request means the token is no longer good.
+ * `options`: body (sent as JSON), headers, signal (AbortSignal), signedIn (send the
+ * token; default true), endsSession (the request signs out).
  */
-export async function call(method, path, { body, headers = {}, signal, signedIn = true } = {}) {
+export async function call(method, path, options = {}) {
+  const { body, headers = {}, signal, signedIn = true, endsSession = false } = options;
   const init = { method, signal, headers: { Accept: "application/json", ...headers } };
   init.cache = "no-store";
   init.credentials = "omit"; // the token is the only credential; no cookie is involved
@@ -57,7 +60,8 @@ export async function call(method, path, { body, headers = {}, signal, signedIn 
     data && typeof data === "object" && !Array.isArray(data)
       ? data
       : { detail: `The service answered ${response.status} ${response.statusText}.` };
-  if (response.status === 401 && token && session.token === token) session.expire();
+  // (Unless the request was to end the session anyway: then a 401 says it is over.)
+  if (response.status === 401 && token && !endsSession && session.token === token) session.expire();
   throw new ApiError(response.status, problem, response.headers);
 }
 
@@ -72,7 +76,7 @@ export const auth = {
   verify: (mfaToken, code) =>
     call("POST", "/auth/verify", { body: { mfa_token: mfaToken, ...code }, signedIn: false }),
   me: (options) => call("GET", "/auth/me", options),
-  logout: () => call("POST", "/auth/logout"),
+  logout: () => call("POST", "/auth/logout", { endsSession: true }),
 };
 
 export const products = {

@@ -111,7 +111,10 @@ export function createRouter({ routes, outlet, notFound, guard }) {
     start() {
       window.addEventListener("hashchange", onHashChange);
       window.addEventListener("beforeunload", (event) => {
-        if (leaveCheck?.()) event.preventDefault();
+        if (leaveCheck?.()) {
+          event.preventDefault();
+          event.returnValue = ""; // older browsers ask only when this is set
+        }
       });
       render();
     },

@@ -90,11 +90,11 @@ export function alertBox() {
 }
 
 /**
- * Show an API error on a form: its `detail` in the alert box, each of its validation
- * `errors` beside the field it names (those naming no field of the form go in the box).
+ * Show an API error: its `detail` in the alert box (with `extra` after it), each of its
+ * validation `errors` beside the field it names (those naming no field go in the box).
  * Focus moves to the first field in error, else to the box.
  */
-export function showProblem(error, alert, fields = {}) {
+export function showProblem(error, alert, fields = {}, ...extra) {
   for (const f of Object.values(fields)) f.clear();
   const others = [];
   let first = null;
@@ -107,7 +107,13 @@ export function showProblem(error, alert, fields = {}) {
       others.push(h("li", {}, name === "_body" ? list.join(" ") : `${name}: ${list.join(" ")}`));
     }
   }
-  alert.show(h("p", {}, error.message), others.length ? h("ul", {}, others) : null);
+  const wait = error.status === 429 || error.status === 503 ? error.headers?.get?.("Retry-After") : null;
+  alert.show(
+    h("p", {}, error.message),
+    others.length ? h("ul", {}, others) : null,
+    wait ? h("p", {}, `Try again in ${wait} seconds.`) : null,
+    extra,
+  );
   (first || alert.element).focus();
 }
 

@@ -1,7 +1,7 @@
 // Your account: who the service says you are (/auth/me), and signing out.
 import { ApiError, auth } from "../api.js";
 import { session } from "../session.js";
-import { alertBox, append, busy, flash, h, heading, time } from "../ui.js";
+import { alertBox, append, busy, flash, h, heading, showProblem, time } from "../ui.js";
 
 /** End the session at the service, then forget the token here whatever the answer. */
 export async function signOut(navigate) {
@@ -30,7 +30,7 @@ export default {
       ({ body: me } = await auth.me({ signal }));
     } catch (error) {
       if (error.name === "AbortError") throw error;
-      alert.show(h("p", {}, error.message));
+      showProblem(error, alert);
       return;
     }
     session.setUser(me);

@@ -1,7 +1,7 @@
 // Every change of a product, oldest first, also after it was deleted.
 import { products } from "../api.js";
 import { session } from "../session.js";
-import { alertBox, append, h, heading, show, time } from "../ui.js";
+import { alertBox, append, h, heading, show, showProblem, time } from "../ui.js";
 
 const ACTIONS = { create: "Created", update: "Updated", delete: "Deleted" };
 
@@ -55,7 +55,7 @@ export default {
       ({ body: { items } } = await products.history(id, { signal }));
     } catch (error) {
       if (error.name === "AbortError") throw error;
-      alert.show(h("p", {}, error.message));
+      showProblem(error, alert);
       return;
     }
     const name = lastName(items);

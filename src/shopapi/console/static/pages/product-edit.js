@@ -39,7 +39,7 @@ export default {
       etag = answer.headers.get("ETag");
     } catch (error) {
       if (error.name === "AbortError") throw error;
-      alert.show(h("p", {}, error.message));
+      showProblem(error, alert);
       return;
     }
     const conflict = h("section", { class: "conflict", hidden: true, "aria-labelledby": `conflict-${id}` });
@@ -49,11 +49,12 @@ export default {
       try {
         latest = await products.get(id);
       } catch (error) {
-        const gone = error.status === 404
-          ? ["Someone deleted this product while you were editing, so nothing was saved. ",
-             h("a", { href: `#/products/${id}/history` }, "See its history"), "."]
-          : [error.message];
-        alert.show(h("p", {}, ...gone));
+        if (error.status !== 404) {
+          showProblem(error, alert);
+          return;
+        }
+        alert.show(h("p", {}, "Someone deleted this product while you were editing, so nothing was saved. ",
+          h("a", { href: `#/products/${id}/history` }, "See its history"), "."));
         alert.element.focus();
         return;
       }

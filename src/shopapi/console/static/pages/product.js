@@ -1,6 +1,6 @@
 // One product: its fields, and the ways to edit it, delete it or see its history.
 import { products } from "../api.js";
-import { alertBox, append, busy, flash, h, heading, show, takeFlash, time, uid } from "../ui.js";
+import { alertBox, append, busy, flash, h, heading, show, showProblem, takeFlash, time, uid } from "../ui.js";
 
 function details(product) {
   const item = (label, value) => [h("dt", {}, label), h("dd", {}, value)];
@@ -42,8 +42,7 @@ function deleteDialog(product, etag, { navigate, refresh }) {
           refresh();
           return;
         }
-        alert.show(h("p", {}, error.message));
-        alert.element.focus();
+        showProblem(error, alert);
       }
     }));
   document.body.append(dialog);
@@ -63,7 +62,7 @@ export default {
       answer = await products.get(params.id, { signal });
     } catch (error) {
       if (error.name === "AbortError") throw error;
-      alert.show(h("p", {}, error.message),
+      showProblem(error, alert, {},
         error.status === 404 ? h("p", {}, "If it was deleted, ", h("a", { href: `#/products/${params.id}/history` }, "its history"), " says when and by whom.") : null);
       return;
     }

@@ -1,6 +1,6 @@
 // The product list, a page at a time, following the API's cursors.
 import { products } from "../api.js";
-import { alertBox, append, h, heading, show, takeFlash, time } from "../ui.js";
+import { alertBox, append, h, heading, show, showProblem, takeFlash, time } from "../ui.js";
 
 const SIZES = [10, 25, 50, 100];
 const DEFAULT_SIZE = 25;
@@ -77,7 +77,7 @@ export default {
     } catch (error) {
       if (error.name === "AbortError") throw error;
       status.remove();
-      alert.show(h("p", {}, error.message), cursor ? h("p", {}, h("a", { href: pageHash(limit, 1) }, "Back to the first page")) : null);
+      showProblem(error, alert, {}, cursor ? h("p", {}, h("a", { href: pageHash(limit, 1) }, "Back to the first page")) : null);
       return;
     }
     cursors.set(`${limit}:${number}`, cursor);

@@ -95,8 +95,7 @@ function setup(view, account, password, context) {
         confirmStep(view, account.username, body, context);
       } catch (error) {
         // The account exists; the sign-in page can take it from here.
-        alert.show(h("p", {}, error.message), h("p", {}, h("a", { href: "#/sign-in" }, "Go to the sign-in page")));
-        alert.element.focus();
+        showProblem(error, alert, {}, h("p", {}, h("a", { href: "#/sign-in" }, "Go to the sign-in page")));
       }
     });
   });

@@ -129,7 +129,8 @@ export function reauthenticate(onDone) {
   });
   document.body.append(dialog);
   dialog.showModal();
-  dialog.querySelector("input:not([type=radio])")?.focus();
+  // The first empty field: the password when the username is already known.
+  [...dialog.querySelectorAll("input")].find((i) => i.type !== "radio" && !i.value)?.focus();
 }
 
 export default {
