@@ -160,6 +160,17 @@ class Console:
         )
         return [list(row) for row in cells]
 
+    def sign_in_with_recovery_code(self, password: str, code: str, check: str = "") -> None:
+        """The sign-in form (page or dialog), username filled: the password, then a
+        recovery code instead of the app's (`check`: the axe check's name, before sending)."""
+        self.fill("Password", password)
+        self.button("Continue").click()
+        self.field("a recovery code").click()
+        self.fill("Recovery code", code)
+        if check:
+            self.check(check)
+        self.button("Sign in").click()
+
     # --- the keyboard, and a small screen ---------------------------------------------
 
     def tab_to(self, name: str, back: bool = False, limit: int = 40) -> Any:

@@ -207,12 +207,7 @@ def test_staff_member_registers_signs_in_and_manages_products_through_the_consol
 
     # Signing in with a recovery code instead of the app.
     console.fill("Username", "alice")
-    console.fill("Password", PASSWORD)
-    console.button("Continue").click()
-    console.field("a recovery code").click()
-    console.fill("Recovery code", codes[0])
-    console.check("sign-in-code")
-    console.button("Sign in").click()
+    console.sign_in_with_recovery_code(PASSWORD, codes[0], check="sign-in-code")
     console.on_page("Products")
     console.click("Sign out")
     console.on_page("Sign in")
@@ -271,12 +266,7 @@ def test_a_session_ended_elsewhere_resumes_without_losing_what_was_typed(
     console.button("Create product").click()
     console.find("//dialog//h2[.='Sign in again']", "the sign-in dialog")
     assert console.value("Username") == "dave"
-    console.fill("Password", PASSWORD)
-    console.button("Continue").click()
-    console.field("a recovery code").click()
-    console.fill("Recovery code", codes[0])
-    console.check("sign-in-again")
-    console.button("Sign in").click()
+    console.sign_in_with_recovery_code(PASSWORD, codes[0], check="sign-in-again")
     console.wait(lambda: not driver.find_elements(By.TAG_NAME, "dialog"))
 
     # The form kept everything; saving again creates the product once.
