@@ -74,6 +74,7 @@ def test_the_files_of_this_release_are_kept_by_browsers(client: Any) -> None:
         with client.get(f"/console/{version}/{name}") as response:
             assert response.status_code == 200, name
             assert response.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+            assert "Expires" not in response.headers
             assert response.headers["X-Content-Type-Options"] == "nosniff"
             assert response.mimetype == expected[name.rsplit(".", 1)[1]], name
 

@@ -74,6 +74,7 @@ def asset(version: str, filename: str) -> Response:
         response.mimetype = "text/javascript"  # RFC 9239; module scripts need a JS type
     # A page of an older release may still ask for its files: it gets today's, uncached.
     response.headers["Cache-Control"] = IMMUTABLE if version == VERSION else "no-cache"
+    response.headers.pop("Expires", None)  # send_file's "Expires: now" contradicts a year
     return response
 
 
