@@ -168,6 +168,11 @@ def test_staff_member_registers_signs_in_and_manages_products_through_the_consol
     assert [r[0] for r in console.rows()] == ["Mug 09", "Mug 10"]
     console.click("Previous page")
     console.wait(lambda: console.rows() == first_page)
+    # A cursor edited by hand in the address: the API's refusal, and a way back.
+    driver.execute_script("location.hash = '#/products?limit=10&page=2&cursor=made-up'")
+    assert "cursor" in console.alert()
+    console.click("Back to the first page")
+    console.wait(lambda: console.rows() == first_page)
 
     # Delete, after a change of mind; the history stays readable.
     console.click("Desk lamp")

@@ -18,8 +18,9 @@ function compile(path) {
 
 export function parse(hash) {
   const raw = hash.replace(/^#/, "") || "/";
-  const [path, search = ""] = raw.split("?", 2);
-  return { path, query: new URLSearchParams(search) };
+  const mark = raw.indexOf("?");
+  if (mark < 0) return { path: raw, query: new URLSearchParams() };
+  return { path: raw.slice(0, mark), query: new URLSearchParams(raw.slice(mark + 1)) };
 }
 
 export function createRouter({ routes, outlet, notFound, guard }) {
