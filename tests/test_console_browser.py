@@ -203,6 +203,7 @@ def test_staff_member_registers_signs_in_and_manages_products_through_the_consol
     console.click("Your account")
     console.on_page("Your account")
     console.shows("alice")
+    console.shows("Role\nadmin")  # the first account of a new service
     console.check("account")
     console.button("Sign out").click()
     console.on_page("Sign in")
