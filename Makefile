@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: install install-dev run serve test lint typecheck bench profile fuzz loadtest postman clean
+.PHONY: install install-dev node run serve test lint typecheck bench profile fuzz loadtest postman screenshots clean
 
 install: $(STAMP)
 
@@ -21,6 +21,15 @@ install-dev: $(DEV_STAMP)
 $(DEV_STAMP): $(STAMP) requirements-dev.txt
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $(DEV_STAMP)
+
+# Node tools from package-lock.json into node_modules/: axe-core (the web console's
+# accessibility check in the browser tests) and newman (make postman).
+NODE_STAMP := node_modules/.package-lock.json
+node: $(NODE_STAMP)
+
+$(NODE_STAMP): package.json package-lock.json
+	@if command -v npm >/dev/null; then npm ci --no-audit --no-fund --loglevel=error; \
+	else echo "npm is missing: the browser tests skip their accessibility checks (fail with REQUIRE_BROWSER=1)"; fi
 
 run: install
 	$(BIN)/python app.py
@@ -51,7 +60,7 @@ lint: install-dev
 typecheck: install-dev
 	$(BIN)/mypy
 
-test: install-dev lint typecheck
+test: install-dev node lint typecheck
 	$(BIN)/pytest --cov --cov-report=term-missing:skip-covered $(PYTEST_ARGS); \
 	status=$$?; if [ $$status -eq 5 ]; then echo "no tests ran: that is a failure"; exit 1; fi; \
 	exit $$status
@@ -64,6 +73,11 @@ fuzz: install-dev
 # MariaDB database, then a consistency check (see scripts/loadtest.py). Not part of CI.
 loadtest: install-dev
 	$(BIN)/python scripts/loadtest.py $(LOADTEST_ARGS)
+
+# The README's pictures of the web console (docs/screenshots/), taken by its browser test;
+# QR codes, keys and recovery codes are blurred. Commit them when they change.
+screenshots: install-dev node
+	CONSOLE_SCREENSHOTS=docs/screenshots REQUIRE_BROWSER=1 $(BIN)/pytest -q -k sqlite tests/test_console_browser.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage

@@ -6,7 +6,6 @@ REQUIRE_BROWSER=1 (as in CI), which turns their absence into a failure.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -19,53 +18,24 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
+from chromium import OUTPUT, RequestLog, chromium, severe_messages
 from conftest import ROOT, free_port
 from cryptography.fernet import Fernet
-from selenium import webdriver
 from selenium.common.exceptions import TimeoutException
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
-CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
-CHROMEDRIVER = Path(os.environ.get("CHROMEDRIVER_PATH", "/usr/bin/chromedriver"))
-OUTPUT = ROOT / "test-output"
-# Without the background-networking flags Chromium phones home (updates, sync, safe
-# browsing), which floods a closed network and is not what the page does.
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-    "--window-size=1280,2400",
-]
 # Operations listed, or Swagger UI's "Unable to render this definition" / fetch errors.
 RENDERED_OR_REFUSED = ".opblock, .version-pragma, .errors-wrapper"
 LOCAL_SCHEMES = {"data", "blob", "about"}
-BROWSER_UI_SCHEMES = {"chrome", "chrome-untrusted"}
 WAIT = 30
 
 
 class SpecNotRendered(AssertionError):
     """Swagger UI loaded but refused the OpenAPI document."""
-
-
-def _require_browser() -> None:
-    missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.exists()]
-    if not missing:
-        return
-    message = f"not installed: {', '.join(missing)} (apt-get install -y chromium chromium-driver)"
-    if os.environ.get("REQUIRE_BROWSER", "") not in ("", "0", "false", "no"):
-        pytest.fail(f"{message}; REQUIRE_BROWSER=1 makes the browser test mandatory")
-    pytest.skip(message)
 
 
 @pytest.fixture
@@ -125,41 +95,8 @@ def _wait_until_up(url: str, process: subprocess.Popen[bytes], log_path: Path) -
 
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[Any]:
-    _require_browser()
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in CHROMIUM_FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tmp_path / 'chromium-profile'}")
-    # The DevTools performance log records every network request the page makes.
-    options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
-    service = Service(executable_path=str(CHROMEDRIVER), log_output=str(tmp_path / "driver.log"))
-    driver = webdriver.Chrome(options=options, service=service)
-    try:
+    with chromium(tmp_path) as driver:
         yield driver
-    finally:
-        driver.quit()
-
-
-class RequestLog:
-    """URLs of the Network.requestWillBeSent events of the page (the log drains on read)."""
-
-    def __init__(self, driver: Any) -> None:
-        self.driver = driver
-        self.urls: list[str] = []
-
-    def collect(self) -> list[str]:
-        for entry in self.driver.get_log("performance"):
-            message = json.loads(entry["message"])["message"]
-            if message.get("method") != "Network.requestWillBeSent":
-                continue
-            params = message["params"]
-            # Chromium's own UI pages (the new-tab page open at start-up) load chrome://
-            # resources from the binary; they are not requests of the page under test.
-            if urlsplit(params.get("documentURL", "")).scheme in BROWSER_UI_SCHEMES:
-                continue
-            self.urls.append(params["request"]["url"])
-        return self.urls
 
 
 def _leaves_machine(url: str) -> bool:
@@ -221,9 +158,5 @@ def test_docs_page_renders_offline_and_executes_healthz(browser: Any, docs_serve
     paths = {urlsplit(u).path for u in urls if urlsplit(u).scheme == "http"}
     assert {"/docs", "/openapi.json", "/docs/assets/swagger-ui-bundle.js", "/healthz"} <= paths
     # No Content-Security-Policy violation or script error in the page.
-    severe = [
-        entry["message"]
-        for entry in browser.get_log("browser")
-        if entry["level"] == "SEVERE" and "favicon.ico" not in entry["message"]
-    ]
+    severe = severe_messages(browser)
     assert not severe, severe

@@ -80,6 +80,7 @@ def register_database(app: APIFlask, settings: Settings) -> None:
 def register_blueprints(app: APIFlask, settings: Settings) -> None:
     from .admin import register as register_admin
     from .auth import register as register_auth
+    from .console import register as register_console
     from .extensions import make_limiter
     from .openapi import register as register_openapi
     from .ops import bp as ops_bp
@@ -91,6 +92,7 @@ def register_blueprints(app: APIFlask, settings: Settings) -> None:
     register_products(app)
     register_admin(app)
     register_openapi(app)
+    register_console(app)
 
 
 def register_headers(app: APIFlask, settings: Settings) -> None:

@@ -53,9 +53,12 @@ def docs() -> Any:
     """Swagger UI, served from the package's own assets (works with no internet)."""
     html = render_template("docs.html", title=current_app.title)  # type: ignore[attr-defined]
     response = Response(html, mimetype="text/html")
+    # Swagger UI sets inline styles, hence 'unsafe-inline' for styles (never for scripts).
     response.headers["Content-Security-Policy"] = (
-        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'"
+        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+        "frame-ancestors 'none'"
     )
+    response.headers["X-Frame-Options"] = "DENY"
     return response
 
 

@@ -1,0 +1,79 @@
+// The console: its routes, the navigation bar, and what happens when a session ends.
+import { createRouter } from "./router.js";
+import { session } from "./session.js";
+import { h } from "./ui.js";
+import account, { signOut } from "./pages/account.js";
+import history from "./pages/history.js";
+import notFound from "./pages/not-found.js";
+import productEdit from "./pages/product-edit.js";
+import productNew from "./pages/product-new.js";
+import product from "./pages/product.js";
+import products from "./pages/products.js";
+import register from "./pages/register.js";
+import signIn, { reauthenticate } from "./pages/sign-in.js";
+
+// Later pages (sessions, account care, administration) slot in here.
+const routes = [
+  { path: "/sign-in", page: signIn, title: "Sign in" },
+  { path: "/register", page: register, title: "Create an account" },
+  { path: "/products", page: products, title: "Products" },
+  { path: "/products/new", page: productNew, title: "New product" },
+  { path: "/products/:id", page: product, title: "Product" },
+  { path: "/products/:id/edit", page: productEdit, title: "Edit product" },
+  { path: "/products/:id/history", page: history, title: "Product history" },
+  { path: "/account", page: account, title: "Your account" },
+];
+const HOME = "#/products";
+
+const router = createRouter({
+  routes,
+  outlet: document.getElementById("main"),
+  notFound,
+  guard(route, path) {
+    if (path === "/") return session.signedIn ? HOME : "#/sign-in";
+    if (route.page.auth && !session.signedIn) {
+      signIn.returnTo(location.hash);
+      return "#/sign-in";
+    }
+    return null;
+  },
+});
+
+function link(label, hash) {
+  const here = location.hash === hash || location.hash.startsWith(`${hash}/`);
+  return h("li", {}, h("a", { href: hash, "aria-current": here ? "page" : null }, label));
+}
+
+function drawNav() {
+  const nav = document.getElementById("nav");
+  if (session.signedIn) {
+    const who = session.user ? h("li", { class: "who" }, `Signed in as ${session.user.username}`) : null;
+    const button = h("button", { type: "button", class: "link-button" }, "Sign out");
+    button.addEventListener("click", () => signOut(router.navigate));
+    nav.replaceChildren(
+      h("ul", {}, link("Products", "#/products"), link("Your account", "#/account"), who, h("li", {}, button)),
+    );
+  } else {
+    nav.replaceChildren(h("ul", {}, link("Sign in", "#/sign-in"), link("Create an account", "#/register")));
+  }
+}
+
+session.onChange((reason) => {
+  drawNav();
+  // The service refused the token (it ran out, or the session was ended elsewhere): sign
+  // in again over the page, so a form being filled in keeps what was typed.
+  if (reason === "expired") {
+    reauthenticate(() => {
+      if (!router.current?.route.page.keepsInput) router.refresh();
+    });
+  }
+});
+window.addEventListener("hashchange", drawNav);
+
+document.getElementById("skip-link").addEventListener("click", (event) => {
+  event.preventDefault(); // "#main" is not a route
+  document.getElementById("main").focus();
+});
+
+drawNav();
+router.start();

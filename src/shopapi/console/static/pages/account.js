@@ -1,0 +1,49 @@
+// Your account: who the service says you are (/auth/me), and signing out.
+import { ApiError, auth } from "../api.js";
+import { session } from "../session.js";
+import { alertBox, append, busy, flash, h, heading, showProblem, time } from "../ui.js";
+
+/** End the session at the service, then forget the token here whatever the answer. */
+export async function signOut(navigate) {
+  let message = "You are signed out.";
+  try {
+    await auth.logout();
+  } catch (error) {
+    // 401: the service had already ended it. Otherwise it may still be valid there
+    // until it expires, which the user should know.
+    if (!(error instanceof ApiError) || error.status !== 401) {
+      message = `You are signed out of this console, but the service did not confirm it (${error.message}) The token stops working within 10 minutes.`;
+    }
+  }
+  session.end();
+  flash(message);
+  navigate("#/sign-in");
+}
+
+export default {
+  auth: true,
+  async render(view, { signal, navigate }) {
+    const alert = alertBox();
+    append(view, heading("Your account"), alert.element);
+    let me;
+    try {
+      ({ body: me } = await auth.me({ signal }));
+    } catch (error) {
+      if (error.name === "AbortError") throw error;
+      showProblem(error, alert);
+      return;
+    }
+    session.setUser(me);
+    const item = (label, value) => [h("dt", {}, label), h("dd", {}, value)];
+    const out = h("button", { type: "button" }, "Sign out");
+    out.addEventListener("click", () => busy(out, () => signOut(navigate)));
+    append(view, 
+      h("dl", { class: "details" },
+        item("Username", me.username),
+        me.role ? item("Role", me.role) : null,
+        item("User id", String(me.id)),
+        item("Account created", time(me.created_at))),
+      h("p", {}, "Signing out ends this session at the service: its token stops working everywhere at once."),
+      h("div", { class: "actions" }, out));
+  },
+};

@@ -1,0 +1,136 @@
+// Creating an account: username and password, then the authenticator and recovery codes.
+import { auth } from "../api.js";
+import { session } from "../session.js";
+import { alertBox, append, busy, clearProblem, field, h, heading, showProblem, uid } from "../ui.js";
+import { enrolment } from "./enrolment.js";
+import { signInFlow } from "./sign-in.js";
+
+function accountForm(view, onCreated) {
+  const alert = alertBox();
+  const fields = {
+    username: field({
+      name: "username", label: "Username", autocomplete: "username", required: true,
+      hint: "3 to 50 characters: letters A-Z, digits, “.”, “_” or “-”. Capitals do not make a new name.",
+    }),
+    password: field({
+      name: "password", label: "Password", type: "password", autocomplete: "new-password", required: true,
+      hint: "8 to 256 characters of any kind. A long phrase is good; a common password or one containing your username is refused.",
+    }),
+  };
+  const reveal = uid("reveal");
+  const toggle = h("input", { type: "checkbox", id: reveal });
+  toggle.addEventListener("change", () => {
+    fields.password.input.type = toggle.checked ? "text" : "password";
+  });
+  const submit = h("button", { type: "submit" }, "Create account");
+  const form = h("form", { method: "post", novalidate: true },
+    alert.element, fields.username.element, fields.password.element,
+    h("div", { class: "choice" }, toggle, h("label", { for: reveal }, "Show the password")),
+    h("div", { class: "actions" }, submit));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    busy(submit, async () => {
+      clearProblem(alert, fields);
+      const username = fields.username.input.value.trim();
+      const password = fields.password.input.value;
+      try {
+        const { body } = await auth.register(username, password);
+        onCreated(body, password);
+      } catch (error) {
+        showProblem(error, alert, fields);
+      }
+    });
+  });
+  append(view, form, h("p", {}, "Already have an account? ", h("a", { href: "#/sign-in" }, "Sign in"), "."));
+}
+
+function download(codes, username) {
+  const text = [
+    `Recovery codes of ${username} for the Shop console (${location.origin}).`,
+    "Each code signs you in once, instead of a code from your authenticator app.",
+    "",
+    ...codes,
+    "",
+  ].join("\n");
+  const url = URL.createObjectURL(new Blob([text], { type: "text/plain" }));
+  const a = h("a", { href: url, download: `shop-recovery-codes-${username}.txt`, hidden: true });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
+/** The answer of /auth/register: what to scan and what to keep, shown once. */
+function setup(view, account, password, context) {
+  let saved = false;
+  context.onLeave(() =>
+    saved ? null : "Your recovery codes are shown only once. Leave without saving them?");
+  const box = uid("saved");
+  const tick = h("input", { type: "checkbox", id: box, "aria-describedby": `${box}-error` });
+  const tickError = h("p", { class: "field-error", id: `${box}-error`, hidden: true },
+    "Tick the box once the recovery codes are somewhere safe.");
+  const save = h("button", { type: "button", class: "secondary" }, "Download as text");
+  save.addEventListener("click", () => download(account.recovery_codes, account.username));
+  const alert = alertBox();
+  const next = h("button", { type: "submit" }, "Continue");
+  const form = h("form", { method: "post", novalidate: true }, alert.element,
+    h("div", { class: "choice" }, tick, h("label", { for: box }, "I have saved my recovery codes")),
+    tickError, h("div", { class: "actions" }, next));
+  tick.addEventListener("change", () => {
+    tickError.hidden = true;
+  });
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (!tick.checked) {
+      tickError.hidden = false;
+      tick.focus();
+      return;
+    }
+    saved = true;
+    busy(next, async () => {
+      alert.clear();
+      try {
+        const { body } = await auth.login(account.username, password);
+        password = null;
+        confirmStep(view, account.username, body, context);
+      } catch (error) {
+        // The account exists; the sign-in page can take it from here.
+        showProblem(error, alert, {}, h("p", {}, h("a", { href: "#/sign-in" }, "Go to the sign-in page")));
+      }
+    });
+  });
+  view.replaceChildren(
+    heading("Set up your authenticator"),
+    h("p", { class: "flash", role: "status" }, `Account ${account.username} created.`),
+    h("h2", {}, "1. Add the account to your authenticator app"),
+    enrolment(account.totp, account.username),
+    h("h2", {}, "2. Save your recovery codes"),
+    h("p", {}, "If you lose your phone, each of these codes signs you in once. They are shown only now: download them or write them down."),
+    h("ol", { class: "codes" }, account.recovery_codes.map((c) => h("li", {}, h("code", {}, c)))),
+    h("div", { class: "actions" }, save),
+    h("h2", {}, "3. Confirm"),
+    form,
+  );
+  view.querySelector("h1").focus();
+}
+
+function confirmStep(view, username, login, { navigate }) {
+  view.replaceChildren(
+    heading("Confirm your authenticator"),
+    h("p", {}, `Enter the code your app shows for ${username}; this also signs you in.`),
+    signInFlow({ username, login, showEnrolment: false, onDone: () => navigate("#/products") }),
+  );
+  view.querySelector("h1").focus();
+}
+
+export default {
+  auth: false,
+  render(view, context) {
+    if (session.signedIn) {
+      context.navigate("#/account", { replace: true });
+      return;
+    }
+    append(view, heading("Create an account"));
+    accountForm(view, (account, password) => setup(view, account, password, context));
+  },
+};

@@ -1,0 +1,159 @@
+// Signing in: the password, then a code from the authenticator app or a recovery code.
+import { auth } from "../api.js";
+import { session } from "../session.js";
+import { alertBox, append, busy, clearProblem, field, h, heading, showProblem, takeFlash, uid } from "../ui.js";
+import { enrolment } from "./enrolment.js";
+
+let returnHash = null;
+
+/**
+ * The two steps of signing in, in an element of their own (the page and the "sign in
+ * again" dialog both use it). `login`: a password step already passed (its answer).
+ */
+export function signInFlow({ username = "", login = null, showEnrolment = true, onDone }) {
+  const box = h("div", { class: "sign-in-flow" });
+
+  function passwordStep(name) {
+    const alert = alertBox();
+    const fields = {
+      username: field({ name: "username", label: "Username", value: name, autocomplete: "username", required: true }),
+      password: field({ name: "password", label: "Password", type: "password", autocomplete: "current-password", required: true }),
+    };
+    const submit = h("button", { type: "submit" }, "Continue");
+    const form = h("form", { method: "post", novalidate: true }, alert.element, fields.username.element, fields.password.element, submit);
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      busy(submit, async () => {
+        clearProblem(alert, fields);
+        const user = fields.username.input.value.trim();
+        try {
+          const { body } = await auth.login(user, fields.password.input.value);
+          codeStep(body, user);
+        } catch (error) {
+          showProblem(error, alert, fields);
+        }
+      });
+    });
+    box.replaceChildren(form);
+    (name ? fields.password : fields.username).input.focus();
+  }
+
+  function codeStep(answer, name) {
+    const alert = alertBox();
+    const fields = {
+      otp: field({
+        name: "otp", label: "6-digit code from your authenticator app", autocomplete: "one-time-code",
+        inputmode: "numeric", required: true,
+      }),
+      recovery_code: field({
+        name: "recovery_code", label: "Recovery code", autocomplete: "off", spellcheck: "false",
+        hint: "One of the codes you saved when you created the account. Each works once.", required: true,
+      }),
+    };
+    fields.recovery_code.element.hidden = true;
+    const group = uid("method");
+    const choice = (value, label, checked) =>
+      h("div", { class: "choice" },
+        h("input", { type: "radio", name: group, id: `${group}-${value}`, value, checked }),
+        h("label", { for: `${group}-${value}` }, label));
+    const methods = h("fieldset", { class: "methods" },
+      h("legend", {}, "Confirm it is you with"),
+      choice("otp", "a code from the app", true),
+      choice("recovery_code", "a recovery code", false));
+    methods.addEventListener("change", (event) => {
+      const useRecovery = event.target.value === "recovery_code";
+      fields.otp.element.hidden = useRecovery;
+      fields.recovery_code.element.hidden = !useRecovery;
+    });
+    const submit = h("button", { type: "submit" }, "Sign in");
+    const again = h("button", { type: "button", class: "secondary" }, "Start again");
+    again.addEventListener("click", () => passwordStep(name));
+    const setup = answer.enrollment && showEnrolment
+      ? [h("p", {}, "Your authenticator app is not set up yet. Add this account to it, then enter the code it shows."),
+         enrolment(answer.enrollment, name)]
+      : [];
+    const form = h("form", { method: "post", novalidate: true },
+      ...setup, alert.element, methods, fields.otp.element, fields.recovery_code.element,
+      h("div", { class: "actions" }, submit, again));
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      busy(submit, async () => {
+        clearProblem(alert, fields);
+        const useRecovery = !fields.recovery_code.element.hidden;
+        const code = useRecovery
+          ? { recovery_code: fields.recovery_code.input.value.trim() }
+          : { otp: fields.otp.input.value.replace(/\s+/g, "") };
+        try {
+          const { body } = await auth.verify(answer.mfa_token, code);
+          session.start(body.access_token, body.expires_in);
+          try {
+            session.setUser((await auth.me()).body);
+          } catch {
+            // The name in the navigation bar can wait; the sign-in itself worked.
+          }
+          onDone();
+        } catch (error) {
+          showProblem(error, alert, fields);
+          const input = useRecovery ? fields.recovery_code.input : fields.otp.input;
+          input.select();
+        }
+      });
+    });
+    box.replaceChildren(form);
+    fields.otp.input.focus();
+  }
+
+  if (login) codeStep(login, username);
+  else passwordStep(username);
+  return box;
+}
+
+/** Sign in again over the current page, which stays as it is (with what was typed). */
+let dialogOpen = false;
+export function reauthenticate(onDone) {
+  if (dialogOpen) return;
+  dialogOpen = true;
+  const titleId = uid("reauth");
+  const close = h("button", { type: "button", class: "secondary" }, "Close");
+  const dialog = h("dialog", { class: "reauth", "aria-labelledby": titleId },
+    h("h2", { id: titleId }, "Sign in again"),
+    h("p", {}, "Your session has ended. Sign in again to carry on; this page keeps what you typed."));
+  dialog.append(
+    signInFlow({ username: session.user?.username || "", onDone: () => { dialog.close(); onDone(); } }),
+    h("div", { class: "actions" }, close),
+  );
+  close.addEventListener("click", () => dialog.close());
+  dialog.addEventListener("close", () => {
+    dialog.remove();
+    dialogOpen = false;
+  });
+  document.body.append(dialog);
+  dialog.showModal();
+  // The first empty field: the password when the username is already known.
+  [...dialog.querySelectorAll("input")].find((i) => i.type !== "radio" && !i.value)?.focus();
+}
+
+export default {
+  auth: false,
+  /** Where to go once signed in (the page that asked for a sign-in). */
+  returnTo(hash) {
+    returnHash = hash;
+  },
+  render(view, { navigate }) {
+    if (session.signedIn) {
+      navigate("#/products", { replace: true });
+      return;
+    }
+    const done = () => {
+      const target = returnHash || "#/products";
+      returnHash = null;
+      navigate(target);
+    };
+    append(view, 
+      heading("Sign in"),
+      takeFlash(),
+      signInFlow({ username: session.user?.username || "", onDone: done }),
+      h("p", {}, "No account yet? ", h("a", { href: "#/register" }, "Create an account"), "."),
+    );
+  },
+};

@@ -1,0 +1,166 @@
+// Building blocks of every page. Elements are made with createElement and text nodes only:
+// nothing the API returns is ever parsed as HTML (the page's policy forbids it anyway).
+
+/** `h("p", {class: "x", onclick: f}, "text", child)`: an element with its children. */
+export function h(tag, props = {}, ...children) {
+  const element = document.createElement(tag);
+  for (const [name, value] of Object.entries(props)) {
+    if (value === null || value === undefined || value === false) continue;
+    if (name === "class") element.className = value;
+    else if (name.startsWith("on")) element.addEventListener(name.slice(2), value);
+    else if (value === true) element.setAttribute(name, "");
+    else element.setAttribute(name, String(value));
+  }
+  return append(element, ...children);
+}
+
+/** Add children (text, elements, arrays of them) to `parent`; null and false add nothing. */
+export function append(parent, ...children) {
+  for (const child of children.flat(Infinity)) {
+    if (child === null || child === undefined || child === false) continue;
+    parent.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return parent;
+}
+
+let ids = 0;
+/** A document-unique id for `for`/`aria-describedby` pairs. */
+export function uid(name) {
+  ids += 1;
+  return `${name}-${ids}`;
+}
+
+/**
+ * A labelled input (or textarea) with an optional hint and a place for its errors.
+ * Returns `{element, input, showErrors(messages), clear()}`.
+ */
+export function field({ name, label, value = "", hint, required = false, multiline = false, ...attrs }) {
+  const id = uid(name);
+  const hintId = hint ? `${id}-hint` : null;
+  const errorId = `${id}-error`;
+  const input = h(multiline ? "textarea" : "input", {
+    id,
+    name,
+    type: multiline ? null : attrs.type || "text",
+    "aria-describedby": [hintId, errorId].filter(Boolean).join(" "),
+    "aria-required": required ? "true" : null,
+    ...attrs,
+  });
+  input.value = value ?? "";
+  const error = h("p", { class: "field-error", id: errorId, hidden: true });
+  const element = h(
+    "div",
+    { class: "field" },
+    h("label", { for: id }, label, required ? h("span", { class: "required" }, " (required)") : null),
+    hint ? h("p", { class: "hint", id: hintId }, hint) : null,
+    error,
+    input,
+  );
+  return {
+    element,
+    input,
+    showErrors(messages) {
+      error.replaceChildren(...messages.map((m, i) => (i ? [h("br"), m] : m)).flat());
+      error.hidden = false;
+      input.setAttribute("aria-invalid", "true");
+    },
+    clear() {
+      error.replaceChildren();
+      error.hidden = true;
+      input.removeAttribute("aria-invalid");
+    },
+  };
+}
+
+/** The box at the top of a form that says what went wrong (role=alert: read out at once). */
+export function alertBox() {
+  const box = h("div", { class: "alert", role: "alert", tabindex: "-1", hidden: true });
+  return {
+    element: box,
+    show(...children) {
+      box.replaceChildren();
+      append(box, ...children);
+      box.hidden = false;
+    },
+    clear() {
+      box.replaceChildren();
+      box.hidden = true;
+    },
+  };
+}
+
+/**
+ * Show an API error: its `detail` in the alert box (with `extra` after it), each of its
+ * validation `errors` beside the field it names (those naming no field go in the box).
+ * Focus moves to the first field in error, else to the box.
+ */
+export function showProblem(error, alert, fields = {}, ...extra) {
+  for (const f of Object.values(fields)) f.clear();
+  const others = [];
+  let first = null;
+  for (const [name, messages] of Object.entries(error.errors || {})) {
+    const list = Array.isArray(messages) ? messages.map(String) : [String(messages)];
+    if (fields[name]) {
+      fields[name].showErrors(list);
+      first = first || fields[name].input;
+    } else {
+      others.push(h("li", {}, name === "_body" ? list.join(" ") : `${name}: ${list.join(" ")}`));
+    }
+  }
+  const wait = error.status === 429 || error.status === 503 ? error.headers?.get?.("Retry-After") : null;
+  alert.show(
+    h("p", {}, error.message),
+    others.length ? h("ul", {}, others) : null,
+    wait ? h("p", {}, `Try again in ${wait} seconds.`) : null,
+    extra,
+  );
+  (first || alert.element).focus();
+}
+
+/** Clear what `showProblem` showed. */
+export function clearProblem(alert, fields = {}) {
+  alert.clear();
+  for (const f of Object.values(fields)) f.clear();
+}
+
+/** A button that shows it is busy and cannot be pressed twice while `task` runs. */
+export async function busy(button, task) {
+  if (button.getAttribute("aria-disabled") === "true") return undefined;
+  button.setAttribute("aria-disabled", "true");
+  button.classList.add("busy");
+  try {
+    return await task();
+  } finally {
+    button.removeAttribute("aria-disabled");
+    button.classList.remove("busy");
+  }
+}
+
+/** An API time (`2026-11-25T18:49:23Z`) as the same instant, easier to read. */
+export function time(iso) {
+  if (!iso) return "";
+  const text = String(iso).replace("T", " ").replace(/Z$/, " UTC");
+  return h("time", { datetime: iso }, text);
+}
+
+/** A value of the API as text: null is "none"; prices stay the strings the API sent. */
+export function show(value) {
+  if (value === null || value === undefined) return h("span", { class: "none" }, "none");
+  return String(value);
+}
+
+/** A message (text and elements) for the next page drawn, e.g. "Product deleted." */
+let pending = null;
+export function flash(...message) {
+  pending = message;
+}
+export function takeFlash() {
+  const message = pending;
+  pending = null;
+  return message ? h("p", { class: "flash", role: "status" }, ...message) : null;
+}
+
+/** A page heading the router can move focus to. */
+export function heading(text) {
+  return h("h1", { tabindex: "-1" }, text);
+}
