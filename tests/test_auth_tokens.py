@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -253,3 +254,83 @@ def test_a_read_that_forgets_to_check_the_account_still_refuses_a_gone_account(
     body = assert_problem(r, 401)
     assert "secret" not in r.get_data(as_text=True)
     assert body["detail"] == "The account of this access token no longer exists."
+
+
+# Claims of the wrong JSON type or out of any sane range, in tokens signed with the real
+# key: each is refused like any invalid token, wherever a token is taken, never a 500.
+ODD_CLAIMS: list[tuple[str, dict[str, Any]]] = [
+    ("exp numeric string", {"exp": "9999999999"}),
+    ("exp beyond any date", {"exp": 10**20}),
+    ("exp beyond 64 bits", {"exp": 2**64}),
+    ("exp true", {"exp": True}),
+    ("exp float", {"exp": float(int(time.time()) + 600)}),
+    ("exp negative", {"iat": -600, "nbf": -600, "exp": 0}),
+    ("exp list", {"exp": [1]}),
+    ("exp far from iat", {"exp": ("now", 7200)}),
+    ("iat fraction", {"iat": 1.5}),
+    ("iat numeric string", {"iat": str(int(time.time()))}),
+    ("iat false", {"iat": False}),
+    ("nbf numeric string", {"nbf": "0"}),
+    ("nbf beyond any date", {"nbf": -(10**20)}),
+    ("nbf true", {"nbf": True}),
+    ("sid not a number", {"sid": "x"}),
+    ("sid true", {"sid": True}),
+    ("sid float", {"sid": 1.0}),
+    ("sub true", {"sub": True}),
+    ("sub negative", {"sub": "-1"}),
+    ("jti integer", {"jti": 1}),
+    ("type list", {"type": ["access"]}),
+    ("iss list", {"iss": ["shopapi"]}),
+]
+TAKING_A_TOKEN = [("GET", "/api/products"), ("GET", "/auth/me"), ("POST", "/auth/logout")]
+
+
+def _signed(claims: dict[str, Any], key: str) -> str:
+    """`claims` signed as they are (jwt.encode refuses some of these types itself)."""
+    payload = json.dumps(claims).encode()
+    return jwt.PyJWS().encode(payload, key, algorithm="HS256", headers={"typ": "JWT"})
+
+
+def _odd_token(settings: Settings, auth: AuthActions, changes: dict[str, Any]) -> str:
+    return _signed(_claims(settings, _signed_in(auth), **changes), settings.jwt_secret_key)
+
+
+@pytest.mark.parametrize("method,path", TAKING_A_TOKEN)
+@pytest.mark.parametrize("changes", [c for _, c in ODD_CLAIMS], ids=[n for n, _ in ODD_CLAIMS])
+def test_tokens_with_odd_claim_types_are_refused(
+    client: Any,
+    auth: AuthActions,
+    settings: Settings,
+    changes: dict[str, Any],
+    method: str,
+    path: str,
+) -> None:
+    token = _odd_token(settings, auth, changes)
+    body = _refused(client, {"Authorization": f"Bearer {token}"}, path=path, method=method)
+    assert body["detail"] == "The access token is invalid."
+
+
+@pytest.mark.parametrize(
+    "changes", [{"exp": "9999999999"}, {"exp": 10**20}, {"iat": 1.5}], ids=["str", "huge", "float"]
+)
+def test_tokens_with_odd_claims_do_not_pass_as_mfa_or_refresh_tokens(
+    client: Any, auth: AuthActions, settings: Settings, changes: dict[str, Any]
+) -> None:
+    """/auth/verify and /auth/refresh take opaque tokens, not JWTs: a JWT there signs
+    nobody in, whatever its claims (an mfa_token that long fails validation)."""
+    token = _odd_token(settings, auth, changes)
+    r = client.post("/auth/verify", json={"mfa_token": token, "otp": "123456"})
+    assert list(assert_problem(r, 422)["errors"]) == ["mfa_token"]
+    r = client.post("/auth/refresh", json={"refresh_token": token})
+    assert "access_token" not in assert_problem(r, 401)
+
+
+def test_a_token_with_odd_claims_leaves_its_session_alive(
+    client: Any, auth: AuthActions, settings: Settings
+) -> None:
+    """A refused logout ends nothing: the account's real token still works."""
+    account, real = auth.sign_in()
+    session_id = jwt.decode(real, options={"verify_signature": False})["sid"]
+    odd = _signed(_claims(settings, (account.id, session_id), exp=10**20), settings.jwt_secret_key)
+    _refused(client, {"Authorization": f"Bearer {odd}"}, path="/auth/logout", method="POST")
+    assert client.get("/auth/me", headers={"Authorization": f"Bearer {real}"}).status_code == 200

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import jwt
@@ -91,7 +92,7 @@ def test_secret_encryption_round_trips_and_rotates() -> None:
 def test_access_token_round_trip() -> None:
     now = int(time.time())
     token = security.create_access_token(42, 7, KEY, "shopapi", 600, now=now)
-    claims = security.decode_access_token(token.token, KEY, "shopapi")
+    claims = security.decode_access_token(token.token, KEY, "shopapi", 600)
     assert claims["sub"] == "42" and claims["sid"] == "7"
     assert claims["exp"] == claims["iat"] + 600 == token.expires_at
     assert claims["jti"] == token.jti
@@ -117,8 +118,10 @@ def _claims(**changes: object) -> dict[str, object]:
 @pytest.mark.parametrize(
     "claims",
     [
-        _claims(exp=int(time.time()) - 1),
+        _claims(iat=int(time.time()) - 601, nbf=int(time.time()) - 601, exp=int(time.time()) - 1),
         _claims(nbf=int(time.time()) + 600),
+        _claims(iat=int(time.time()) + 600, exp=int(time.time()) + 1200),
+        _claims(exp=int(time.time()) + 3600),
         _claims(type="refresh"),
         _claims(iss="someone-else"),
         _claims(sub=42),
@@ -133,7 +136,34 @@ def _claims(**changes: object) -> dict[str, object]:
 def test_decode_access_token_refuses_bad_claims(claims: dict[str, object]) -> None:
     token = jwt.encode(claims, KEY, algorithm="HS256")
     with pytest.raises(jwt.InvalidTokenError):
-        security.decode_access_token(token, KEY, "shopapi")
+        security.decode_access_token(token, KEY, "shopapi", 600)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"exp": "9999999999"},
+        {"exp": 10**20},
+        {"exp": True},
+        {"exp": float(int(time.time()) + 600)},
+        {"iat": 1.5},
+        {"iat": "1"},
+        {"nbf": False},
+        {"nbf": -1},
+        {"nbf": [0]},
+        {"sid": "x"},
+        {"sid": True},
+        {"sub": 1.0},
+    ],
+    ids=repr,
+)
+def test_decode_access_token_refuses_claims_of_the_wrong_type(changes: dict[str, object]) -> None:
+    """Signed with the right key, but a time that is not a plain integer of a real date,
+    or an id that is not a string of digits, is an invalid token (not a crash later)."""
+    payload = json.dumps(_claims(**changes)).encode()
+    token = jwt.PyJWS().encode(payload, KEY, algorithm="HS256")
+    with pytest.raises(jwt.InvalidTokenError):
+        security.decode_access_token(token, KEY, "shopapi", 600)
 
 
 def test_decode_access_token_refuses_other_algorithms_and_keys() -> None:
@@ -144,7 +174,7 @@ def test_decode_access_token_refuses_other_algorithms_and_keys() -> None:
         jwt.encode(claims, None, algorithm="none"),
     ):
         with pytest.raises(jwt.InvalidTokenError):
-            security.decode_access_token(token, KEY, "shopapi")
+            security.decode_access_token(token, KEY, "shopapi", 600)
 
 
 def test_password_hashing_runs_at_a_lower_cpu_priority_than_requests() -> None:

@@ -212,18 +212,53 @@ def _is_user_id(sub: Any) -> bool:
     return 0 < int(sub) <= MAX_USER_ID
 
 
-def decode_access_token(token: str, key: str, issuer: str) -> dict[str, Any]:
-    """The verified claims; raises `jwt.InvalidTokenError` for any bad token."""
+# The last second of the year 9999: what every date type (Python's, the databases') holds.
+MAX_TIMESTAMP = 253_402_300_799
+TIME_CLAIMS = ("iat", "nbf", "exp")
+
+
+def _is_timestamp(value: Any) -> bool:
+    """A plain JSON integer (not a boolean, a float or a numeric string) of a real date."""
+    return type(value) is int and 0 <= value <= MAX_TIMESTAMP
+
+
+def _check_claim_types(claims: dict[str, Any], ttl: int) -> None:
+    """Every claim of the right JSON type and in range, before anything compares or converts
+    them: PyJWT takes `int()` of the times, so "9999999999", 1.5 or true pass its checks."""
+    if not all(_is_timestamp(claims.get(name)) for name in TIME_CLAIMS):
+        raise jwt.InvalidTokenError("iat, nbf and exp must be integer timestamps")
+    if claims["exp"] - claims["iat"] != ttl:
+        raise jwt.InvalidTokenError("the token's lifetime is not the one the service issues")
+    sub, sid, jti = claims.get("sub"), claims.get("sid"), claims.get("jti")
+    if not _is_user_id(sub) or not _is_user_id(sid) or not isinstance(jti, str) or len(jti) > 64:
+        raise jwt.InvalidTokenError("malformed claims")
+    if claims.get("type") != "access":
+        raise jwt.InvalidTokenError("not an access token")
+
+
+def decode_access_token(
+    token: str, key: str, issuer: str, ttl: int, now: float | None = None
+) -> dict[str, Any]:
+    """The verified claims of an access token that lives `ttl` seconds; raises
+    `jwt.InvalidTokenError` for any bad token, whatever its claims hold."""
     claims: dict[str, Any] = jwt.decode(
         token,
         key,
         algorithms=[JWT_ALGORITHM],
         issuer=issuer,
-        options={"require": REQUIRED_CLAIMS},
+        # The times are checked below, once their types are known to be sound: PyJWT
+        # takes int() of them, so "9999999999", 1.5 or true would pass its checks.
+        options={
+            "require": REQUIRED_CLAIMS,
+            "verify_exp": False,
+            "verify_nbf": False,
+            "verify_iat": False,
+        },
     )
-    if claims.get("type") != "access":
-        raise jwt.InvalidTokenError("not an access token")
-    sub, sid, jti = claims.get("sub"), claims.get("sid"), claims.get("jti")
-    if not _is_user_id(sub) or not _is_user_id(sid) or not isinstance(jti, str) or len(jti) > 64:
-        raise jwt.InvalidTokenError("malformed claims")
+    _check_claim_types(claims, ttl)
+    now = time.time() if now is None else now
+    if claims["exp"] <= now:
+        raise jwt.ExpiredSignatureError("Signature has expired")
+    if claims["nbf"] > now or claims["iat"] > now:
+        raise jwt.ImmatureSignatureError("The token is not yet valid")
     return claims

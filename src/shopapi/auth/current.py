@@ -100,13 +100,13 @@ def _bearer_token() -> str:
 
 
 @lru_cache(maxsize=4096)
-def _verified_claims(token: str, key: str, issuer: str) -> Mapping[str, Any]:
+def _verified_claims(token: str, key: str, issuer: str, ttl: int) -> Mapping[str, Any]:
     """Signature and claims of a token, checked once; expiry is checked again at every use.
 
     A client sends the same token for up to 10 minutes: decoding it once saves PyJWT's
     work on every request. Only tokens that passed every check are kept.
     """
-    return MappingProxyType(security.decode_access_token(token, key, issuer))
+    return MappingProxyType(security.decode_access_token(token, key, issuer, ttl))
 
 
 def _verify_token() -> Principal:
@@ -114,12 +114,14 @@ def _verify_token() -> Principal:
     settings: Settings = current_app.extensions["settings"]
     token = _bearer_token()
     try:
-        claims = _verified_claims(token, settings.jwt_secret_key, settings.jwt_issuer)
+        claims = _verified_claims(
+            token, settings.jwt_secret_key, settings.jwt_issuer, settings.access_token_ttl
+        )
     except jwt.ExpiredSignatureError:
         raise unauthorized("The access token has expired.") from None
     except jwt.InvalidTokenError:
         raise unauthorized("The access token is invalid.") from None
-    if claims["exp"] <= time.time():  # what PyJWT checks, for a token decoded earlier
+    if claims["exp"] <= time.time():  # checked again for a token decoded earlier
         raise unauthorized("The access token has expired.")
     return Principal(int(claims["sub"]), int(claims["sid"]), claims["jti"], claims["exp"])
 
