@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import time
 
 import jwt
 import pyotp
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from shopapi import security
+from shopapi import security, signing
 
 SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 KEY = "k" * 32 + "e" * 16 + "y" * 16  # 64 bytes: long enough for HS512 too
@@ -89,14 +94,33 @@ def test_secret_encryption_round_trips_and_rotates() -> None:
         security.decrypt((old,), sealed_new)
 
 
-def test_access_token_round_trip() -> None:
+ED_KEY = Ed25519PrivateKey.generate()
+KEYS = {"HS256": signing.hs256(KEY), "EdDSA": signing.eddsa([ED_KEY])}
+both = pytest.mark.parametrize("keys", list(KEYS.values()), ids=list(KEYS))
+
+
+def _sign(keys: signing.SigningKeys, claims: dict[str, object], **header: object) -> str:
+    """`claims` as they are (jwt.encode refuses some types), signed with `keys`' signing key."""
+    kid = {} if keys.kid is None else {"kid": keys.kid}
+    return jwt.PyJWS().encode(
+        json.dumps(claims).encode(),
+        keys.signing_key,
+        algorithm=keys.algorithm,
+        headers={"typ": "JWT", **kid, **header},
+    )
+
+
+@both
+def test_access_token_round_trip(keys: signing.SigningKeys) -> None:
     now = int(time.time())
-    token = security.create_access_token(42, 7, KEY, "shopapi", 600, now=now)
-    claims = security.decode_access_token(token.token, KEY, "shopapi", 600)
+    token = security.create_access_token(42, 7, keys, "shopapi", 600, now=now)
+    claims = security.decode_access_token(token.token, keys, "shopapi", 600)
     assert claims["sub"] == "42" and claims["sid"] == "7"
     assert claims["exp"] == claims["iat"] + 600 == token.expires_at
     assert claims["jti"] == token.jti
-    assert jwt.get_unverified_header(token.token)["alg"] == "HS256"
+    header = jwt.get_unverified_header(token.token)
+    assert header["alg"] == keys.algorithm
+    assert header.get("kid") == keys.kid  # EdDSA: the key's thumbprint; HS256: none
 
 
 def _claims(**changes: object) -> dict[str, object]:
@@ -115,6 +139,13 @@ def _claims(**changes: object) -> dict[str, object]:
     return {k: v for k, v in claims.items() if v is not None}
 
 
+@both
+def test_the_control_token_is_accepted(keys: signing.SigningKeys) -> None:
+    """The control for the refusals below: a token signed as they are, with sound claims."""
+    assert security.decode_access_token(_sign(keys, _claims()), keys, "shopapi", 600)["sub"] == "42"
+
+
+@both
 @pytest.mark.parametrize(
     "claims",
     [
@@ -133,12 +164,14 @@ def _claims(**changes: object) -> dict[str, object]:
         *[_claims(**{name: None}) for name in security.REQUIRED_CLAIMS],
     ],
 )
-def test_decode_access_token_refuses_bad_claims(claims: dict[str, object]) -> None:
-    token = jwt.encode(claims, KEY, algorithm="HS256")
+def test_decode_access_token_refuses_bad_claims(
+    keys: signing.SigningKeys, claims: dict[str, object]
+) -> None:
     with pytest.raises(jwt.InvalidTokenError):
-        security.decode_access_token(token, KEY, "shopapi", 600)
+        security.decode_access_token(_sign(keys, claims), keys, "shopapi", 600)
 
 
+@both
 @pytest.mark.parametrize(
     "changes",
     [
@@ -157,13 +190,13 @@ def test_decode_access_token_refuses_bad_claims(claims: dict[str, object]) -> No
     ],
     ids=repr,
 )
-def test_decode_access_token_refuses_claims_of_the_wrong_type(changes: dict[str, object]) -> None:
+def test_decode_access_token_refuses_claims_of_the_wrong_type(
+    keys: signing.SigningKeys, changes: dict[str, object]
+) -> None:
     """Signed with the right key, but a time that is not a plain integer of a real date,
     or an id that is not a string of digits, is an invalid token (not a crash later)."""
-    payload = json.dumps(_claims(**changes)).encode()
-    token = jwt.PyJWS().encode(payload, KEY, algorithm="HS256")
     with pytest.raises(jwt.InvalidTokenError):
-        security.decode_access_token(token, KEY, "shopapi", 600)
+        security.decode_access_token(_sign(keys, _claims(**changes)), keys, "shopapi", 600)
 
 
 def test_decode_access_token_refuses_other_algorithms_and_keys() -> None:
@@ -172,9 +205,69 @@ def test_decode_access_token_refuses_other_algorithms_and_keys() -> None:
         jwt.encode(claims, KEY, algorithm="HS512"),
         jwt.encode(claims, "another key of at least thirty-two bytes", algorithm="HS256"),
         jwt.encode(claims, None, algorithm="none"),
+        _sign(KEYS["EdDSA"], claims),
     ):
         with pytest.raises(jwt.InvalidTokenError):
-            security.decode_access_token(token, KEY, "shopapi", 600)
+            security.decode_access_token(token, KEYS["HS256"], "shopapi", 600)
+
+
+def _public_pem(key: Ed25519PrivateKey) -> bytes:
+    return key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
+
+
+def _forged_eddsa_tokens() -> dict[str, str]:
+    """Tokens an attacker can make without the service's private key."""
+    claims, ours = _claims(), KEYS["EdDSA"]
+    own = Ed25519PrivateKey.generate()
+    own_kid = signing.thumbprint(own.public_key())
+    own_jwk = {**signing.public_jwk(own.public_key()), "kid": own_kid}
+    # PyJWT refuses to use a PEM public key as an HMAC secret; sign such a token by hand.
+    hmac_input = _sign(KEYS["HS256"], claims, kid=ours.kid).rsplit(".", 1)[0]
+    mac = hmac.new(_public_pem(ED_KEY), hmac_input.encode(), hashlib.sha256).digest()
+    signature = base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+    return {
+        "HS256 with the secret": _sign(KEYS["HS256"], claims),
+        "HS256 with the public key as secret": f"{hmac_input}.{signature}",
+        "none": jwt.encode(claims, None, algorithm="none", headers={"kid": ours.kid}),
+        "own key, own kid": jwt.encode(claims, own, algorithm="EdDSA", headers={"kid": own_kid}),
+        "own key, our kid": jwt.encode(claims, own, algorithm="EdDSA", headers={"kid": ours.kid}),
+        "own key, no kid": jwt.encode(claims, own, algorithm="EdDSA"),
+        "own key, embedded jwk": jwt.encode(
+            claims, own, algorithm="EdDSA", headers={"kid": own_kid, "jwk": own_jwk}
+        ),
+        "own key, our kid, embedded jwk": jwt.encode(
+            claims, own, algorithm="EdDSA", headers={"kid": ours.kid, "jwk": own_jwk}
+        ),
+        "own key, jku": jwt.encode(
+            claims,
+            own,
+            algorithm="EdDSA",
+            headers={"kid": own_kid, "jku": "https://attacker.example/jwks.json"},
+        ),
+        "own key, x5u": jwt.encode(
+            claims,
+            own,
+            algorithm="EdDSA",
+            headers={"kid": ours.kid, "x5u": "https://attacker.example/cert.pem"},
+        ),
+    }
+
+
+@pytest.mark.parametrize("name", list(_forged_eddsa_tokens()))
+def test_eddsa_refuses_tokens_made_without_its_private_key(name: str) -> None:
+    token = _forged_eddsa_tokens()[name]
+    with pytest.raises(jwt.InvalidTokenError):
+        security.decode_access_token(token, KEYS["EdDSA"], "shopapi", 600)
+
+
+@pytest.mark.parametrize("header", [{"jku": "https://a.example/k"}, {"x5u": "https://a.example/c"}])
+def test_a_token_that_names_where_to_fetch_a_key_is_refused_even_when_signed_by_us(
+    header: dict[str, str],
+) -> None:
+    """The service never fetches keys a token points to; such a header is not its own."""
+    token = _sign(KEYS["EdDSA"], _claims(), **header)
+    with pytest.raises(jwt.InvalidTokenError):
+        security.decode_access_token(token, KEYS["EdDSA"], "shopapi", 600)
 
 
 def test_password_hashing_runs_at_a_lower_cpu_priority_than_requests() -> None:

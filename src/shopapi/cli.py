@@ -1,12 +1,14 @@
-"""`flask` commands: database migrations."""
+"""`flask` commands: database migrations, and signing keys."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from . import db
+from . import db, signing
 from .config import Settings
 
 db_cli = AppGroup("db", help="Database migrations.")
@@ -19,6 +21,30 @@ def upgrade(revision: str) -> None:
     settings: Settings = current_app.extensions["settings"]
     db.upgrade(settings.database_url, revision)
     click.echo(f"database at {revision}")
+
+
+# A plugin command (entry point `flask.commands` in pyproject.toml), not an app command:
+# it must run where the app cannot start yet, in production before its first key exists.
+keys_cli = click.Group("keys", help="Keys that sign access tokens (JWT_ALGORITHM=EdDSA).")
+
+
+@keys_cli.command("generate")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+def generate(path: Path) -> None:
+    """Write a new Ed25519 private key to PATH (PEM, readable by its owner only); prints
+    its kid. An existing file is never replaced."""
+    try:
+        kid = signing.write_new_key(path)
+    except FileExistsError:
+        raise click.ClickException(f"{path} exists; a key file is never overwritten") from None
+    except OSError as error:
+        raise click.ClickException(f"cannot write {path}: {error.strerror}") from None
+    click.echo(kid)
+    click.echo(
+        f"Wrote {path}. To publish it before it signs, add it last to JWT_PRIVATE_KEY_FILES; "
+        f"to sign with it, put it first.",
+        err=True,
+    )
 
 
 def register(app: Flask) -> None:

@@ -12,6 +12,8 @@ from typing import Any
 
 from cryptography.fernet import Fernet
 
+from . import signing
+
 # OWASP's minimum for Argon2id: m = 19 MiB, t = 2, p = 1.
 OWASP_ARGON2 = {"time_cost": 2, "memory_cost": 19 * 1024, "parallelism": 1}
 MIN_JWT_KEY_BYTES = 32
@@ -29,7 +31,12 @@ class Settings:
     instance_path: str = ""
     database_url: str = ""
     redis_url: str | None = None
+    # Signs page cursors, and access tokens unless jwt_algorithm is EdDSA.
     jwt_secret_key: str = field(default="", repr=False)
+    jwt_algorithm: str = signing.HS256
+    jwt_private_key_files: tuple[str, ...] = ()
+    # Loaded from the above by `with_secrets`: what signs and verifies access tokens.
+    signing_keys: signing.SigningKeys | None = field(default=None, repr=False, compare=False)
     totp_encryption_keys: tuple[str, ...] = field(default=(), repr=False)
     host: str = "127.0.0.1"
     port: int = 5000
@@ -62,6 +69,13 @@ class Settings:
     def production(self) -> bool:
         return self.app_env == "production"
 
+    @property
+    def keys(self) -> signing.SigningKeys:
+        """The access tokens' keys (settings built by `from_env` always have them)."""
+        if self.signing_keys is None:
+            raise ConfigError("these settings have no signing keys: build them with from_env")
+        return self.signing_keys
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Build settings from `environ` (default: the process environment), then `overrides`."""
@@ -73,6 +87,8 @@ class Settings:
             "database_url": env.get("DATABASE_URL") or "",
             "redis_url": env.get("REDIS_URL") or None,
             "jwt_secret_key": env.get("JWT_SECRET_KEY", ""),
+            "jwt_algorithm": _algorithm(env.get("JWT_ALGORITHM", "") or signing.HS256),
+            "jwt_private_key_files": _split(env.get("JWT_PRIVATE_KEY_FILES", "")),
             "totp_encryption_keys": _split(env.get("TOTP_ENCRYPTION_KEY", "")),
             "host": env.get("HOST", "127.0.0.1"),
             "port": _int(env, "PORT", 5000),
@@ -109,22 +125,59 @@ class Settings:
         return settings.with_secrets()
 
     def with_secrets(self) -> Settings:
-        """Check the secrets; in development, fill missing ones from the instance folder."""
-        jwt_key, totp_keys = self.jwt_secret_key, self.totp_encryption_keys
+        """Check the secrets and load the signing keys; in development, fill missing ones
+        from the instance folder."""
         if self.production:
             _check_production(self)
-            return self
+            return replace(self, signing_keys=_signing_keys(self))
+        jwt_key, totp_keys = self.jwt_secret_key, self.totp_encryption_keys
+        key_files = self.jwt_private_key_files
         if not jwt_key or not totp_keys:
             stored = _dev_secrets(Path(self.instance_path))
             jwt_key = jwt_key or stored["JWT_SECRET_KEY"]
             totp_keys = totp_keys or (stored["TOTP_ENCRYPTION_KEY"],)
-        settings = replace(self, jwt_secret_key=jwt_key, totp_encryption_keys=totp_keys)
+        if self.jwt_algorithm == signing.EDDSA and not key_files:
+            key_files = (signing.development_key(Path(self.instance_path)),)
+        settings = replace(
+            self,
+            jwt_secret_key=jwt_key,
+            totp_encryption_keys=totp_keys,
+            jwt_private_key_files=key_files,
+        )
         _check_keys(settings)
-        return settings
+        return replace(settings, signing_keys=_signing_keys(settings))
 
 
 def _split(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def _algorithm(value: str) -> str:
+    for name in signing.ALGORITHMS:
+        if value.strip().lower() == name.lower():
+            return name
+    raise ConfigError(f"JWT_ALGORITHM must be HS256 or EdDSA, got {value!r}")
+
+
+def _signing_keys(settings: Settings) -> signing.SigningKeys:
+    files = settings.jwt_private_key_files
+    if settings.jwt_algorithm == signing.HS256:
+        if files:
+            raise ConfigError(
+                "JWT_PRIVATE_KEY_FILES is set but tokens are signed HS256 with JWT_SECRET_KEY: "
+                "set JWT_ALGORITHM=EdDSA to sign with the key files, or remove them"
+            )
+        return signing.hs256(settings.jwt_secret_key)
+    if not files:
+        raise ConfigError(
+            "APP_ENV=production with JWT_ALGORITHM=EdDSA needs JWT_PRIVATE_KEY_FILES (PEM "
+            "Ed25519 private keys, comma-separated, the signing key first); "
+            + signing.GENERATE_HINT
+        )
+    try:
+        return signing.load(files)
+    except signing.KeyFileError as error:
+        raise ConfigError(f"JWT_PRIVATE_KEY_FILES: {error}") from None
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:

@@ -1,4 +1,4 @@
-"""Operations: liveness, readiness and the API documentation page."""
+"""Operations: liveness, readiness, the API documentation page and the token keys."""
 
 from __future__ import annotations
 
@@ -6,18 +6,21 @@ from pathlib import Path
 from typing import Any
 
 from apiflask import APIBlueprint, Schema
-from apiflask.fields import String
+from apiflask.fields import List, Nested, String
 from flask import (
     Response,
     abort,
     current_app,
     jsonify,
     render_template,
+    request,
     send_from_directory,
 )
 from swagger_ui_bundle import swagger_ui_path
 
 from . import db
+from .config import Settings
+from .signing import JWKS_MAX_AGE
 
 bp = APIBlueprint("ops", __name__, tag="Operations")
 TEMPLATES = Path(__file__).parent / "templates"
@@ -45,6 +48,32 @@ def readyz() -> Any:
     from .errors import problem
 
     return problem(503, "The database is unreachable.", headers={"Retry-After": "5"})
+
+
+class JwkOut(Schema):
+    kty = String(metadata={"example": "OKP"})
+    crv = String(metadata={"example": "Ed25519"})
+    x = String(metadata={"description": "The public key, base64url"})
+    kid = String(metadata={"description": "RFC 7638 thumbprint; the `kid` of tokens it signs"})
+    use = String(metadata={"example": "sig"})
+    alg = String(metadata={"example": "EdDSA"})
+
+
+class JwksOut(Schema):
+    keys = List(Nested(JwkOut))
+
+
+@bp.get("/.well-known/jwks.json")
+@bp.output(JwksOut, description="Every published public key (none with HS256)")
+@bp.doc(responses={304: "Unchanged since the ETag of If-None-Match"})
+def jwks() -> Any:
+    """The public keys that verify access tokens signed with EdDSA, as a JWK Set
+    (RFC 7517): another service checks tokens with these, holding no secret. Cacheable."""
+    settings: Settings = current_app.extensions["settings"]
+    response = Response(settings.keys.jwks, mimetype="application/json")
+    response.set_etag(settings.keys.etag)
+    response.headers["Cache-Control"] = f"public, max-age={JWKS_MAX_AGE}"
+    return response.make_conditional(request)
 
 
 @bp.get("/docs")

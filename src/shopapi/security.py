@@ -24,11 +24,15 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
+from .signing import SigningKeys
+
 TOTP_STEP = 30
 TOTP_DIGITS = 6
 RECOVERY_CODE_COUNT = 10
-JWT_ALGORITHM = "HS256"
 REQUIRED_CLAIMS = ["sub", "sid", "iat", "nbf", "exp", "jti", "type", "iss"]
+# The header members the service writes. Any other (jku, x5u, jwk, x5c, crit, ...) would
+# ask a verifier to fetch or trust a key the token names itself: such a token is refused.
+TOKEN_HEADER = frozenset({"alg", "typ", "kid"})
 
 
 # --- passwords -------------------------------------------------------------------------
@@ -185,7 +189,7 @@ class AccessToken:
 
 
 def create_access_token(
-    user_id: int, session_id: int, key: str, issuer: str, ttl: int, now: int | None = None
+    user_id: int, session_id: int, keys: SigningKeys, issuer: str, ttl: int, now: int | None = None
 ) -> AccessToken:
     iat = int(time.time()) if now is None else now
     jti = uuid.uuid4().hex
@@ -199,7 +203,9 @@ def create_access_token(
         "type": "access",
         "iss": issuer,
     }
-    return AccessToken(jwt.encode(claims, key, algorithm=JWT_ALGORITHM), jti, iat + ttl)
+    headers = None if keys.kid is None else {"kid": keys.kid}
+    token = jwt.encode(claims, keys.signing_key, algorithm=keys.algorithm, headers=headers)
+    return AccessToken(token, jti, iat + ttl)
 
 
 MAX_USER_ID = 2**63 - 1  # BIGINT on MariaDB, INTEGER on SQLite
@@ -236,15 +242,30 @@ def _check_claim_types(claims: dict[str, Any], ttl: int) -> None:
         raise jwt.InvalidTokenError("not an access token")
 
 
+def _verifying_key(token: str, keys: SigningKeys) -> Any:
+    """The configured key that must have signed `token`: its algorithm is the configured
+    one and, for EdDSA, its `kid` is a published key's. Nothing else in the header counts."""
+    header = jwt.get_unverified_header(token)
+    if not TOKEN_HEADER.issuperset(header):
+        raise jwt.InvalidTokenError("the token's header names keys or extensions")
+    if header.get("alg") != keys.algorithm:
+        raise jwt.InvalidAlgorithmError("not the configured algorithm")
+    kid = header.get("kid")
+    key = keys.verifying.get(kid) if kid is None or isinstance(kid, str) else None
+    if key is None:
+        raise jwt.InvalidTokenError("not signed by a published key")
+    return key
+
+
 def decode_access_token(
-    token: str, key: str, issuer: str, ttl: int, now: float | None = None
+    token: str, keys: SigningKeys, issuer: str, ttl: int, now: float | None = None
 ) -> dict[str, Any]:
     """The verified claims of an access token that lives `ttl` seconds; raises
-    `jwt.InvalidTokenError` for any bad token, whatever its claims hold."""
+    `jwt.InvalidTokenError` for any bad token, whatever its header or claims hold."""
     claims: dict[str, Any] = jwt.decode(
         token,
-        key,
-        algorithms=[JWT_ALGORITHM],
+        _verifying_key(token, keys),
+        algorithms=[keys.algorithm],
         issuer=issuer,
         # The times are checked below, once their types are known to be sound: PyJWT
         # takes int() of them, so "9999999999", 1.5 or true would pass its checks.

@@ -63,7 +63,7 @@ def _issue(
     access = security.create_access_token(
         user_id,
         session_id,
-        settings.jwt_secret_key,
+        settings.keys,
         settings.jwt_issuer,
         settings.access_token_ttl,
     )
