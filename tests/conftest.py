@@ -6,6 +6,7 @@ unless REQUIRE_MARIADB=1 / REQUIRE_REDIS=1 (as in CI), which turns absence into 
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
 import socket
@@ -27,7 +28,7 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
 from support import scratch_database  # scripts/support.py (pytest's pythonpath)
 
-from shopapi import create_app
+from shopapi import create_app, signing
 from shopapi.config import Settings
 from shopapi.db import upgrade
 from shopapi.models import Base
@@ -92,6 +93,24 @@ def secrets_env() -> dict[str, str]:
         "JWT_SECRET_KEY": uuid.uuid4().hex + uuid.uuid4().hex,
         "TOTP_ENCRYPTION_KEY": Fernet.generate_key().decode(),
     }
+
+
+@pytest.fixture(scope="session")
+def key_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """Two Ed25519 private key files, as `flask keys generate` writes them (the second is
+    the one a rotation brings in)."""
+    folder = tmp_path_factory.mktemp("keys")
+    for name in ("first.pem", "second.pem"):
+        signing.write_new_key(folder / name)
+    return str(folder / "first.pem"), str(folder / "second.pem")
+
+
+def signed_with(settings: Settings, algorithm: str, *key_files: str) -> Settings:
+    """`settings`, signing access tokens with `algorithm` (and these key files, for EdDSA)."""
+    changed = dataclasses.replace(
+        settings, jwt_algorithm=algorithm, jwt_private_key_files=tuple(key_files)
+    )
+    return changed.with_secrets()
 
 
 def _empty_tables(url: str) -> None:

@@ -8,10 +8,40 @@ from typing import Any
 
 import jwt
 import pytest
-from conftest import AuthActions, assert_problem, execute_sql
+from conftest import AuthActions, assert_problem, execute_sql, signed_with
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from shopapi import create_app
+from shopapi import create_app, signing
 from shopapi.config import Settings
+
+
+@pytest.fixture(params=[signing.HS256, signing.EDDSA])
+def settings(request: pytest.FixtureRequest, settings: Settings, key_files: Any) -> Settings:
+    """Every test here runs with each algorithm the service signs with."""
+    if request.param == signing.HS256:
+        return settings
+    return signed_with(settings, signing.EDDSA, key_files[0])
+
+
+def _signed(claims: dict[str, Any], keys: signing.SigningKeys, **header: Any) -> str:
+    """`claims` signed as they are with the service's real signing key (jwt.encode itself
+    refuses some of the odd types below)."""
+    kid = {} if keys.kid is None else {"kid": keys.kid}
+    return jwt.PyJWS().encode(
+        json.dumps(claims).encode(),
+        keys.signing_key,
+        algorithm=keys.algorithm,
+        headers={"typ": "JWT", **kid, **header},
+    )
+
+
+def _verified(token: str, settings: Settings) -> dict[str, Any]:
+    """What any verifier holding the published key (or the secret, with HS256) reads."""
+    key = settings.keys.verifying[jwt.get_unverified_header(token).get("kid")]
+    claims: dict[str, Any] = jwt.decode(
+        token, key, algorithms=[settings.jwt_algorithm], issuer="shopapi"
+    )
+    return claims
 
 
 def _signed_in(auth: AuthActions) -> tuple[int, str]:
@@ -87,7 +117,7 @@ BAD_CLAIMS: list[tuple[str, dict[str, Any]]] = [
 def test_tokens_with_bad_claims(
     client: Any, auth: AuthActions, settings: Settings, changes: dict[str, Any]
 ) -> None:
-    token = jwt.encode(_claims(settings, _signed_in(auth), **changes), settings.jwt_secret_key)
+    token = _signed(_claims(settings, _signed_in(auth), **changes), settings.keys)
     _refused(client, {"Authorization": f"Bearer {token}"})
 
 
@@ -96,30 +126,47 @@ def test_crafted_token_with_the_right_key_and_claims_is_accepted(
 ) -> None:
     """The control for the cases above: only the one change makes them fail."""
     user = _signed_in(auth)
-    token = jwt.encode(_claims(settings, user), settings.jwt_secret_key, algorithm="HS256")
+    token = _signed(_claims(settings, user), settings.keys)
     r = client.get("/auth/me", headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 200
     assert r.get_json()["id"] == user[0]
 
 
-@pytest.mark.parametrize("algorithm", ["none", "HS512", "HS384", "wrong key"])
+@pytest.mark.parametrize(
+    "algorithm", ["none", "HS512", "HS384", "wrong key", "the other algorithm", "unknown kid"]
+)
 def test_tokens_signed_otherwise(
-    client: Any, auth: AuthActions, settings: Settings, algorithm: str
+    client: Any,
+    auth: AuthActions,
+    settings: Settings,
+    key_files: tuple[str, str],
+    algorithm: str,
 ) -> None:
     claims = _claims(settings, _signed_in(auth))
+    eddsa = settings.jwt_algorithm == signing.EDDSA
+    secret = settings.jwt_secret_key
     if algorithm == "none":
         token = jwt.encode(claims, None, algorithm="none")
+    elif algorithm == "wrong key" and eddsa:
+        other = Ed25519PrivateKey.generate()  # a key of the attacker's, our key's kid
+        token = _signed(claims, signing.eddsa([other]), kid=settings.keys.kid)
     elif algorithm == "wrong key":
-        token = jwt.encode(claims, "x" * 20 + settings.jwt_secret_key[20:], algorithm="HS256")
+        token = jwt.encode(claims, "x" * 20 + secret[20:], algorithm="HS256")
+    elif algorithm == "the other algorithm" and eddsa:  # HS256 with the real secret
+        token = jwt.encode(claims, secret, algorithm="HS256")
+    elif algorithm == "the other algorithm":  # EdDSA with a real key file
+        token = _signed(claims, signing.load(key_files[:1]))
+    elif algorithm == "unknown kid":  # signed by a key the service does not publish
+        token = _signed(claims, signing.load(key_files[1:]))
     else:
-        token = jwt.encode(claims, settings.jwt_secret_key, algorithm=algorithm)
+        token = jwt.encode(claims, secret, algorithm=algorithm)
     _refused(client, {"Authorization": f"Bearer {token}"})
 
 
 def test_access_token_claims(client: Any, auth: AuthActions, settings: Settings) -> None:
     account, token = auth.sign_in()
-    assert jwt.get_unverified_header(token)["alg"] == "HS256"
-    claims = jwt.decode(token, settings.jwt_secret_key, algorithms=["HS256"], issuer="shopapi")
+    assert jwt.get_unverified_header(token)["alg"] == settings.jwt_algorithm
+    claims = _verified(token, settings)
     assert claims["sub"] == str(account.id)
     assert claims["exp"] == claims["iat"] + 600
     assert claims["nbf"] <= claims["iat"] + 1
@@ -131,10 +178,9 @@ def test_access_token_claims(client: Any, auth: AuthActions, settings: Settings)
 def test_each_sign_in_gets_its_own_token_id(auth: AuthActions, settings: Settings) -> None:
     account, first = auth.sign_in()
     _, second = auth.sign_in(account)
-    key = settings.jwt_secret_key
 
     def jti(token: str) -> str:
-        return str(jwt.decode(token, key, algorithms=["HS256"], issuer="shopapi")["jti"])
+        return str(_verified(token, settings)["jti"])
 
     assert jti(first) != jti(second)
 
@@ -285,29 +331,18 @@ ODD_CLAIMS: list[tuple[str, dict[str, Any]]] = [
 TAKING_A_TOKEN = [("GET", "/api/products"), ("GET", "/auth/me"), ("POST", "/auth/logout")]
 
 
-def _signed(claims: dict[str, Any], key: str) -> str:
-    """`claims` signed as they are (jwt.encode refuses some of these types itself)."""
-    payload = json.dumps(claims).encode()
-    return jwt.PyJWS().encode(payload, key, algorithm="HS256", headers={"typ": "JWT"})
-
-
 def _odd_token(settings: Settings, auth: AuthActions, changes: dict[str, Any]) -> str:
-    return _signed(_claims(settings, _signed_in(auth), **changes), settings.jwt_secret_key)
+    return _signed(_claims(settings, _signed_in(auth), **changes), settings.keys)
 
 
-@pytest.mark.parametrize("method,path", TAKING_A_TOKEN)
 @pytest.mark.parametrize("changes", [c for _, c in ODD_CLAIMS], ids=[n for n, _ in ODD_CLAIMS])
 def test_tokens_with_odd_claim_types_are_refused(
-    client: Any,
-    auth: AuthActions,
-    settings: Settings,
-    changes: dict[str, Any],
-    method: str,
-    path: str,
+    client: Any, auth: AuthActions, settings: Settings, changes: dict[str, Any]
 ) -> None:
     token = _odd_token(settings, auth, changes)
-    body = _refused(client, {"Authorization": f"Bearer {token}"}, path=path, method=method)
-    assert body["detail"] == "The access token is invalid."
+    for method, path in TAKING_A_TOKEN:
+        body = _refused(client, {"Authorization": f"Bearer {token}"}, path=path, method=method)
+        assert body["detail"] == "The access token is invalid.", path
 
 
 @pytest.mark.parametrize(
@@ -331,6 +366,6 @@ def test_a_token_with_odd_claims_leaves_its_session_alive(
     """A refused logout ends nothing: the account's real token still works."""
     account, real = auth.sign_in()
     session_id = jwt.decode(real, options={"verify_signature": False})["sid"]
-    odd = _signed(_claims(settings, (account.id, session_id), exp=10**20), settings.jwt_secret_key)
+    odd = _signed(_claims(settings, (account.id, session_id), exp=10**20), settings.keys)
     _refused(client, {"Authorization": f"Bearer {odd}"}, path="/auth/logout", method="POST")
     assert client.get("/auth/me", headers={"Authorization": f"Bearer {real}"}).status_code == 200

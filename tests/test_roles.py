@@ -188,6 +188,7 @@ def test_the_openapi_document_names_the_role_of_every_operation(client: Any) -> 
         "/auth/refresh",
         "/healthz",
         "/readyz",
+        "/.well-known/jwks.json",
     }
     expected = {
         ("post", "/api/products"): "editor",

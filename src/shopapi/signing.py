@@ -106,8 +106,9 @@ def load_private_key(path: str) -> Ed25519PrivateKey:
         ) from None
     if not isinstance(key, Ed25519PrivateKey):
         raise KeyFileError(
-            f"the key file {path} holds a {type(key).__name__.removesuffix('PrivateKey')} key; "
-            f"JWT_ALGORITHM=EdDSA needs an Ed25519 key ({GENERATE_HINT})"
+            f"the key file {path} holds a key of another type "
+            f"({type(key).__name__.removesuffix('PrivateKey')}); JWT_ALGORITHM=EdDSA needs an "
+            f"Ed25519 key ({GENERATE_HINT})"
         )
     return key
 
