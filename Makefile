@@ -42,7 +42,8 @@ serve: install
 # Benchmark against the local MariaDB (needs wrk: apt-get install wrk): the service against
 # a bare Flask app under each server of BENCH_SERVERS (default: make serve's granian, then
 # gunicorn gthread 4x6). BENCH_ROWS=1000000 for the scale run, BENCH_DURATION (seconds per
-# measurement) to bound it. Prints tables and writes bench-results.json.
+# measurement) to bound it, JWT_ALGORITHM=EdDSA to sign with Ed25519. Prints tables and writes
+# bench-results.json.
 bench: install-dev
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python scripts/bench.py

@@ -14,7 +14,8 @@ Settings (environment): BENCH_SERVERS (`NAME:WORKERSxTHREADS`, comma-separated; 
 BENCH_DURATION (seconds per measurement, 10), BENCH_CONNECTIONS (16), BENCH_MARIADB_URL
 (mysql+pymysql://root@127.0.0.1:3306/), BENCH_OUT (bench-results.json), BENCH_PYTHONPATH
 (put before the service's own code in the servers' path: another checkout's `src`, to
-measure it with this harness).
+measure it with this harness). JWT_ALGORITHM=EdDSA signs the tokens with Ed25519 (a key is
+generated for the run unless JWT_PRIVATE_KEY_FILES names one).
 
 `make profile` (BENCH_PROFILE=profile.svg) instead samples the first server's workers
 with py-spy while wrk drives one endpoint (BENCH_PROFILE_TARGET: page, one or healthz).
@@ -42,6 +43,7 @@ from bench_servers import ROOT, SERVICE, YARDSTICK, Server, Spec, parse_specs
 from cryptography.fernet import Fernet
 from support import free_port, scratch_database
 
+from shopapi import signing
 from shopapi.serving import DEFAULT_THREADS, DEFAULT_WORKERS, PRODUCTION_SERVER
 
 BIN = Path(sys.executable).parent
@@ -85,6 +87,11 @@ class Rig:
         }
         if os.environ.get("BENCH_PYTHONPATH"):  # another checkout's src/, to compare with
             self.env["PYTHONPATH"] = os.environ["BENCH_PYTHONPATH"]
+        self.algorithm = os.environ.get("JWT_ALGORITHM") or signing.HS256
+        if self.algorithm.lower() == "eddsa" and not os.environ.get("JWT_PRIVATE_KEY_FILES"):
+            key = Path(self.env["INSTANCE_PATH"]) / "signing.pem"
+            signing.write_new_key(key)  # production mode needs a key file
+            self.env["JWT_PRIVATE_KEY_FILES"] = str(key)
         self.reader: Account | None = None
         self.accounts: list[Account] = []
         self.first_id = 0
@@ -131,7 +138,7 @@ class Rig:
 
 def main() -> int:
     rig = Rig()
-    print(f"seeding {ROWS} products ...", flush=True)
+    print(f"access tokens signed {rig.algorithm}; seeding {ROWS} products ...", flush=True)
     runs: dict[str, dict[str, Any]] = {}
     try:
         print(f"seeded in {rig.seed():.1f} s", flush=True)
@@ -145,7 +152,7 @@ def main() -> int:
             runs[spec.label] = measure(rig, spec)
     finally:
         rig.drop()
-    report(runs)
+    report(runs, rig.algorithm)
     return 0
 
 
@@ -241,7 +248,7 @@ def measure(rig: Rig, spec: Spec) -> dict[str, Any]:
     return results
 
 
-def report(runs: dict[str, dict[str, Any]]) -> None:
+def report(runs: dict[str, dict[str, Any]], algorithm: str) -> None:
     summary: dict[str, Any] = {}
     for label, results in runs.items():
         rss = results.pop("_rss_mib")
@@ -296,6 +303,7 @@ def report(runs: dict[str, dict[str, Any]]) -> None:
                     "python": platform.python_version(),
                     "load_average": os.getloadavg(),
                 },
+                "jwt_algorithm": algorithm,
                 "rows": ROWS,
                 "duration_s": DURATION,
                 "connections": CONNECTIONS,

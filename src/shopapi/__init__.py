@@ -21,6 +21,8 @@ MAX_BODY_BYTES = 1024 * 1024
 def create_app(config: Settings | Mapping[str, Any] | None = None) -> APIFlask:
     """Build the application. `config` is a `Settings`, or overrides for `Settings.from_env`."""
     settings = config if isinstance(config, Settings) else Settings.from_env(**dict(config or {}))
+    if settings.signing_keys is None:  # built by hand, not by from_env: check and load them
+        settings = settings.with_secrets()
     app = APIFlask(
         __name__,
         title="Shop API",
