@@ -10,7 +10,7 @@ from flask import Response, request
 from sqlalchemy import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import db, logs
+from . import db, logs, routing
 from .config import Settings
 from .errors import register_error_handlers
 from .jsonbody import register_json_loader
@@ -41,6 +41,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> APIFlask:
         DEBUG=False,
     )
     app.extensions["settings"] = settings
+    routing.register(app.url_map)
     # Outside Flask, so that every answer (a 404 or 405 from routing too) has them and
     # costs no Flask hook: the request id, nosniff, no-store and the request's log line.
     app.wsgi_app = logs.RequestLog(  # type: ignore[method-assign]
