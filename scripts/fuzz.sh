@@ -33,6 +33,8 @@ export DATABASE_URL="sqlite:///$SCRATCH/fuzz.sqlite3"
 export ARGON2_TIME_COST=1 ARGON2_MEMORY_COST=256
 export LOGIN_RATE_LIMIT_PER_ADDRESS=100000/minute REGISTER_RATE_LIMIT_PER_ADDRESS=100000/minute
 export WEB_CONCURRENCY=2 THREADS=4
+# Every fuzzing account is an admin, so the administration operations are reached too.
+export NEW_USER_ROLE=admin
 unset REDIS_URL
 
 "$BIN/flask" --app app db upgrade >"$SCRATCH/migrate.log" 2>&1
