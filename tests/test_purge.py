@@ -18,11 +18,14 @@ from conftest import (
     AuthActions,
     assert_problem,
     execute_sql,
+    scratch_mariadb,
     server_env,
     start_server,
     stop_server,
 )
-from sqlalchemy import event, text
+from scale_support import CuttableLink, base_env
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import make_url
 
 from shopapi.auth import attempts
 from shopapi.config import Settings
@@ -242,3 +245,49 @@ def test_a_live_server_purges_in_the_background(
         stop_server(server)
     assert '"message": "purged expired rows"' in server.log()
     assert "made-up-name" not in server.log()
+
+
+def _wait_for(check: Any, seconds: float = 30) -> bool:
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
+@pytest.mark.e2e
+@pytest.mark.mariadb
+def test_the_background_purge_fails_while_the_database_is_cut_and_recovers(
+    secrets_env: dict[str, str], tmp_path: Path
+) -> None:
+    with scratch_mariadb() as direct_url:
+        real = make_url(direct_url)
+        link = CuttableLink(real.port or 3306, real.host or "127.0.0.1")
+        through = real.set(host="127.0.0.1", port=link.port).render_as_string(hide_password=False)
+        env = base_env(through, secrets_env, tmp_path / "instance", PURGE_INTERVAL="1")
+        server = start_server(env, tmp_path / "server.log")
+        direct = create_engine(real)
+
+        def counters() -> int:
+            with direct.connect() as conn:
+                return int(conn.execute(text("SELECT COUNT(*) FROM attempt_counters")).scalar_one())
+
+        try:
+            login = {"username": "made-up-name", "password": "not-it-at-all"}
+            assert (
+                requests.post(f"{server.url}/auth/login", json=login, timeout=10).status_code == 401
+            )
+            link.cut()
+            assert _wait_for(lambda: "purge failed" in server.log()), server.log()[-2000:]
+            link.restore()
+            with direct.begin() as conn:
+                ended = utcnow() - attempts.WINDOW - timedelta(seconds=1)
+                conn.execute(text("UPDATE attempt_counters SET window_start = :t"), {"t": ended})
+            assert _wait_for(lambda: counters() == 0), server.log()[-2000:]
+        finally:
+            stop_server(server)
+            link.close()
+            direct.dispose()
+        assert "Traceback" not in server.log()
+        assert "made-up-name" not in server.log()
