@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import secrets
 import stat
 from pathlib import Path
 from typing import Any
@@ -13,7 +15,7 @@ from cryptography.fernet import Fernet
 from shopapi import create_app, security
 from shopapi.config import ConfigError, Settings
 
-STRONG_JWT = "Zq3" + "".join(chr(65 + (i * 7) % 26) for i in range(45))
+STRONG_JWT = secrets.token_urlsafe(48)
 FERNET = Fernet.generate_key().decode()
 
 
@@ -43,6 +45,21 @@ def test_production_with_good_secrets_starts(tmp_path: Path) -> None:
         ({"ARGON2_MEMORY_COST": "256"}, "Argon2"),
         ({"JWT_SECRET_KEY": "change-me-please-change-me-please-change-me"}, "placeholder"),
         ({"JWT_SECRET_KEY": "my-super-Secret-jwt-key-for-the-shop-api-2026"}, "placeholder"),
+        # Long enough, but a short pattern repeated, or a run: a guesser's first tries.
+        ({"JWT_SECRET_KEY": "abcdefgh" * 4}, "JWT_SECRET_KEY is a pattern"),
+        ({"JWT_SECRET_KEY": "password1234" * 3}, "JWT_SECRET_KEY is a pattern"),
+        ({"JWT_SECRET_KEY": "abcdefghijklmnopqrstuvwxyz0123456789"}, "JWT_SECRET_KEY is a pattern"),
+        ({"JWT_SECRET_KEY": "Zq3" + "".join(chr(65 + (i * 7) % 26) for i in range(45))}, "pattern"),
+        (
+            {"TOTP_ENCRYPTION_KEY": base64.urlsafe_b64encode(bytes(32)).decode()},
+            "TOTP_ENCRYPTION_KEY",
+        ),
+        (
+            {"TOTP_ENCRYPTION_KEY": base64.urlsafe_b64encode(b"0123456789abcdef" * 2).decode()},
+            "TOTP_ENCRYPTION_KEY",
+        ),
+        ({"ARGON2_PARALLELISM": "0"}, "ARGON2_PARALLELISM"),
+        ({"ARGON2_TIME_COST": "1"}, "Argon2"),
     ],
 )
 def test_production_refuses_missing_or_weak_settings(
@@ -134,3 +151,22 @@ def test_default_password_hashing_meets_owasp(tmp_path: Path) -> None:
     settings = Settings.from_env({"INSTANCE_PATH": str(tmp_path)})
     stored = hasher(settings).hash("violet-harbour-lantern")
     assert stored.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+
+
+def test_random_keys_of_every_usual_form_pass_the_randomness_check(tmp_path: Path) -> None:
+    """The check refuses patterns, never the keys the README tells people to generate."""
+    for _ in range(200):
+        env = _production(
+            tmp_path,
+            JWT_SECRET_KEY=secrets.choice(
+                [secrets.token_urlsafe(48), secrets.token_urlsafe(24), secrets.token_hex(32)]
+            ),
+            TOTP_ENCRYPTION_KEY=Fernet.generate_key().decode(),
+        )
+        assert Settings.from_env(env).production
+
+
+def test_argon2_parallelism_of_zero_is_refused_in_development_too(tmp_path: Path) -> None:
+    env = {"INSTANCE_PATH": str(tmp_path / "instance"), "ARGON2_PARALLELISM": "0"}
+    with pytest.raises(ConfigError, match="ARGON2_PARALLELISM must be at least 1"):
+        Settings.from_env(env)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+import secrets
 import stat
 import subprocess
 import sys
@@ -19,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from shopapi import signing
 from shopapi.config import ConfigError, Settings
 
-STRONG_JWT = "Zq3" + "".join(chr(65 + (i * 7) % 26) for i in range(45))
+STRONG_JWT = secrets.token_urlsafe(48)
 FERNET = Fernet.generate_key().decode()
 PEM = serialization.Encoding.PEM
 PKCS8 = serialization.PrivateFormat.PKCS8

@@ -10,7 +10,7 @@ from flask import Response, request
 from sqlalchemy import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import db, logs
+from . import db, logs, routing
 from .config import Settings
 from .errors import register_error_handlers
 from .jsonbody import register_json_loader
@@ -43,6 +43,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> APIFlask:
         DEBUG=False,
     )
     app.extensions["settings"] = settings
+    routing.register(app.url_map)
     # Outside Flask, so that every answer (a 404 or 405 from routing too) has them and
     # costs no Flask hook: the request id, nosniff, no-store and the request's log line.
     app.wsgi_app = logs.RequestLog(  # type: ignore[method-assign]
@@ -61,6 +62,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> APIFlask:
     # Every view runs in the request's one unit of work (committed when it returns).
     for endpoint, view in app.view_functions.items():
         app.view_functions[endpoint] = db.unit_of_work(view)
+    register_housekeeping(app, settings)
     return app
 
 
@@ -123,6 +125,14 @@ def _cors(response: Response, origins: frozenset[str]) -> None:
             "Authorization, Content-Type, If-Match, Idempotency-Key"
         )
         response.headers["Access-Control-Max-Age"] = "600"
+
+
+def register_housekeeping(app: APIFlask, settings: Settings) -> None:
+    """Expired rows are purged by a thread of each serving process (see `purge`); last, as
+    it wraps the WSGI callable the other steps built."""
+    from .purge import start_with_first_request
+
+    start_with_first_request(app, settings)
 
 
 def register_cli(app: APIFlask) -> None:

@@ -1,4 +1,4 @@
-"""`flask` commands: database migrations, and signing keys."""
+"""`flask` commands: database migrations, the purge of expired rows, and signing keys."""
 
 from __future__ import annotations
 
@@ -48,4 +48,7 @@ def generate(path: Path) -> None:
 
 
 def register(app: Flask) -> None:
+    from .purge import purge_command
+
     app.cli.add_command(db_cli)
+    app.cli.add_command(purge_command)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import secrets
@@ -13,6 +14,7 @@ from typing import Any
 from cryptography.fernet import Fernet
 
 from . import signing
+from .keystrength import MIN_KEY_BITS, estimated_bits
 
 # OWASP's minimum for Argon2id: m = 19 MiB, t = 2, p = 1.
 OWASP_ARGON2 = {"time_cost": 2, "memory_cost": 19 * 1024, "parallelism": 1}
@@ -64,6 +66,8 @@ class Settings:
     db_pool_size: int = 10
     # Seconds after which a request counts as stuck and its worker is replaced (0: never).
     request_timeout: int = 0
+    # Seconds between two purges of expired rows in each serving process (0: never).
+    purge_interval: int = 600
 
     @property
     def production(self) -> bool:
@@ -108,6 +112,7 @@ class Settings:
             "security_log_days": _int(env, "SECURITY_LOG_DAYS", 90),
             "request_timeout": _int(env, "REQUEST_TIMEOUT", 0),
             "db_pool_size": _int(env, "DB_POOL_SIZE", 10),
+            "purge_interval": _int(env, "PURGE_INTERVAL", 600),
         }
         known = {f.name for f in fields(cls)}
         unknown = set(overrides) - known
@@ -213,11 +218,17 @@ def _check_choices(settings: Settings) -> None:
         )
 
 
+_NEW_JWT_KEY = 'generate one with: python -c "import secrets; print(secrets.token_urlsafe(48))"'
+_NEW_FERNET_KEY = (
+    'generate one with: python -c "from cryptography.fernet import Fernet; '
+    'print(Fernet.generate_key().decode())"'
+)
+
+
 def _check_keys(settings: Settings) -> None:
     if len(settings.jwt_secret_key.encode()) < MIN_JWT_KEY_BYTES:
         raise ConfigError(
-            f"JWT_SECRET_KEY must be at least {MIN_JWT_KEY_BYTES} bytes; "
-            'generate one with: python -c "import secrets; print(secrets.token_urlsafe(48))"'
+            f"JWT_SECRET_KEY must be at least {MIN_JWT_KEY_BYTES} bytes; {_NEW_JWT_KEY}"
         )
     for key in settings.totp_encryption_keys:
         try:
@@ -225,9 +236,24 @@ def _check_keys(settings: Settings) -> None:
         except (ValueError, TypeError):
             raise ConfigError(
                 "TOTP_ENCRYPTION_KEY must be Fernet keys (32 random bytes, URL-safe base64), "
-                "comma-separated; generate one with: python -c "
-                '"from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
+                f"comma-separated; {_NEW_FERNET_KEY}"
             ) from None
+    if settings.argon2_parallelism < 1:
+        # argon2-cffi would refuse every hash: no sign-up or sign-in could succeed.
+        raise ConfigError(
+            f"ARGON2_PARALLELISM must be at least 1, got {settings.argon2_parallelism}"
+        )
+
+
+def _check_randomness(settings: Settings) -> None:
+    """Production keys must be random: a repeated pattern or a few symbols are refused."""
+    if estimated_bits(settings.jwt_secret_key.encode()) < MIN_KEY_BITS:
+        raise ConfigError(f"JWT_SECRET_KEY is a pattern, not random bytes; {_NEW_JWT_KEY}")
+    for key in settings.totp_encryption_keys:
+        if estimated_bits(base64.urlsafe_b64decode(key)) < MIN_KEY_BITS:
+            raise ConfigError(
+                f"TOTP_ENCRYPTION_KEY is a pattern, not 32 random bytes; {_NEW_FERNET_KEY}"
+            )
 
 
 def _check_production(settings: Settings) -> None:
@@ -237,11 +263,13 @@ def _check_production(settings: Settings) -> None:
         raise ConfigError("APP_ENV=production needs TOTP_ENCRYPTION_KEY (a Fernet key)")
     _check_keys(settings)
     lowered = settings.jwt_secret_key.lower()
-    if len(set(lowered)) < 8 or any(word in lowered for word in PLACEHOLDER_WORDS):
+    if any(word in lowered for word in PLACEHOLDER_WORDS):
         raise ConfigError("JWT_SECRET_KEY looks like a placeholder: use random bytes")
+    _check_randomness(settings)
     weak = (
         settings.argon2_time_cost < OWASP_ARGON2["time_cost"]
         or settings.argon2_memory_cost < OWASP_ARGON2["memory_cost"]
+        or settings.argon2_parallelism < OWASP_ARGON2["parallelism"]
     )
     if weak:
         raise ConfigError("APP_ENV=production refuses Argon2 parameters below OWASP's minimum")

@@ -6,6 +6,8 @@ from typing import Any
 
 from apiflask import APIFlask
 
+from .routing import ID_SCHEMA
+
 PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",
     "description": "RFC 9457 problem details",
@@ -90,6 +92,9 @@ def register(app: APIFlask) -> None:
                 if not isinstance(operation, dict) or "responses" not in operation:
                     continue
                 responses = operation["responses"]
+                for parameter in operation.get("parameters", []):
+                    if parameter.get("in") == "path" and parameter["name"].endswith("_id"):
+                        parameter["schema"] = dict(ID_SCHEMA)  # see routing.IdConverter
                 wanted = set()
                 if path not in _NO_DATABASE:
                     wanted.add(503)

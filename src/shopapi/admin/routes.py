@@ -33,7 +33,7 @@ def _settings() -> Settings:
     return settings
 
 
-@bp.get("/users/<int:user_id>")
+@bp.get("/users/<id:user_id>")
 @authenticated(ADMIN)
 @bp.output(AccountOut)
 @bp.doc(responses=_ONE)
@@ -58,7 +58,7 @@ def list_users(query: dict[str, Any]) -> Any:
     return {"items": [service.as_api(r) for r in rows[:limit]], "next_cursor": next_cursor}
 
 
-@bp.patch("/users/<int:user_id>")
+@bp.patch("/users/<id:user_id>")
 @authenticated(ADMIN)
 @bp.input(AccountChangeIn, arg_name="data")
 @bp.output(AccountOut)
@@ -68,7 +68,7 @@ def change_user(user_id: int, data: dict[str, Any]) -> Any:
     return service.change(db.session(), account(), user_id, **data)
 
 
-@bp.post("/users/<int:user_id>/unlock")
+@bp.post("/users/<id:user_id>/unlock")
 @authenticated(ADMIN)
 @bp.output({}, status_code=204)
 @bp.doc(responses=_ONE)
@@ -78,7 +78,7 @@ def unlock_user(user_id: int) -> Any:
     return Response(status=204)
 
 
-@bp.post("/users/<int:user_id>/reset-totp")
+@bp.post("/users/<id:user_id>/reset-totp")
 @authenticated(ADMIN)
 @bp.output({}, status_code=204)
 @bp.doc(responses=_ONE)

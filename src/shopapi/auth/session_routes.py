@@ -49,7 +49,7 @@ def list_sessions() -> Any:
     }
 
 
-@bp.delete("/sessions/<int:session_id>")
+@bp.delete("/sessions/<id:session_id>")
 @authenticated()
 @bp.output({}, status_code=204)
 @bp.doc(responses={404: "Not a live session of this account"})

@@ -81,7 +81,7 @@ def list_products(query: dict[str, Any]) -> Any:
     return Response(body, mimetype="application/json")
 
 
-@bp.get("/<int:product_id>")
+@bp.get("/<id:product_id>")
 @authenticated(checked_in_read=True)
 @bp.output(ProductOut, headers=ETagHeader)
 @bp.doc(responses=_ONE)
@@ -90,7 +90,7 @@ def get_product(product_id: int) -> Any:
     return _product(reads.one(checked_read, product_id))
 
 
-@bp.put("/<int:product_id>")
+@bp.put("/<id:product_id>")
 @authenticated(EDITOR)
 @bp.input(ProductIn, arg_name="data")
 @bp.input(IfMatchHeaders, location="headers", arg_name="headers")
@@ -101,7 +101,7 @@ def replace_product(product_id: int, data: dict[str, Any], headers: dict[str, An
     return _change(product_id, data, headers)
 
 
-@bp.patch("/<int:product_id>")
+@bp.patch("/<id:product_id>")
 @authenticated(EDITOR)
 @bp.input(ProductIn(partial=True), arg_name="data")
 @bp.input(IfMatchHeaders, location="headers", arg_name="headers")
@@ -118,7 +118,7 @@ def _change(product_id: int, data: dict[str, Any], headers: dict[str, Any]) -> R
     return _product(product)
 
 
-@bp.delete("/<int:product_id>")
+@bp.delete("/<id:product_id>")
 @authenticated(EDITOR)
 @bp.input(IfMatchHeaders, location="headers", arg_name="headers")
 @bp.output({}, status_code=204)
@@ -130,7 +130,7 @@ def delete_product(product_id: int, headers: dict[str, Any]) -> Any:
     return Response(status=204)
 
 
-@bp.get("/<int:product_id>/history")
+@bp.get("/<id:product_id>/history")
 @authenticated(checked_in_read=True)
 @bp.output(HistoryOut)
 @bp.doc(responses={404: "No product ever had this id"})
