@@ -245,7 +245,7 @@ READS = [
     "/api/products?cursor=forged",
     "/api/products/{id}",
     "/api/products/999999999",
-    "/api/products/99999999999999999999999",
+    "/api/products/9223372036854775807",  # the largest id there can be: none such
     "/api/products/{id}/history",
 ]
 
