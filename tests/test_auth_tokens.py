@@ -163,6 +163,37 @@ def test_tokens_signed_otherwise(
     _refused(client, {"Authorization": f"Bearer {token}"})
 
 
+ATTACKER = Ed25519PrivateKey.generate()
+KEY_HEADERS: dict[str, Any] = {
+    "embedded jwk": {
+        **signing.public_jwk(ATTACKER.public_key()),
+        "kid": signing.thumbprint(ATTACKER.public_key()),
+    },
+    "jku": "https://attacker.example/.well-known/jwks.json",
+    "x5u": "https://attacker.example/signing.pem",
+    "x5c": ["MIIBLjCB4aADAgECAhQ"],
+}
+
+
+@pytest.mark.parametrize("member", list(KEY_HEADERS))
+@pytest.mark.parametrize("signer", ["an attacker's key", "the service's key"])
+def test_a_token_that_names_its_own_key_is_refused(
+    client: Any, auth: AuthActions, settings: Settings, member: str, signer: str
+) -> None:
+    """The service never fetches or trusts a key that a token names (RFC 8725, 3.10): signed
+    with the key its header points to, or even with the service's own key, it is 401."""
+    claims = _claims(settings, _signed_in(auth))
+    if signer == "the service's key":
+        keys = settings.keys
+    elif settings.jwt_algorithm == signing.EDDSA:
+        keys = signing.eddsa([ATTACKER])
+    else:
+        keys = signing.hs256("an attacker's secret, of thirty-two bytes or more")
+    token = _signed(claims, keys, **{member: KEY_HEADERS[member]})
+    body = _refused(client, {"Authorization": f"Bearer {token}"})
+    assert body["detail"] == "The access token is invalid."
+
+
 def test_access_token_claims(client: Any, auth: AuthActions, settings: Settings) -> None:
     account, token = auth.sign_in()
     assert jwt.get_unverified_header(token)["alg"] == settings.jwt_algorithm
