@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
 
@@ -62,6 +63,12 @@ class Settings:
     request_timeout: int = 0
     # Seconds between two purges of expired rows in each serving process (0: never).
     purge_interval: int = 600
+    # Passkeys (WebAuthn): the relying party is the site's domain; browsers sign for the
+    # origins they are on, and a passkey works only where both match (see _check_webauthn).
+    webauthn_rp_id: str = "localhost"
+    webauthn_rp_name: str = "ShopAPI"
+    # Empty: http://localhost:PORT, the address of `make run`.
+    webauthn_origins: tuple[str, ...] = ()
 
     @property
     def production(self) -> bool:
@@ -98,6 +105,9 @@ class Settings:
             "request_timeout": _int(env, "REQUEST_TIMEOUT", 0),
             "db_pool_size": _int(env, "DB_POOL_SIZE", 10),
             "purge_interval": _int(env, "PURGE_INTERVAL", 600),
+            "webauthn_rp_id": env.get("WEBAUTHN_RP_ID") or "localhost",
+            "webauthn_rp_name": env.get("WEBAUTHN_RP_NAME") or "ShopAPI",
+            "webauthn_origins": _split(env.get("WEBAUTHN_ORIGINS", "")),
         }
         known = {f.name for f in fields(cls)}
         unknown = set(overrides) - known
@@ -108,6 +118,8 @@ class Settings:
         if not settings.database_url:
             db_file = Path(settings.instance_path) / "shopapi.sqlite3"
             settings = replace(settings, database_url=f"sqlite:///{db_file}")
+        if not settings.webauthn_origins:
+            settings = replace(settings, webauthn_origins=(f"http://localhost:{settings.port}",))
         if not settings.new_user_role:
             default = "viewer" if settings.production else "editor"
             settings = replace(settings, new_user_role=default)
@@ -164,6 +176,27 @@ def _check_choices(settings: Settings) -> None:
             f"REGISTRATION must be one of {', '.join(REGISTRATION_MODES)}, "
             f"got {settings.registration!r}"
         )
+    _check_webauthn(settings)
+
+
+def _check_webauthn(settings: Settings) -> None:
+    """Each origin must be on the relying party's domain (a browser refuses the rest), and
+    outside development on https, as browsers demand of every address but localhost."""
+    rp_id = settings.webauthn_rp_id
+    for origin in settings.webauthn_origins:
+        parts = urlsplit(origin)
+        host = parts.hostname or ""
+        if parts.scheme not in ("http", "https") or parts.path or not host:
+            raise ConfigError(
+                f"WEBAUTHN_ORIGINS: {origin!r} is not an origin like https://shop.example"
+            )
+        if host != rp_id and not host.endswith("." + rp_id):
+            raise ConfigError(
+                f"WEBAUTHN_ORIGINS: {origin!r} is not on WEBAUTHN_RP_ID {rp_id!r} "
+                "(the origin's host must be that domain or a subdomain of it)"
+            )
+        if settings.production and parts.scheme != "https" and host != "localhost":
+            raise ConfigError(f"WEBAUTHN_ORIGINS: {origin!r} must use https in production")
 
 
 _NEW_JWT_KEY = 'generate one with: python -c "import secrets; print(secrets.token_urlsafe(48))"'

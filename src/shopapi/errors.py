@@ -20,6 +20,7 @@ PROBLEM_TYPE = "about:blank"
 CONFLICTS: Mapping[str, tuple[int, str]] = {
     "uq_users_username": (409, "This username is taken."),
     "uq_users_username_normalized": (409, "This username is taken."),
+    "uq_passkeys_credential_id": (409, "This passkey is already registered."),
 }
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ import json
 import logging
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeAlias
 
 from flask import has_request_context, request
 from sqlalchemy import bindparam, insert, select
@@ -39,7 +39,12 @@ TYPES = (
     "enabled",
     "unlocked",
     "totp_reset",
+    "passkey_added",
+    "passkey_removed",
+    "passkey_counter_regressed",
 )
+# A failure to record: its type, or its type and its fields.
+Failure: TypeAlias = str | tuple[str, dict[str, Any]]
 DEFAULT_KEEP = timedelta(days=90)
 log = logging.getLogger("shopapi.security")
 
@@ -83,10 +88,13 @@ def record_many(
         session.execute(insert(SecurityEvent), rows)
 
 
-def record_failure(user_id: int, *types: str) -> None:
+def record_failure(user_id: int, *failures: Failure) -> None:
     """Failed attempts (and a lockout they caused), on a side connection once the request's
     unit of work has ended: kept when the request that made them is rolled back."""
-    rows = [_row(user_id, type_, None, {}) for type_ in types]
+    rows = []
+    for failure in failures:
+        type_, details = (failure, {}) if isinstance(failure, str) else failure
+        rows.append(_row(user_id, type_, None, details))
 
     def write() -> None:
         with db.side_connection() as conn:
