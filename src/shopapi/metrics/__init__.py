@@ -13,7 +13,15 @@ request is seen by `traffic.RequestMetrics`; `scrape` serves `GET /metrics`.
 
 from __future__ import annotations
 
+import os
+
 from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
+
+# In multiprocess mode the first metric made opens a file in this folder. The production
+# server makes and empties it before its workers start; any other process that imports
+# this module with the variable set (that server's own launcher, first) needs it too.
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], mode=0o700, exist_ok=True)
 
 # The `_created` series would double every counter's lines (multiprocess mode has none).
 disable_created_metrics()  # type: ignore[no-untyped-call]
