@@ -9,7 +9,6 @@ import os
 from collections.abc import Iterable
 
 from apiflask import APIBlueprint, APIFlask
-from apiflask.schemas import FileSchema
 from flask import Response, abort, current_app, request
 from prometheus_client import (
     CONTENT_TYPE_PLAIN_0_0_4,
@@ -29,12 +28,15 @@ bp = APIBlueprint("metrics", __name__, tag="Operations")
 
 
 @bp.get("/metrics")
-@bp.output(
-    FileSchema(type="string", format="text"),
-    content_type="text/plain",
-    description="Every metric, in Prometheus' text format",
+@bp.doc(
+    responses={
+        200: {
+            "description": "Every metric, in Prometheus' text format",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        },
+        404: {"description": "The client's address is not in METRICS_ALLOWED_NETWORKS"},
+    }
 )
-@bp.doc(responses={404: "The client's address is not in METRICS_ALLOWED_NETWORKS"})
 def scrape() -> Response:
     """Prometheus metrics, for clients in METRICS_ALLOWED_NETWORKS only (others: 404)."""
     if not allowed(request.remote_addr, current_app.extensions[ALLOWED]):
