@@ -7,6 +7,7 @@ import glob
 import ipaddress
 import os
 from collections.abc import Iterable
+from typing import Any
 
 from apiflask import APIBlueprint, APIFlask
 from flask import Response, abort, current_app, request
@@ -25,18 +26,17 @@ MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
 ALLOWED = "shopapi_metrics_allowed"
 
 bp = APIBlueprint("metrics", __name__, tag="Operations")
+_RESPONSES: dict[int | str, dict[str, str | dict[str, dict[str, Any]]]] = {
+    200: {
+        "description": "Every metric, in Prometheus' text format",
+        "content": {"text/plain": {"schema": {"type": "string"}}},
+    },
+    404: {"description": "The client's address is not in METRICS_ALLOWED_NETWORKS"},
+}
 
 
 @bp.get("/metrics")
-@bp.doc(
-    responses={
-        200: {
-            "description": "Every metric, in Prometheus' text format",
-            "content": {"text/plain": {"schema": {"type": "string"}}},
-        },
-        404: {"description": "The client's address is not in METRICS_ALLOWED_NETWORKS"},
-    }
-)
+@bp.doc(responses=_RESPONSES)
 def scrape() -> Response:
     """Prometheus metrics, for clients in METRICS_ALLOWED_NETWORKS only (others: 404)."""
     if not allowed(request.remote_addr, current_app.extensions[ALLOWED]):
