@@ -105,9 +105,12 @@ def _empty_tables(url: str) -> None:
 @pytest.fixture
 def settings(database_url: str, secrets_env: dict[str, str], tmp_path: Path) -> Settings:
     _empty_tables(database_url)
+    # No background purge: it would delete rows under the tests' feet (tests/test_purge.py
+    # asks for one).
     return Settings.from_env(
         {"APP_ENV": "test", "INSTANCE_PATH": str(tmp_path / "instance"), **secrets_env},
         database_url=database_url,
+        purge_interval=0,
         **FAST_ARGON2,
     )
 
@@ -260,6 +263,7 @@ def server_env(settings: Settings, secrets_env: dict[str, str], **extra: str) ->
         "INSTANCE_PATH": settings.instance_path,
         "ARGON2_TIME_COST": str(FAST_ARGON2["argon2_time_cost"]),
         "ARGON2_MEMORY_COST": str(FAST_ARGON2["argon2_memory_cost"]),
+        "PURGE_INTERVAL": str(settings.purge_interval),
         **extra,
     }
 

@@ -66,6 +66,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> APIFlask:
     # Every view runs in the request's one unit of work (committed when it returns).
     for endpoint, view in app.view_functions.items():
         app.view_functions[endpoint] = db.unit_of_work(view)
+    register_housekeeping(app, settings)
     return app
 
 
@@ -128,6 +129,14 @@ def _cors(response: Response, origins: frozenset[str]) -> None:
             "Authorization, Content-Type, If-Match, Idempotency-Key"
         )
         response.headers["Access-Control-Max-Age"] = "600"
+
+
+def register_housekeeping(app: APIFlask, settings: Settings) -> None:
+    """Expired rows are purged by a thread of each serving process (see `purge`); last, as
+    it wraps the WSGI callable the other steps built."""
+    from .purge import start_with_first_request
+
+    start_with_first_request(app, settings)
 
 
 def register_cli(app: APIFlask) -> None:

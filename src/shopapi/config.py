@@ -62,6 +62,8 @@ class Settings:
     db_pool_size: int = 10
     # Seconds after which a request counts as stuck and its worker is replaced (0: never).
     request_timeout: int = 0
+    # Seconds between two purges of expired rows in each serving process (0: never).
+    purge_interval: int = 600
     # Prometheus metrics on /metrics, answered only to these networks (others get 404).
     metrics_enabled: bool = True
     metrics_allowed_networks: tuple[str, ...] = DEFAULT_METRICS_NETWORKS
@@ -100,6 +102,7 @@ class Settings:
             "security_log_days": _int(env, "SECURITY_LOG_DAYS", 90),
             "request_timeout": _int(env, "REQUEST_TIMEOUT", 0),
             "db_pool_size": _int(env, "DB_POOL_SIZE", 10),
+            "purge_interval": _int(env, "PURGE_INTERVAL", 600),
             **_metrics_settings(env),
         }
         known = {f.name for f in fields(cls)}

@@ -58,7 +58,10 @@ class MfaChallenge(Base):
     """The password step, proven: an `mfa_token` (stored only as its SHA-256)."""
 
     __tablename__ = "mfa_challenges"
-    __table_args__ = (UniqueConstraint("token_hash", name="uq_mfa_challenges_token_hash"),)
+    __table_args__ = (
+        UniqueConstraint("token_hash", name="uq_mfa_challenges_token_hash"),
+        Index("ix_mfa_challenges_expires_at", "expires_at"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     token_hash: Mapped[str] = mapped_column(String(64))

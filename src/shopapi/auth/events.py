@@ -115,7 +115,11 @@ _COLUMNS = (
 )
 OWN_PAGE = (
     select(*_COLUMNS)
-    .where(SecurityEvent.user_id == bindparam("me"), SecurityEvent.id < bindparam("before"))
+    .where(
+        SecurityEvent.user_id == bindparam("me"),
+        SecurityEvent.id < bindparam("before"),
+        SecurityEvent.at >= bindparam("since"),
+    )
     .order_by(SecurityEvent.id.desc())
     .limit(bindparam("rows"))
 )
@@ -123,7 +127,9 @@ OWN_PAGE = (
 
 def all_page(*, user_id: int | None, type_: str | None) -> Any:
     """Every account's events (filtered by account and type), for admins."""
-    statement = select(*_COLUMNS).where(SecurityEvent.id < bindparam("before"))
+    statement = select(*_COLUMNS).where(
+        SecurityEvent.id < bindparam("before"), SecurityEvent.at >= bindparam("since")
+    )
     if user_id is not None:
         statement = statement.where(SecurityEvent.user_id == user_id)
     if type_ is not None:
@@ -159,11 +165,17 @@ def page(
     secret: str,
     *,
     with_user: bool,
+    kept_days: int,
 ) -> dict[str, Any]:
-    """A page of events, newest first, and the cursor of the next (older) one."""
+    """A page of events, newest first, and the cursor of the next (older) one.
+
+    Events older than `kept_days` (SECURITY_LOG_DAYS) are never shown, even in the minutes
+    before the purge deletes them."""
     limit = query["limit"]
     before = read_cursor(query["cursor"], secret, "events") if "cursor" in query else MAX_EVENT_ID
-    rows = sorted(run(statement, {**params, "before": before, "rows": limit + 1}), reverse=True)
+    since = utcnow() - timedelta(days=kept_days)
+    bound = {**params, "before": before, "since": since, "rows": limit + 1}
+    rows = sorted(run(statement, bound), reverse=True)
     next_cursor = make_cursor(rows[limit - 1][0], secret, "events") if len(rows) > limit else None
     return {
         "items": [as_api(r, with_user=with_user) for r in rows[:limit]],
