@@ -150,6 +150,37 @@ def test_an_unreachable_database_counts_its_503s(app_with: Any) -> None:
     assert after.moved(before, "shopapi_http_requests_total", status="5xx") == 2
 
 
+def test_sessions_ended_are_counted_by_reason(client: Any) -> None:
+    auth = AuthActions(client)
+    account, first = auth.sign_in()
+    _same, second = auth.sign_in(account)
+    sessions = client.get("/auth/sessions", headers={"Authorization": f"Bearer {second}"})
+    other = next(s["id"] for s in sessions.get_json()["items"] if not s["current"])
+    before = scrape(client)
+    r = client.delete(f"/auth/sessions/{other}", headers={"Authorization": f"Bearer {second}"})
+    assert r.status_code == 204
+    r = client.delete(f"/auth/sessions/{other}", headers={"Authorization": f"Bearer {second}"})
+    assert_problem(r, 404)  # already ended: nothing more to count
+    r = client.post("/auth/logout", headers={"Authorization": f"Bearer {second}"})
+    assert r.status_code == 204
+    assert client.get("/auth/me", headers={"Authorization": f"Bearer {first}"}).status_code == 401
+    after = scrape(client)
+    assert after.moved(before, "shopapi_sessions_ended_total", reason="revoked") == 1
+    assert after.moved(before, "shopapi_sessions_ended_total", reason="signed_out") == 1
+    assert after.moved(before, "shopapi_sessions_ended_total") == 2
+
+
+def test_with_redis_unreachable_limits_are_counted_in_memory_and_say_so(app_with: Any) -> None:
+    client = app_with(redis_url="redis://127.0.0.1:1/0").test_client()
+    before = scrape(client)
+    for _ in range(2):
+        r = client.post("/auth/login", json={"username": "nobody_here", "password": "pw-pw-pw"})
+        assert_problem(r, 401)  # served, never a 503
+    after = scrape(client)
+    assert after.moved(before, "shopapi_rate_limit_fallbacks_total") == 2
+    assert after.moved(before, "shopapi_unavailable_total") == 0
+
+
 @pytest.mark.parametrize(
     ("env", "name"),
     [
