@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import ipaddress
 import json
 import os
 import secrets
@@ -21,6 +22,7 @@ OWASP_ARGON2 = {"time_cost": 2, "memory_cost": 19 * 1024, "parallelism": 1}
 MIN_JWT_KEY_BYTES = 32
 # Words of copied example values; long enough that random keys do not contain them.
 PLACEHOLDER_WORDS = ("changeme", "change-me", "change_me", "secret", "example", "placeholder")
+DEFAULT_METRICS_NETWORKS = ("127.0.0.0/8", "::1/128")
 
 
 class ConfigError(RuntimeError):
@@ -69,6 +71,9 @@ class Settings:
     webauthn_rp_name: str = "ShopAPI"
     # Empty: http://localhost:PORT, the address of `make run`.
     webauthn_origins: tuple[str, ...] = ()
+    # Prometheus metrics on /metrics, answered only to these networks (others get 404).
+    metrics_enabled: bool = True
+    metrics_allowed_networks: tuple[str, ...] = DEFAULT_METRICS_NETWORKS
 
     @property
     def production(self) -> bool:
@@ -108,6 +113,7 @@ class Settings:
             "webauthn_rp_id": env.get("WEBAUTHN_RP_ID") or "localhost",
             "webauthn_rp_name": env.get("WEBAUTHN_RP_NAME") or "ShopAPI",
             "webauthn_origins": _split(env.get("WEBAUTHN_ORIGINS", "")),
+            **_metrics_settings(env),
         }
         known = {f.name for f in fields(cls)}
         unknown = set(overrides) - known
@@ -153,6 +159,25 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+
+
+def _metrics_settings(env: Mapping[str, str]) -> dict[str, Any]:
+    """METRICS_ENABLED (default true) and METRICS_ALLOWED_NETWORKS (comma-separated CIDRs)."""
+    enabled = env.get("METRICS_ENABLED", "true").strip().lower()
+    if enabled not in {"true", "false", "1", "0", "yes", "no", "on", "off"}:
+        raise ConfigError(f"METRICS_ENABLED must be true or false, got {enabled!r}")
+    networks = _split(env.get("METRICS_ALLOWED_NETWORKS", ",".join(DEFAULT_METRICS_NETWORKS)))
+    for network in networks:
+        try:
+            ipaddress.ip_network(network)
+        except ValueError:
+            raise ConfigError(
+                f"METRICS_ALLOWED_NETWORKS must be CIDRs such as 10.0.0.0/8, got {network!r}"
+            ) from None
+    return {
+        "metrics_enabled": enabled in {"true", "1", "yes", "on"},
+        "metrics_allowed_networks": networks,
+    }
 
 
 ROLES = ("viewer", "editor", "admin")

@@ -14,6 +14,8 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
 
+from . import metrics
+
 PROBLEM_TYPE = "about:blank"
 # The answer to a write that a constraint refused, by the constraint's name (see
 # `db.constraints`). A constraint not named here is a bug: 500, logged.
@@ -168,6 +170,7 @@ def register_error_handlers(app: APIFlask) -> None:
     @app.errorhandler(PoolTimeoutError)
     def no_connection_free(error: PoolTimeoutError) -> Response:
         _rollback()
+        metrics.unavailable("database_busy")
         log.warning("no database connection free in time")
         return problem(
             503,
@@ -178,6 +181,7 @@ def register_error_handlers(app: APIFlask) -> None:
     @app.errorhandler(OperationalError)
     def database_unavailable(error: OperationalError) -> Response:
         _rollback()
+        metrics.unavailable("database")
         log.warning("database unavailable: %s", type(error.orig).__name__)
         return problem(
             503, "The database is unavailable; try again shortly.", headers={"Retry-After": "5"}

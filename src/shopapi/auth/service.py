@@ -11,7 +11,7 @@ from argon2 import PasswordHasher
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from .. import db, security
+from .. import db, metrics, security
 from ..config import Settings
 from ..db import utcnow
 from ..errors import ApiError, unauthorized
@@ -144,16 +144,18 @@ def login(
     subject = username.lower()
     kind, counted, slot = _reserve_login(session, subject, device_token)
     if not slot.granted:
-        raise too_many("Too many failed sign-ins for this account.", slot.retry_after)
+        raise too_many("Too many failed sign-ins for this account.", slot.retry_after, "password")
     user = session.scalar(select(User).where(User.username_normalized == subject))
     h = hasher(settings)
     if user is None:
         security.verify_password(h, _dummy_hash(*_params(settings)), password)
         events.unknown_username("password")
+        metrics.sign_in_failed("password")
         raise unauthorized(BAD_CREDENTIALS, error="")
     if not security.verify_password(h, user.password, password):
         locked = slot.last and kind == attempts.PASSWORD
         events.record_failure(user.id, "password_failed", *(["locked_out"] if locked else []))
+        metrics.sign_in_failed("password", locked_out=locked)
         raise unauthorized(BAD_CREDENTIALS, error="")
 
     db.when_work_ends(lambda: attempts.release(kind, counted))
@@ -223,7 +225,7 @@ def verify(
     challenge_id, user_id, passkey_challenge = found
     slot = attempts.reserve(attempts.CODE, str(user_id))
     if not slot.granted:
-        raise too_many("Too many wrong codes for this account.", slot.retry_after)
+        raise too_many("Too many wrong codes for this account.", slot.retry_after, "code")
 
     def give_back() -> None:
         attempts.release(attempts.CODE, str(user_id))
@@ -259,6 +261,7 @@ def verify(
         if regressed is not None:
             failures.append(("passkey_counter_regressed", {"passkey_id": regressed}))
         events.record_failure(user_id, *failures)
+        metrics.sign_in_failed("code", locked_out=slot.last)
         raise unauthorized(BAD_CODE, error="")  # counted; nothing of this request is kept
     db.when_work_ends(give_back)
     if not _claim(session, challenge_id, now):
@@ -269,6 +272,7 @@ def verify(
         .values(enrollment_issued_at=None)
     )
     events.record(session, user_id, "signed_in", method=method)
+    db.when_committed(lambda: metrics.signed_in(method))
     tokens = sessions.start(session, settings, user_id=user_id, user_agent=user_agent)
     device = sessions.new_device_token(session, user_id=user_id)
     return SignedIn(tokens, device)
@@ -422,5 +426,7 @@ def _params(settings: Settings) -> tuple[int, int, int]:
     return settings.argon2_time_cost, settings.argon2_memory_cost, settings.argon2_parallelism
 
 
-def too_many(detail: str, retry_after: int) -> ApiError:
+def too_many(detail: str, retry_after: int, limit: str) -> ApiError:
+    """429 of an account's limit (`limit`: "password" or "code")."""
+    metrics.rate_limited(f"{limit}_per_account")
     return ApiError(429, detail, headers={"Retry-After": str(retry_after)})
