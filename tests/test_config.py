@@ -60,6 +60,7 @@ def test_production_with_good_secrets_starts(tmp_path: Path) -> None:
         ),
         ({"ARGON2_PARALLELISM": "0"}, "ARGON2_PARALLELISM"),
         ({"ARGON2_TIME_COST": "1"}, "Argon2"),
+        ({"ACCESS_TOKEN_TTL": "5"}, "ACCESS_TOKEN_TTL"),
     ],
 )
 def test_production_refuses_missing_or_weak_settings(
@@ -170,3 +171,21 @@ def test_argon2_parallelism_of_zero_is_refused_in_development_too(tmp_path: Path
     env = {"INSTANCE_PATH": str(tmp_path / "instance"), "ARGON2_PARALLELISM": "0"}
     with pytest.raises(ConfigError, match="ARGON2_PARALLELISM must be at least 1"):
         Settings.from_env(env)
+
+
+@pytest.mark.parametrize("ttl", ["0", "601", "-5"])
+def test_access_token_lifetime_outside_one_to_600_seconds_is_refused(
+    tmp_path: Path, ttl: str
+) -> None:
+    env = {"INSTANCE_PATH": str(tmp_path / "instance"), "ACCESS_TOKEN_TTL": ttl}
+    with pytest.raises(ConfigError, match="ACCESS_TOKEN_TTL"):
+        Settings.from_env(env)
+
+
+def test_a_shorter_access_token_lifetime_is_allowed_outside_production(
+    tmp_path: Path,
+) -> None:
+    settings = Settings.from_env(
+        {"INSTANCE_PATH": str(tmp_path / "instance"), "ACCESS_TOKEN_TTL": "5"}
+    )
+    assert settings.access_token_ttl == 5
