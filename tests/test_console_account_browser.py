@@ -19,6 +19,7 @@ from chromium import RequestLog, chromium, no_page_errors, same_origin_only
 from conftest import PASSWORD, LiveServer, server_env, start_server, stop_server
 from console_driver import Console, axe_source
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select
 
 from shopapi.config import Settings
 
@@ -205,3 +206,76 @@ def test_the_console_refreshes_its_token_once_for_requests_refused_together(
     assert refused == [("GET", "/auth/me", 401)] * 4
     same_origin_only(seen.collect(), short_token_server.url)
     no_page_errors(browser, 401)
+
+
+def test_an_admin_changes_a_role_and_the_users_console_follows_at_its_next_page(
+    console: Console, live_server: LiveServer
+) -> None:
+    driver = console.driver
+    seen = RequestLog(driver)
+    console.sign_up("ivan")  # the first account of a new service is an admin
+    admin_tab = driver.current_window_handle
+    driver.switch_to.new_window("tab")
+    console.sign_up("judy")  # an editor: may change products, not administer
+    user_tab = driver.current_window_handle
+    console.link("New product")
+    assert not driver.find_elements(By.XPATH, "//a[.='Administration']")
+
+    driver.switch_to.window(admin_tab)
+    console.click("Administration")
+    console.on_page("Users")
+    assert [row[:3] for row in console.rows("users")] == [
+        ["ivan", "admin", "enabled"],
+        ["judy", "editor", "enabled"],
+    ]
+    console.check("admin-users", docs=True)
+    console.click("judy")
+    console.on_page("judy")
+    Select(console.field("Role")).select_by_visible_text("viewer")
+    console.check("admin-user", docs=True)
+    console.button("Change role").click()
+    assert "judy is now viewer" in console.flash()
+
+    # The user's console: the next page shows what a viewer may do, and nothing more.
+    driver.switch_to.window(user_tab)
+    console.click("Your account")
+    console.shows("Role\nviewer")
+    console.click("Products")
+    console.on_page("Products")
+    console.shows("No products yet.")
+    assert not driver.find_elements(By.XPATH, "//a[.='New product']")
+
+    # Made an admin, the user finds the administration at the next page.
+    driver.switch_to.window(admin_tab)
+    Select(console.field("Role")).select_by_visible_text("admin")
+    console.button("Change role").click()
+    assert "judy is now admin" in console.flash()
+    driver.switch_to.window(user_tab)
+    console.click("Your account")
+    console.link("Administration")
+
+    # An invite (a lifetime the API refuses first), and the log of the role changes.
+    driver.switch_to.window(admin_tab)
+    console.click("Invites")
+    console.on_page("Invites")
+    console.fill("Valid for (days)", "31")
+    console.button("Create invite").click()
+    assert console.error_beside("Valid for (days)")
+    console.fill("Valid for (days)", "2")
+    console.button("Create invite").click()
+    code = console.find("//code[contains(@class, 'invite-code')]", "the invite code").text
+    assert len(code) >= 16
+    console.check("admin-invites", blur=(".invite-code",), docs=True)
+    console.click("Security log")
+    console.on_page("Security log of all accounts")
+    console.fill("User id", "2")
+    Select(console.field("Event")).select_by_visible_text("Role changed")
+    console.button("Show").click()
+    console.wait(lambda: len(console.rows("events")) == 2)
+    assert [row[3] for row in console.rows("events")] == [
+        "from viewer to admin; by admin (user 1)",
+        "from editor to viewer; by admin (user 1)",
+    ]
+    console.check("admin-events", docs=True)
+    same_origin_only(seen.collect(), live_server.url)
+    no_page_errors(driver, 422)

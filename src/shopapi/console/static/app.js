@@ -4,6 +4,7 @@ import { createRouter } from "./router.js";
 import { session } from "./session.js";
 import { h } from "./ui.js";
 import account, { signOut } from "./pages/account.js";
+import * as admin from "./pages/admin.js";
 import authenticator from "./pages/authenticator.js";
 import deleteAccount from "./pages/delete-account.js";
 import history from "./pages/history.js";
@@ -34,6 +35,10 @@ const routes = [
   { path: "/account/recovery-codes", page: recoveryCodes, title: "New recovery codes" },
   { path: "/account/events", page: securityLog, title: "Security log" },
   { path: "/account/delete", page: deleteAccount, title: "Delete account" },
+  { path: "/admin/users", page: admin.users, title: "Users" },
+  { path: "/admin/users/:id", page: admin.user, title: "User" },
+  { path: "/admin/invites", page: admin.invites, title: "Invites" },
+  { path: "/admin/events", page: admin.events, title: "Security log of all accounts" },
 ];
 const HOME = "#/products";
 
