@@ -224,10 +224,12 @@ def test_an_admin_changes_a_role_and_the_users_console_follows_at_its_next_page(
     driver.switch_to.window(admin_tab)
     console.click("Administration")
     console.on_page("Users")
-    assert [row[:3] for row in console.rows("users")] == [
+    accounts = console.rows("users")
+    assert [row[:3] for row in accounts] == [
         ["ivan", "admin", "enabled"],
         ["judy", "editor", "enabled"],
     ]
+    ivan_id, judy_id = accounts[0][4], accounts[1][4]  # ids are never reused across tests
     console.check("admin-users", docs=True)
     console.click("judy")
     console.on_page("judy")
@@ -268,13 +270,13 @@ def test_an_admin_changes_a_role_and_the_users_console_follows_at_its_next_page(
     console.check("admin-invites", blur=(".invite-code",), docs=True)
     console.click("Security log")
     console.on_page("Security log of all accounts")
-    console.fill("User id", "2")
+    console.fill("User id", judy_id)
     Select(console.field("Event")).select_by_visible_text("Role changed")
     console.button("Show").click()
     console.wait(lambda: len(console.rows("events")) == 2)
     assert [row[3] for row in console.rows("events")] == [
-        "from viewer to admin; by admin (user 1)",
-        "from editor to viewer; by admin (user 1)",
+        f"from viewer to admin; by admin (user {ivan_id})",
+        f"from editor to viewer; by admin (user {ivan_id})",
     ]
     console.check("admin-events", docs=True)
     same_origin_only(seen.collect(), live_server.url)
