@@ -60,6 +60,7 @@ def test_production_with_good_secrets_starts(tmp_path: Path) -> None:
         ),
         ({"ARGON2_PARALLELISM": "0"}, "ARGON2_PARALLELISM"),
         ({"ARGON2_TIME_COST": "1"}, "Argon2"),
+        ({"ACCESS_TOKEN_TTL": "5"}, "ACCESS_TOKEN_TTL"),
     ],
 )
 def test_production_refuses_missing_or_weak_settings(
@@ -204,3 +205,21 @@ def test_production_passkeys_need_https_on_the_sites_domain(tmp_path: Path) -> N
         )
     )
     assert settings.webauthn_origins == ("https://shop.example.com", "https://example.com")
+
+
+@pytest.mark.parametrize("ttl", ["0", "601", "-5"])
+def test_access_token_lifetime_outside_one_to_600_seconds_is_refused(
+    tmp_path: Path, ttl: str
+) -> None:
+    env = {"INSTANCE_PATH": str(tmp_path / "instance"), "ACCESS_TOKEN_TTL": ttl}
+    with pytest.raises(ConfigError, match="ACCESS_TOKEN_TTL"):
+        Settings.from_env(env)
+
+
+def test_a_shorter_access_token_lifetime_is_allowed_outside_production(
+    tmp_path: Path,
+) -> None:
+    settings = Settings.from_env(
+        {"INSTANCE_PATH": str(tmp_path / "instance"), "ACCESS_TOKEN_TTL": "5"}
+    )
+    assert settings.access_token_ttl == 5

@@ -20,6 +20,8 @@ from .keystrength import MIN_KEY_BITS, estimated_bits
 # OWASP's minimum for Argon2id: m = 19 MiB, t = 2, p = 1.
 OWASP_ARGON2 = {"time_cost": 2, "memory_cost": 19 * 1024, "parallelism": 1}
 MIN_JWT_KEY_BYTES = 32
+# The API's access-token lifetime (ten minutes); tests may shorten it, production not.
+ACCESS_TOKEN_TTL = 600
 # Words of copied example values; long enough that random keys do not contain them.
 PLACEHOLDER_WORDS = ("changeme", "change-me", "change_me", "secret", "example", "placeholder")
 DEFAULT_METRICS_NETWORKS = ("127.0.0.0/8", "::1/128")
@@ -48,7 +50,9 @@ class Settings:
     argon2_parallelism: int = OWASP_ARGON2["parallelism"]
     jwt_issuer: str = "shopapi"
     totp_issuer: str = "ShopAPI"
-    access_token_ttl: int = 600
+    # Seconds an access token lives. Only tests and development shorten it (to watch
+    # clients refresh); production keeps the API's ten minutes.
+    access_token_ttl: int = ACCESS_TOKEN_TTL
     mfa_token_ttl: int = 300
     db_connect_timeout: int = 3
     db_query_timeout: int = 10
@@ -114,6 +118,7 @@ class Settings:
             "webauthn_rp_name": env.get("WEBAUTHN_RP_NAME") or "ShopAPI",
             "webauthn_origins": _split(env.get("WEBAUTHN_ORIGINS", "")),
             **_metrics_settings(env),
+            "access_token_ttl": _int(env, "ACCESS_TOKEN_TTL", ACCESS_TOKEN_TTL),
         }
         known = {f.name for f in fields(cls)}
         unknown = set(overrides) - known
@@ -192,6 +197,11 @@ def _check_choices(settings: Settings) -> None:
     ):
         if value < 1:
             raise ConfigError(f"{name} must be a positive number of seconds, got {value}")
+    if not 1 <= settings.access_token_ttl <= ACCESS_TOKEN_TTL:
+        raise ConfigError(
+            f"ACCESS_TOKEN_TTL must be 1 to {ACCESS_TOKEN_TTL} seconds, "
+            f"got {settings.access_token_ttl}"
+        )
     if settings.new_user_role not in ROLES:
         raise ConfigError(
             f"NEW_USER_ROLE must be one of {', '.join(ROLES)}, got {settings.new_user_role!r}"
@@ -279,6 +289,11 @@ def _check_production(settings: Settings) -> None:
     )
     if weak:
         raise ConfigError("APP_ENV=production refuses Argon2 parameters below OWASP's minimum")
+    if settings.access_token_ttl != ACCESS_TOKEN_TTL:
+        raise ConfigError(
+            f"APP_ENV=production keeps access tokens {ACCESS_TOKEN_TTL} seconds: "
+            "leave ACCESS_TOKEN_TTL unset"
+        )
 
 
 def _dev_secrets(instance: Path) -> dict[str, str]:
