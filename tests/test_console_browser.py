@@ -222,25 +222,6 @@ def test_staff_member_registers_signs_in_and_manages_products_through_the_consol
     no_page_errors(driver, 412, 422)
 
 
-def sign_up(console: Console, url: str, username: str) -> list[str]:
-    """Register in the console and sign in with the app's first code; the recovery codes."""
-    console.driver.get(f"{url}/#/register")
-    console.on_page("Create an account")
-    console.fill("Username", username)
-    console.fill("Password", PASSWORD)
-    console.button("Create account").click()
-    console.on_page("Set up your authenticator")
-    totp = pyotp.parse_uri(console.scan_qr_code())
-    codes = [e.text for e in console.driver.find_elements(By.CSS_SELECTOR, ".codes li")]
-    console.field("I have saved my recovery codes").click()
-    console.button("Continue").click()
-    console.on_page("Confirm your authenticator")
-    console.fill("6-digit code from your authenticator app", totp.now())
-    console.button("Sign in").click()
-    console.on_page("Products")
-    return codes
-
-
 def end_session_elsewhere(seen: RequestLog, url: str) -> None:
     """Sign out with the console's latest token, as seen on the wire, from another client."""
     seen.collect()
@@ -259,7 +240,7 @@ def test_a_session_ended_elsewhere_resumes_without_losing_what_was_typed(
 ) -> None:
     driver = console.driver
     seen = RequestLog(driver)
-    codes = sign_up(console, live_server.url, "dave")
+    codes = console.sign_up("dave")
     console.click("New product")
     console.on_page("New product")
     console.fill("Name", "Kettle")

@@ -208,6 +208,23 @@ def test_the_security_log_keeps_security_log_days_of_events(
     assert [e["type"] for e in items["items"]] == ["registered"]
 
 
+def test_events_past_security_log_days_are_hidden_before_the_purge_runs(
+    app: Any, client: Any, auth: AuthActions
+) -> None:
+    signed_in = _sign_in(client, auth)
+    days = app.extensions["settings"].security_log_days
+    execute_sql(
+        app,
+        "UPDATE security_events SET at = :t WHERE type = 'signed_in'",
+        t=utcnow() - timedelta(days=days, seconds=1),
+    )
+    mine = client.get("/auth/events", headers=_bearer(signed_in["access_token"])).get_json()
+    assert [e["type"] for e in mine["items"]] == ["registered"]
+    every = client.get("/admin/events", headers=_bearer(signed_in["access_token"])).get_json()
+    assert "signed_in" not in [e["type"] for e in every["items"]]
+    assert _rows(app, "security_events") == 2  # still stored until the purge
+
+
 def test_the_command_prints_what_it_purged(app: Any, client: Any, auth: AuthActions) -> None:
     auth.login(auth.register())
     execute_sql(app, "UPDATE mfa_challenges SET expires_at = :t", t=utcnow())

@@ -18,7 +18,7 @@ from flask import (
 )
 from swagger_ui_bundle import swagger_ui_path
 
-from . import db
+from . import db, metrics
 from .config import Settings
 from .signing import JWKS_MAX_AGE
 
@@ -47,6 +47,7 @@ def readyz() -> Any:
         return jsonify(status="ok")
     from .errors import problem
 
+    metrics.unavailable("database")
     return problem(503, "The database is unreachable.", headers={"Retry-After": "5"})
 
 

@@ -1,5 +1,5 @@
 // Signing in: the password, then a code from the authenticator app or a recovery code.
-import { auth } from "../api.js";
+import { auth, reloadUser } from "../api.js";
 import { session } from "../session.js";
 import { alertBox, append, busy, clearProblem, field, h, heading, showProblem, takeFlash, uid } from "../ui.js";
 import { enrolment } from "./enrolment.js";
@@ -85,12 +85,8 @@ export function signInFlow({ username = "", login = null, showEnrolment = true, 
           : { otp: fields.otp.input.value.replace(/\s+/g, "") };
         try {
           const { body } = await auth.verify(answer.mfa_token, code);
-          session.start(body.access_token, body.expires_in);
-          try {
-            session.setUser((await auth.me()).body);
-          } catch {
-            // The name in the navigation bar can wait; the sign-in itself worked.
-          }
+          session.start(body);
+          await reloadUser(); // the name and role in the navigation bar
           onDone();
         } catch (error) {
           showProblem(error, alert, fields);
