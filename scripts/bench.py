@@ -40,7 +40,7 @@ import requests
 from bench_http import Account, lua_get, lua_patch, lua_post, run_wrk, sign_in_load
 from bench_servers import ROOT, SERVICE, YARDSTICK, Server, Spec, parse_specs
 from cryptography.fernet import Fernet
-from support import free_port, scratch_database
+from harness import free_port, scratch_database
 
 from shopapi.serving import DEFAULT_THREADS, DEFAULT_WORKERS, PRODUCTION_SERVER
 

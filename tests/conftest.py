@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import socket
-import subprocess
 import sys
 import time
 import uuid
@@ -23,9 +21,14 @@ import pyotp
 import pytest
 import requests
 from cryptography.fernet import Fernet
+from harness import (  # scripts/harness.py (pytest's pythonpath)
+    RunningServer,
+    free_port,  # noqa: F401 - the tests import it from here
+    launch,
+    scratch_database,
+)
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
-from support import scratch_database  # scripts/support.py (pytest's pythonpath)
 
 from shopapi import create_app
 from shopapi.config import Settings
@@ -198,58 +201,20 @@ def auth(client: Any) -> AuthActions:
 # --- a real server -------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class LiveServer:
-    url: str
-    process: subprocess.Popen[bytes]
-    log_path: Path
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
+LiveServer = RunningServer  # url, process, log()
 
 
 def start_server(
     env: dict[str, str], log_path: Path, command: list[str] | None = None
 ) -> LiveServer:
     """`python app.py` (or `command`) on a free port; returns once /healthz answers."""
-    port = free_port()
-    full_env = {**os.environ, **env, "HOST": "127.0.0.1", "PORT": str(port)}
-    # The child keeps its own copy of the file handle; ours is closed at once.
-    with log_path.open("wb") as log_file:
-        process = subprocess.Popen(
-            command or [sys.executable, str(ROOT / "app.py")],
-            cwd=ROOT,
-            env=full_env,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited: {log_path.read_text()}")
-        try:
-            if requests.get(f"{url}/healthz", timeout=2).status_code == 200:
-                return LiveServer(url, process, log_path)
-        except (requests.ConnectionError, requests.Timeout):  # not up yet, or a busy machine
-            time.sleep(0.1)
-    process.kill()
-    process.wait()
-    raise RuntimeError(f"server did not start: {log_path.read_text()}")
+    return launch(
+        command or [sys.executable, str(ROOT / "app.py")], {**os.environ, **env}, log_path=log_path
+    )
 
 
 def stop_server(server: LiveServer) -> None:
-    server.process.terminate()
-    try:
-        server.process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        server.process.kill()
+    server.stop(grace=10)
 
 
 def server_env(settings: Settings, secrets_env: dict[str, str], **extra: str) -> dict[str, str]:
