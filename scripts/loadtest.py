@@ -155,6 +155,8 @@ def main() -> int:
         "TOTP_ENCRYPTION_KEY": Fernet.generate_key().decode(),
         "DATABASE_URL": database_url,
         "INSTANCE_PATH": str(work / "instance"),
+        # Production makes new accounts viewers; the load test's clients also write.
+        "NEW_USER_ROLE": "editor",
     }
     env.pop("REDIS_URL", None)
     base = f"http://127.0.0.1:{port}"
