@@ -8,7 +8,7 @@ from typing import Any
 
 import pyotp
 import pytest
-from conftest import PASSWORD, Account, AuthActions, assert_problem, execute_sql, wrong_code
+from support import PASSWORD, Account, AuthActions, assert_problem, execute_sql, wrong_code
 
 from shopapi.db import utcnow
 

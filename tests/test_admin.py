@@ -9,9 +9,9 @@ from typing import Any
 
 import pyotp
 import pytest
-from conftest import MARIADB_URL, AuthActions, assert_problem, wrong_code
 from harness import scratch_database
 from sqlalchemy import create_engine, text
+from support import MARIADB_URL, AuthActions, assert_problem, wrong_code
 
 from shopapi import create_app
 from shopapi.config import Settings

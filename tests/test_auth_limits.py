@@ -8,8 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import redis
-from conftest import PASSWORD, REDIS_URL, AuthActions, assert_problem, unavailable
+from support import PASSWORD, REDIS_URL, AuthActions, assert_problem, shared_redis
 
 from shopapi import create_app
 from shopapi.config import Settings
@@ -85,12 +84,8 @@ def test_default_budget_is_generous(client: Any) -> None:
 
 
 @pytest.fixture
-def redis_db() -> Any:
-    try:
-        store = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
-        store.flushdb()
-    except redis.RedisError as error:
-        unavailable("Redis", "REQUIRE_REDIS", error)
+def redis_db() -> Iterator[Any]:
+    store = shared_redis()
     yield store
     store.flushdb()
     store.close()

@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from conftest import PASSWORD, AuthActions, assert_problem, execute_sql, user_row
+from support import PASSWORD, AuthActions, assert_problem, execute_sql, user_row
 
 from shopapi import create_app
 from shopapi.config import Settings

@@ -7,7 +7,7 @@ from typing import Any
 
 import jwt
 import pytest
-from conftest import AuthActions, assert_problem, execute_sql
+from support import AuthActions, assert_problem, execute_sql
 
 from shopapi import create_app
 from shopapi.config import Settings

@@ -17,11 +17,11 @@ import pyotp
 import pytest
 import requests
 from chromium import RequestLog, chromium, no_page_errors, same_origin_only
-from conftest import PASSWORD, HttpAuth, LiveServer
 from console_driver import Console, axe_source
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
+from support import PASSWORD, HttpAuth, LiveServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 

@@ -14,12 +14,12 @@ from urllib.parse import urlsplit
 
 import pytest
 from chromium import OUTPUT, RequestLog, chromium, severe_messages
-from conftest import start_server, stop_server
 from cryptography.fernet import Fernet
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
+from support import start_server, stop_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 

@@ -6,8 +6,8 @@ import dataclasses
 from typing import Any
 
 import pytest
-from conftest import PASSWORD, AuthActions, assert_problem
 from cryptography.fernet import Fernet
+from support import PASSWORD, AuthActions, assert_problem
 
 from shopapi import create_app
 from shopapi.config import Settings

@@ -7,7 +7,6 @@ connect and query timeouts, and the same processes serve again once it is restor
 
 from __future__ import annotations
 
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -16,18 +15,26 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import LiveServer, free_port, scratch_mariadb, start_server, stop_server
-from scale_support import (
-    CuttableLink,
-    base_env,
-    http_auth,
-    http_session,
-    is_problem,
-    start_production,
-    stop_production,
-)
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from support import (
+    CuttableLink,
+    HttpAuth,
+    LiveServer,
+    free_port,
+    http_session,
+    is_problem,
+    loopback_address,
+    migrated_sqlite,
+    redis_server,
+    scratch_mariadb,
+    server_env,
+    settings_for,
+    start_production,
+    start_server,
+    stop_production,
+    stop_server,
+)
 
 pytestmark = pytest.mark.e2e
 PRODUCT = {"name": "Oak stool", "description": "Three legs", "price": "45.50", "quantity": 9}
@@ -58,9 +65,8 @@ def rig(secrets_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -
         real = make_url(direct_url)
         link = CuttableLink(real.port or 3306, real.host or "127.0.0.1")
         through_link = real.set(host="127.0.0.1", port=link.port)
-        env = base_env(
-            through_link.render_as_string(hide_password=False), secrets_env, tmp / "instance"
-        )
+        url = through_link.render_as_string(hide_password=False)
+        env = server_env(settings_for(url, tmp / "instance", secrets_env), secrets_env)
         server = start_server(env, tmp / "server.log")
         try:
             yield Rig(server, link, direct_url)
@@ -73,7 +79,7 @@ def rig(secrets_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -
 @pytest.fixture
 def signed_in(rig: Rig) -> Iterator[tuple[requests.Session, dict[str, str]]]:
     rig.link.restore()
-    auth = http_auth(rig.url)
+    auth = HttpAuth(rig.url, loopback_address())
     _account, token = auth.sign_in()
     yield auth.http, {"Authorization": f"Bearer {token}"}
     rig.link.restore()
@@ -215,14 +221,10 @@ def _login_statuses(base: str, attempts: int) -> list[int]:
 
 @pytest.fixture
 def sqlite_env(secrets_env: dict[str, str], tmp_path: Path) -> dict[str, str]:
-    from shopapi.db import upgrade
-
-    url = f"sqlite:///{tmp_path / 'redis-faults.sqlite3'}"
-    upgrade(url)
-    return base_env(
-        url,
+    url = migrated_sqlite(tmp_path / "redis-faults.sqlite3")
+    return server_env(
+        settings_for(url, tmp_path / "instance", secrets_env),
         secrets_env,
-        tmp_path / "instance",
         LOGIN_RATE_LIMIT_PER_ADDRESS=f"{PER_ADDRESS}/minute",
     )
 
@@ -235,7 +237,7 @@ def test_with_redis_unreachable_the_service_serves_and_limits_from_memory(
         {**sqlite_env, "REDIS_URL": f"redis://127.0.0.1:{closed}/0"}, tmp_path / "g.log", 1
     )
     try:
-        auth = http_auth(server.url)
+        auth = HttpAuth(server.url, loopback_address())
         _account, token = auth.sign_in()
         me = requests.get(
             f"{server.url}/auth/me", headers={"Authorization": f"Bearer {token}"}, timeout=30
@@ -250,43 +252,6 @@ def test_with_redis_unreachable_the_service_serves_and_limits_from_memory(
     assert "Traceback" not in log
 
 
-def _redis_server(port: int, tmp_path: Path) -> subprocess.Popen[bytes]:
-    try:
-        process = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(tmp_path),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-    except FileNotFoundError as error:
-        from conftest import unavailable
-
-        unavailable("redis-server", "REQUIRE_REDIS", error)
-    import redis
-
-    store = redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=1)
-    for _ in range(100):
-        try:
-            store.ping()
-            store.close()
-            return process
-        except redis.RedisError:
-            time.sleep(0.05)
-    process.kill()
-    raise RuntimeError("redis-server did not start")
-
-
 @pytest.mark.redis
 def test_when_redis_dies_the_service_keeps_serving_and_limiting(
     sqlite_env: dict[str, str], tmp_path: Path
@@ -294,7 +259,7 @@ def test_when_redis_dies_the_service_keeps_serving_and_limiting(
     import redis
 
     port = free_port()
-    redis_process = _redis_server(port, tmp_path)
+    redis_process = redis_server(port, tmp_path)
     server = start_server(
         {**sqlite_env, "REDIS_URL": f"redis://127.0.0.1:{port}/0"}, tmp_path / "s.log"
     )
@@ -320,7 +285,7 @@ def test_when_redis_dies_the_service_keeps_serving_and_limiting(
         assert set(after) <= {401, 429}, after
         assert after[-2:] == [429, 429], after
         assert after.count(401) <= PER_ADDRESS
-        auth = http_auth(server.url)
+        auth = HttpAuth(server.url, loopback_address())
         _account, token = auth.sign_in()
         me = requests.get(
             f"{server.url}/auth/me", headers={"Authorization": f"Bearer {token}"}, timeout=30
@@ -369,7 +334,7 @@ def test_after_an_outage_while_idle_the_first_request_is_served(
 @pytest.mark.mariadb
 def test_a_refresh_cut_before_its_commit_leaves_the_refresh_token_usable(rig: Rig) -> None:
     rig.link.restore()
-    auth = http_auth(rig.url)
+    auth = HttpAuth(rig.url, loopback_address())
     account = auth.register()
     verified = auth.http.post(
         f"{rig.url}/auth/verify",

@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from conftest import AuthActions, assert_problem
+from support import AuthActions, assert_problem
 
 from shopapi.routing import at_most
 

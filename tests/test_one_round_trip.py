@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import AuthActions, statements_sent
+from support import AuthActions, statements_sent
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ import dataclasses
 import re
 from typing import Any
 
-from conftest import assert_problem
+from support import assert_problem
 
 from shopapi import create_app
 from shopapi.config import Settings

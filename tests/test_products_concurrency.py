@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import HttpAuth, LiveServer
+from support import HttpAuth, LiveServer
 
 pytestmark = pytest.mark.e2e
 WRITERS = 10

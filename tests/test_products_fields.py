@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import AuthActions, assert_problem
+from support import AuthActions, assert_problem
 
 from shopapi.products.models import products
 

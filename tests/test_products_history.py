@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 import pytest
-from conftest import AuthActions, assert_problem
+from support import AuthActions, assert_problem
 
 ISO_SECONDS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 

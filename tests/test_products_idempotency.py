@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import AuthActions, HttpAuth, LiveServer, assert_problem, execute_sql
+from support import AuthActions, HttpAuth, LiveServer, assert_problem, execute_sql
 
 from shopapi.db import utcnow
 

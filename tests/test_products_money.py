@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import AuthActions, assert_problem
+from support import AuthActions, assert_problem
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import AuthActions, assert_problem, statements_sent
+from support import AuthActions, assert_problem, statements_sent
 
 from shopapi.pages import make_cursor
 

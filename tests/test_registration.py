@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from conftest import PASSWORD, AuthActions, assert_problem, execute_sql
+from support import PASSWORD, AuthActions, assert_problem, execute_sql
 
 from shopapi import create_app
 from shopapi.config import Settings

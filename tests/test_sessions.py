@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from conftest import AuthActions, assert_problem, execute_sql
+from support import AuthActions, assert_problem, execute_sql
 
 from shopapi import create_app
 from shopapi.config import Settings

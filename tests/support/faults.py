@@ -1,140 +1,55 @@
-"""Helpers of the scale-out and fault tests: real servers, a scratch MariaDB, a cuttable link.
+"""Faults the tests inject: a TCP link to MariaDB they can cut, and a Redis they can kill.
 
-Every request of these tests goes to 127.0.0.1. A client may send from another loopback
-address (127.x.y.z) so that its per-address budget is its own, whatever else runs.
+`CuttableLink` sits between the service and MariaDB: the test cuts it, stalls it, or cuts it
+exactly at a COMMIT. `redis_server` is a Redis of the test's own, on its own port.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import random
 import select
-import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
-import requests
-from conftest import (
-    FAST_ARGON2,
-    REDIS_URL,
-    HttpAuth,
-    LiveServer,
-    start_server,
-    unavailable,
-)
-from requests.adapters import HTTPAdapter
-
-# --- where the state lives ---------------------------------------------------------------
+from support.database import unavailable
 
 
-def shared_redis() -> Any:
-    """The tests' Redis database, emptied (or skip / fail)."""
+def redis_server(port: int, folder: Path) -> subprocess.Popen[bytes]:
+    """A redis-server of the test's own on 127.0.0.1:`port`, keeping nothing on disk."""
     import redis
 
     try:
-        store = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
-        store.ping()
-        store.flushdb()
-    except redis.RedisError as error:
-        unavailable("Redis", "REQUIRE_REDIS", error)
-    return store
-
-
-def base_env(database_url: str, secrets_env: dict[str, str], instance: Path, **extra: str) -> dict:
-    return {
-        **secrets_env,
-        "APP_ENV": "test",
-        "DATABASE_URL": database_url,
-        "INSTANCE_PATH": str(instance),
-        "ARGON2_TIME_COST": str(FAST_ARGON2["argon2_time_cost"]),
-        "ARGON2_MEMORY_COST": str(FAST_ARGON2["argon2_memory_cost"]),
-        **extra,
-    }
-
-
-# --- production serving ------------------------------------------------------------------
-
-
-def start_production(env: dict[str, str], log_path: Path, workers: int = 2) -> LiveServer:
-    """The production server, started as `make serve` starts it, on a free port; returns
-    once every worker has started (each listens only from then on)."""
-    server = start_server(
-        {**env, "WEB_CONCURRENCY": str(workers), "THREADS": "4"},
-        log_path,
-        [sys.executable, "-m", "shopapi.serving"],
-    )
-    deadline = time.monotonic() + 60
-    while server.log().count("Started worker-") < workers:
-        if time.monotonic() > deadline:
-            stop_production(server)
-            raise RuntimeError(f"not every worker started: {server.log()}")
-        time.sleep(0.1)
-    return server
-
-
-def stop_production(server: LiveServer) -> None:
-    """Stop the server as a deployment does (SIGTERM); it stops its workers. One that is
-    not done in 40 s (longer than its own 30 s bound) is killed, workers first."""
-    if server.process.poll() is not None:
-        return
-    pid = server.process.pid
-    workers = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    server.process.send_signal(signal.SIGTERM)
-    try:
-        server.process.wait(timeout=40)
-    except subprocess.TimeoutExpired:
-        for worker in workers:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(int(worker), signal.SIGKILL)
-        server.process.kill()
-        server.process.wait(timeout=5)
-
-
-# --- clients -----------------------------------------------------------------------------
-
-
-def loopback_address() -> str:
-    """A random loopback address other than 127.0.0.1, to send requests from."""
-    return f"127.{random.randint(10, 250)}.{random.randint(1, 250)}.{random.randint(1, 250)}"  # noqa: S311
-
-
-class _FromAddress(HTTPAdapter):
-    def __init__(self, source: str) -> None:
-        self.source = source
-        super().__init__()
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        kwargs["source_address"] = (self.source, 0)
-        super().init_poolmanager(*args, **kwargs)
-
-
-def http_session(source: str | None = None) -> requests.Session:
-    """A requests session sending from `source` (default: a fresh loopback address)."""
-    session = requests.Session()
-    session.mount("http://", _FromAddress(source or loopback_address()))
-    return session
-
-
-def http_auth(base_url: str, source: str | None = None) -> HttpAuth:
-    """The conftest sign-in helper over HTTP, sending from its own loopback address."""
-    auth = HttpAuth(base_url)
-    auth.http.mount("http://", _FromAddress(source or loopback_address()))
-    return auth
-
-
-def is_problem(response: requests.Response, status: int) -> bool:
-    return response.status_code == status and response.headers.get("Content-Type", "").startswith(
-        "application/problem+json"
-    )
-
-
-# --- a link to MariaDB that a test can cut -----------------------------------------------
+        process = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(folder),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    except FileNotFoundError as error:
+        unavailable("redis-server", "REQUIRE_REDIS", error)
+    store = redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=1)
+    for _ in range(100):
+        try:
+            store.ping()
+            store.close()
+            return process
+        except redis.RedisError:
+            time.sleep(0.05)
+    process.kill()
+    raise RuntimeError("redis-server did not start")
 
 
 class CuttableLink:
