@@ -7,8 +7,9 @@ The helpers live in tests/support/; the names below are also importable from her
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -100,11 +101,25 @@ def settings(database_url: str, secrets_env: dict[str, str], tmp_path: Path) -> 
 
 
 @pytest.fixture
-def app(settings: Settings) -> Iterator[Any]:
-    app = create_app(settings)
+def make_app(settings: Settings) -> Iterator[Callable[..., Any]]:
+    """Builds apps on the test's database, with settings changed by keyword
+    (`make_app(registration="invite")`); every one is disposed of after the test."""
+    made: list[Any] = []
+
+    def make(**changes: Any) -> Any:
+        made.append(create_app(dataclasses.replace(settings, **changes)))
+        return made[-1]
+
+    yield make
+    for app in made:
+        app.extensions["db_engine"].dispose()  # and its other pools
+
+
+@pytest.fixture
+def app(make_app: Callable[..., Any]) -> Any:
+    app = make_app()
     app.config["TESTING"] = True
-    yield app
-    app.extensions["db_engine"].dispose()
+    return app
 
 
 @pytest.fixture

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pyotp
 import pytest
-from harness import scratch_database
 from sqlalchemy import create_engine, text
-from support import MARIADB_URL, AuthActions, assert_problem, wrong_code
+from support import MARIADB_URL, AuthActions, assert_problem, scratch_database, wrong_code
 
-from shopapi import create_app
-from shopapi.config import Settings
 from shopapi.db import upgrade
 
 USER_FIELDS = {"id", "username", "role", "disabled", "totp_confirmed", "locked", "created_at"}
@@ -193,7 +189,7 @@ def fresh_database_url(backend: str, tmp_path: Path) -> Iterator[str]:
 
 
 def test_an_upgraded_database_keeps_its_accounts_as_editors(
-    fresh_database_url: str, settings: Settings
+    fresh_database_url: str, make_app: Callable[..., Any]
 ) -> None:
     url = fresh_database_url
     upgrade(url, "0003")  # the release before roles
@@ -207,14 +203,11 @@ def test_an_upgraded_database_keeps_its_accounts_as_editors(
         )
     engine.dispose()
     upgrade(url)
-    app = create_app(dataclasses.replace(settings, database_url=url))
-    try:
-        auth = AuthActions(app.test_client())
-        newcomer, token = auth.sign_in()
-        me = app.test_client().get("/auth/me", headers={"Authorization": f"Bearer {token}"})
-        assert me.get_json()["role"] == "editor"  # no admin appears by itself
-        with app.extensions["db_engine"].connect() as conn:
-            roles = dict(conn.execute(text("SELECT username, role FROM users")).all())
-        assert roles == {"old_timer": "editor", newcomer.username: "editor"}
-    finally:
-        app.extensions["db_engine"].dispose()
+    app = make_app(database_url=url)
+    auth = AuthActions(app.test_client())
+    newcomer, token = auth.sign_in()
+    me = app.test_client().get("/auth/me", headers={"Authorization": f"Bearer {token}"})
+    assert me.get_json()["role"] == "editor"  # no admin appears by itself
+    with app.extensions["db_engine"].connect() as conn:
+        roles = dict(conn.execute(text("SELECT username, role FROM users")).all())
+    assert roles == {"old_timer": "editor", newcomer.username: "editor"}

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import jwt
 import pytest
 from support import AuthActions, assert_problem, execute_sql
 
-from shopapi import create_app
 from shopapi.config import Settings
 
 
@@ -175,17 +175,14 @@ def test_me_shows_the_signed_in_user(client: Any, auth: AuthActions) -> None:
 
 
 def test_logout_is_seen_by_every_instance(
-    client: Any, auth: AuthActions, settings: Settings
+    client: Any, auth: AuthActions, make_app: Callable[..., Any]
 ) -> None:
     _, token = auth.sign_in()
-    other = create_app(settings)
-    try:
-        headers = {"Authorization": f"Bearer {token}"}
-        assert other.test_client().get("/auth/me", headers=headers).status_code == 200
-        assert client.post("/auth/logout", headers=headers).status_code == 204
-        _refused(other.test_client(), headers)
-    finally:
-        other.extensions["db_engine"].dispose()
+    other = make_app()
+    headers = {"Authorization": f"Bearer {token}"}
+    assert other.test_client().get("/auth/me", headers=headers).status_code == 200
+    assert client.post("/auth/logout", headers=headers).status_code == 204
+    _refused(other.test_client(), headers)
 
 
 # Reads that check the account in the statement that reads their data, and requests that

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from support import AuthActions, assert_problem, execute_sql
 
-from shopapi import create_app
 from shopapi.config import ConfigError, Settings
 
 PRODUCT = {"name": "Desk lamp", "price": "19.90", "quantity": 3}
@@ -38,18 +37,14 @@ def test_the_first_account_is_admin_and_the_next_ones_get_the_new_user_role(
 
 
 def test_in_production_new_accounts_are_viewers_and_none_becomes_admin(
-    settings: Settings,
+    make_app: Callable[..., Any],
 ) -> None:
-    production = dataclasses.replace(settings, app_env="production", new_user_role="viewer")
-    app = create_app(production)
-    try:
-        auth = AuthActions(app.test_client())
-        for _ in range(2):
-            account = auth.register()
-            r = app.test_client().get("/auth/me", headers=auth.headers(account))
-            assert r.get_json()["role"] == "viewer"
-    finally:
-        app.extensions["db_engine"].dispose()
+    app = make_app(app_env="production", new_user_role="viewer")
+    auth = AuthActions(app.test_client())
+    for _ in range(2):
+        account = auth.register()
+        r = app.test_client().get("/auth/me", headers=auth.headers(account))
+        assert r.get_json()["role"] == "viewer"
 
 
 def test_new_user_role_defaults_by_environment(tmp_path: Any) -> None:

@@ -3,16 +3,13 @@ sessions, and device tokens against lockout abuse."""
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from support import AuthActions, assert_problem, execute_sql
 
-from shopapi import create_app
-from shopapi.config import Settings
 from shopapi.db import utcnow
 
 
@@ -83,11 +80,9 @@ def test_a_refresh_body_without_its_field_is_422(client: Any, body: dict[str, An
 
 
 @pytest.fixture
-def short_sessions(settings: Settings) -> Iterator[Any]:
+def short_sessions(make_app: Callable[..., Any]) -> Any:
     """An app whose sessions idle out after 60 s and end 100 s after sign-in."""
-    app = create_app(dataclasses.replace(settings, session_idle_timeout=60, session_max_age=100))
-    yield app
-    app.extensions["db_engine"].dispose()
+    return make_app(session_idle_timeout=60, session_max_age=100)
 
 
 def test_refresh_expires_in_tells_the_truth(short_sessions: Any) -> None:
