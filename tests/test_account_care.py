@@ -8,7 +8,15 @@ from typing import Any
 
 import pyotp
 import pytest
-from support import PASSWORD, Account, AuthActions, assert_problem, execute_sql, wrong_code
+from support import (
+    PASSWORD,
+    Account,
+    AuthActions,
+    assert_problem,
+    create_product,
+    execute_sql,
+    wrong_code,
+)
 
 from shopapi.db import utcnow
 
@@ -238,9 +246,7 @@ def test_deleting_the_account_frees_its_name_and_keeps_its_products(
 ) -> None:
     admin = auth.headers()
     account, token = auth.sign_in()
-    product = client.post(
-        "/api/products", json={"name": "Lamp", "price": 1, "quantity": 1}, headers=_bearer(token)
-    ).get_json()
+    product = create_product(client, _bearer(token)).get_json()
     r = client.delete("/auth/me", json=_proof(account), headers=_bearer(token))
     assert r.status_code == 204
     assert_problem(client.get("/auth/me", headers=_bearer(token)), 401)

@@ -9,7 +9,14 @@ from typing import Any
 import pyotp
 import pytest
 from sqlalchemy import create_engine, text
-from support import MARIADB_URL, AuthActions, assert_problem, scratch_database, wrong_code
+from support import (
+    MARIADB_URL,
+    AuthActions,
+    assert_problem,
+    create_product,
+    scratch_database,
+    wrong_code,
+)
 
 from shopapi.db import upgrade
 
@@ -50,8 +57,7 @@ def test_bad_pages_are_422(client: Any, admin: dict[str, str], query: dict[str, 
 
 def test_a_products_cursor_is_no_users_cursor(client: Any, admin: dict[str, str]) -> None:
     for name in ("a", "b"):
-        body = {"name": name, "price": 1, "quantity": 1}
-        client.post("/api/products", json=body, headers=admin)
+        create_product(client, admin, name=name)
     cursor = client.get("/api/products?limit=1", headers=admin).get_json()["next_cursor"]
     r = client.get("/admin/users", query_string={"cursor": cursor}, headers=admin)
     assert list(assert_problem(r, 422)["errors"]) == ["cursor"]

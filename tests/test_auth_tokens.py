@@ -8,7 +8,7 @@ from typing import Any
 
 import jwt
 import pytest
-from support import AuthActions, assert_problem, execute_sql
+from support import AuthActions, assert_problem, create_product, execute_sql
 
 from shopapi.config import Settings
 
@@ -207,9 +207,7 @@ def test_reads_refuse_an_ended_session_or_a_deleted_account(
 ) -> None:
     account, token = auth.sign_in()
     headers = {"Authorization": f"Bearer {token}"}
-    created = client.post(
-        "/api/products", json={"name": "Lamp", "price": "1.50", "quantity": 1}, headers=headers
-    )
+    created = create_product(client, headers)
     path = path.format(id=created.get_json()["id"])
     if why == "logged out":
         assert client.post("/auth/logout", headers=headers).status_code == 204

@@ -21,11 +21,13 @@ from support import (
     CuttableLink,
     HttpAuth,
     LiveServer,
+    create_product,
     free_port,
     http_session,
     is_problem,
     loopback_address,
     migrated_sqlite,
+    product_body,
     redis_server,
     scratch_mariadb,
     server_env,
@@ -39,7 +41,6 @@ from support import (
 from shopapi.config import Settings
 
 pytestmark = pytest.mark.e2e
-PRODUCT = {"name": "Oak stool", "description": "Three legs", "price": "45.50", "quantity": 9}
 PER_ADDRESS = 5
 
 
@@ -103,7 +104,7 @@ def test_while_the_database_is_cut_requests_get_503_and_the_service_recovers(
     rig: Rig, signed_in: tuple[requests.Session, dict[str, str]]
 ) -> None:
     http, headers = signed_in
-    created = http.post(f"{rig.url}/api/products", json=PRODUCT, headers=headers, timeout=30)
+    created = http.post(f"{rig.url}/api/products", json=product_body(), headers=headers, timeout=30)
     assert created.status_code == 201
     location = created.headers["Location"]
     rig.link.cut()
@@ -117,7 +118,7 @@ def test_while_the_database_is_cut_requests_get_503_and_the_service_recovers(
         "list": lambda: http.get(f"{rig.url}/api/products", headers=headers, timeout=60),
         "read": lambda: http.get(f"{rig.url}{location}", headers=headers, timeout=60),
         "create": lambda: http.post(
-            f"{rig.url}/api/products", json=PRODUCT, headers=headers, timeout=60
+            f"{rig.url}/api/products", json=product_body(), headers=headers, timeout=60
         ),
         "patch": lambda: http.patch(
             f"{rig.url}{location}", json={"quantity": 1}, headers=headers, timeout=60
@@ -139,10 +140,7 @@ def test_while_the_database_is_cut_requests_get_503_and_the_service_recovers(
     assert me.status_code == 200, me.text
     again = http.get(f"{rig.url}{location}", headers=headers, timeout=30)
     assert again.json() == created.json()
-    assert (
-        http.post(f"{rig.url}/api/products", json=PRODUCT, headers=headers, timeout=30).status_code
-        == 201
-    )
+    create_product(http, headers, rig.url)
     assert '"database unavailable' in rig.server.log()
 
 
@@ -154,7 +152,7 @@ def test_a_create_cut_at_commit_is_all_or_nothing_and_a_keyed_retry_makes_one(
     http, headers = signed_in
     name = f"Cut {uuid.uuid4().hex[:10]}"
     keyed = {**headers, "Idempotency-Key": str(uuid.uuid4())}
-    body = {**PRODUCT, "name": name}
+    body = product_body(name=name)
     cuts = rig.link.cuts_at_commit
     rig.link.cut_at_commit(after=after)
     interrupted = http.post(f"{rig.url}/api/products", json=body, headers=keyed, timeout=60)
@@ -186,7 +184,8 @@ def test_an_update_cut_at_commit_is_all_or_nothing(
     rig: Rig, signed_in: tuple[requests.Session, dict[str, str]], after: bool
 ) -> None:
     http, headers = signed_in
-    created = http.post(f"{rig.url}/api/products", json=PRODUCT, headers=headers, timeout=30)
+    body = product_body()
+    created = http.post(f"{rig.url}/api/products", json=body, headers=headers, timeout=30)
     location, product_id = created.headers["Location"], created.json()["id"]
     cuts = rig.link.cuts_at_commit
     rig.link.cut_at_commit(after=after)
@@ -209,9 +208,9 @@ def test_an_update_cut_at_commit_is_all_or_nothing(
     )
     print(f"update cut {'after' if after else 'before'} COMMIT: version {version} stored")
     if not after:
-        assert (version, quantity) == (1, PRODUCT["quantity"])
+        assert (version, quantity) == (1, body["quantity"])
     if version == 1:
-        assert quantity == PRODUCT["quantity"]
+        assert quantity == body["quantity"]
         assert [tuple(h) for h in history] == [("create", 1)]
     else:
         assert (version, quantity) == (2, 77)
@@ -340,7 +339,7 @@ def test_after_an_outage_while_idle_the_first_request_is_served(
     rig.link.restore()
     first = http.get(f"{rig.url}/auth/me", headers=headers, timeout=30)
     assert first.status_code == 200, first.text  # no 503 once the database is back
-    created = http.post(f"{rig.url}/api/products", json=PRODUCT, headers=headers, timeout=30)
+    created = http.post(f"{rig.url}/api/products", json=product_body(), headers=headers, timeout=30)
     assert created.status_code == 201, created.text
 
 

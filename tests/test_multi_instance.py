@@ -18,9 +18,11 @@ from support import (
     REDIS_URL,
     HttpAuth,
     LiveServer,
+    create_product,
     http_session,
     is_problem,
     loopback_address,
+    product_body,
     scratch_mariadb,
     server_env,
     settings_for,
@@ -34,7 +36,6 @@ from support import (
 
 pytestmark = [pytest.mark.e2e, pytest.mark.mariadb, pytest.mark.redis]
 PER_ADDRESS = 5
-PRODUCT = {"name": "Walnut shelf", "description": None, "price": "129.00", "quantity": 4}
 
 
 class Pair:
@@ -193,18 +194,18 @@ def test_an_idempotency_key_used_on_a_returns_the_same_product_on_b(
     keyed = {**headers, "Idempotency-Key": str(uuid.uuid4())}
     name = f"Shelf {uuid.uuid4().hex[:8]}"
     first = http.post(
-        f"{pair.a.url}/api/products", json={**PRODUCT, "name": name}, headers=keyed, timeout=30
+        f"{pair.a.url}/api/products", json=product_body(name=name), headers=keyed, timeout=30
     )
     assert first.status_code == 201, first.text
     retry = http.post(
-        f"{pair.b.url}/api/products", json={**PRODUCT, "name": name}, headers=keyed, timeout=30
+        f"{pair.b.url}/api/products", json=product_body(name=name), headers=keyed, timeout=30
     )
     assert retry.status_code == 201, retry.text
     assert retry.json() == first.json()
     assert retry.headers["Location"] == first.headers["Location"]
     other_body = http.post(
         f"{pair.b.url}/api/products",
-        json={**PRODUCT, "name": name + " bis"},
+        json=product_body(name=name + " bis"),
         headers=keyed,
         timeout=30,
     )
@@ -232,7 +233,8 @@ def test_concurrent_if_match_writers_on_a_and_b_have_exactly_one_winner(
     pair: Pair, signed_in: tuple[requests.Session, dict[str, str]]
 ) -> None:
     http, headers = signed_in
-    created = http.post(f"{pair.a.url}/api/products", json=PRODUCT, headers=headers, timeout=30)
+    body = product_body()
+    created = http.post(f"{pair.a.url}/api/products", json=body, headers=headers, timeout=30)
     assert created.status_code == 201, created.text
     location = created.headers["Location"]
     writers = 8
@@ -243,7 +245,7 @@ def test_concurrent_if_match_writers_on_a_and_b_have_exactly_one_winner(
         if i % 4 == 3:  # some replace the whole product, the others patch it
             return session.put(
                 f"{base}{location}",
-                json={**PRODUCT, "quantity": 100 + i},
+                json=product_body(quantity=100 + i),
                 headers={**headers, "If-Match": '"1"'},
                 timeout=60,
             )
@@ -269,7 +271,7 @@ def test_concurrent_if_match_writers_on_a_and_b_have_exactly_one_winner(
         ("create", 1),
         ("update", 2),
     ]
-    assert history["items"][1]["changes"]["quantity"] == [4, winner["quantity"]]
+    assert history["items"][1]["changes"]["quantity"] == [body["quantity"], winner["quantity"]]
 
 
 def test_a_role_changed_through_a_is_enforced_by_b(pair: Pair) -> None:
@@ -278,10 +280,10 @@ def test_a_role_changed_through_a_is_enforced_by_b(pair: Pair) -> None:
     user, token = HttpAuth(pair.a.url, loopback_address()).sign_in()
     headers = {"Authorization": f"Bearer {token}"}
     http = http_session()
-    assert http.post(f"{pair.b.url}/api/products", json=PRODUCT, headers=headers).status_code == 201
+    create_product(http, headers, pair.b.url)
     r = http.patch(f"{pair.a.url}/admin/users/{user.id}", json={"role": "viewer"}, headers=admin)
     assert r.status_code == 200
-    refused = http.post(f"{pair.b.url}/api/products", json=PRODUCT, headers=headers)
+    refused = http.post(f"{pair.b.url}/api/products", json=product_body(), headers=headers)
     assert is_problem(refused, 403)
     assert http.get(f"{pair.b.url}/api/products", headers=headers).status_code == 200
     r = http.patch(f"{pair.a.url}/admin/users/{user.id}", json={"disabled": True}, headers=admin)

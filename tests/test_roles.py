@@ -6,11 +6,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from support import AuthActions, assert_problem, execute_sql
+from support import AuthActions, assert_problem, create_product, execute_sql, product_body
 
 from shopapi.config import ConfigError, Settings
-
-PRODUCT = {"name": "Desk lamp", "price": "19.90", "quantity": 3}
 
 
 def _bearer(token: str) -> dict[str, str]:
@@ -77,7 +75,7 @@ def viewer(app: Any, auth: AuthActions, admin_headers: dict[str, str]) -> dict[s
 def test_a_viewer_reads_products_and_their_history(
     client: Any, admin_headers: dict[str, str], viewer: dict[str, str]
 ) -> None:
-    product = client.post("/api/products", json=PRODUCT, headers=admin_headers).get_json()
+    product = create_product(client, admin_headers).get_json()
     assert client.get("/api/products", headers=viewer).status_code == 200
     assert client.get(f"/api/products/{product['id']}", headers=viewer).status_code == 200
     assert client.get(f"/api/products/{product['id']}/history", headers=viewer).status_code == 200
@@ -86,12 +84,12 @@ def test_a_viewer_reads_products_and_their_history(
 @pytest.mark.parametrize(
     ("method", "path", "kwargs"),
     [
-        ("post", "/api/products", {"json": PRODUCT}),
+        ("post", "/api/products", {"json": product_body()}),
         ("post", "/api/products", {"json": {"name": ""}}),  # a bad body
         ("post", "/api/products", {"data": "name=x"}),  # a wrong content type
         ("post", "/api/products", {"data": "{", "content_type": "application/json"}),
-        ("put", "/api/products/{id}", {"json": PRODUCT}),
-        ("put", "/api/products/{id}", {"json": PRODUCT, "headers": {"If-Match": '"9"'}}),
+        ("put", "/api/products/{id}", {"json": product_body()}),
+        ("put", "/api/products/{id}", {"json": product_body(), "headers": {"If-Match": '"9"'}}),
         ("patch", "/api/products/{id}", {"json": {"quantity": 1}}),
         ("patch", "/api/products/{id}", {"json": {"quantity": -1}}),
         ("delete", "/api/products/{id}", {}),
@@ -109,7 +107,7 @@ def test_a_viewer_gets_403_naming_the_role_before_anything_else(
     path: str,
     kwargs: dict[str, Any],
 ) -> None:
-    product = client.post("/api/products", json=PRODUCT, headers=admin_headers).get_json()
+    product = create_product(client, admin_headers).get_json()
     headers = {**viewer, **kwargs.pop("headers", {})}
     r = getattr(client, method)(path.format(id=product["id"]), headers=headers, **kwargs)
     needed = "admin" if path.startswith("/admin") else "editor"
@@ -123,11 +121,11 @@ def test_an_editor_may_not_administer(client: Any, auth: AuthActions, admin_head
     assert assert_problem(client.get("/admin/users", headers=editor), 403)["detail"].startswith(
         "This needs the admin role"
     )
-    assert client.post("/api/products", json=PRODUCT, headers=editor).status_code == 201
+    create_product(client, editor)
 
 
 def test_401_comes_before_403(client: Any, viewer: dict[str, str]) -> None:
-    r = client.post("/api/products", json=PRODUCT, headers={"Authorization": "Bearer nope"})
+    r = client.post("/api/products", json=product_body(), headers={"Authorization": "Bearer nope"})
     assert_problem(r, 401)
 
 
@@ -135,12 +133,12 @@ def test_a_role_change_applies_to_the_very_next_request(
     app: Any, client: Any, auth: AuthActions, admin_headers: dict[str, str]
 ) -> None:
     account, token = auth.sign_in()
-    assert client.post("/api/products", json=PRODUCT, headers=_bearer(token)).status_code == 201
+    create_product(client, _bearer(token))
     r = client.patch(f"/admin/users/{account.id}", json={"role": "viewer"}, headers=admin_headers)
     assert r.status_code == 200 and r.get_json()["role"] == "viewer"
-    assert_problem(client.post("/api/products", json=PRODUCT, headers=_bearer(token)), 403)
+    assert_problem(client.post("/api/products", json=product_body(), headers=_bearer(token)), 403)
     client.patch(f"/admin/users/{account.id}", json={"role": "editor"}, headers=admin_headers)
-    assert client.post("/api/products", json=PRODUCT, headers=_bearer(token)).status_code == 201
+    create_product(client, _bearer(token))
 
 
 def test_a_disabled_account_loses_access_at_once(

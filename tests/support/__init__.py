@@ -6,7 +6,8 @@
 - servers: live servers (started by scripts/harness.py, as the drivers start theirs) and
   clients sending from their own loopback addresses;
 - faults: a link to MariaDB the tests cut, stall or cut at a COMMIT, and a Redis to kill;
-- problems: what an error answer must look like.
+- problems: what an error answer must look like;
+- products: a valid product body, and a product created through the API.
 
 Tests import from here: `from support import AuthActions, assert_problem`.
 """
@@ -31,6 +32,7 @@ from support.database import (
 )
 from support.faults import CuttableLink, redis_server
 from support.problems import assert_problem, is_problem
+from support.products import create_product, product_body
 from support.servers import (
     LiveServer,
     http_session,
@@ -56,6 +58,7 @@ __all__ = [
     "LiveServer",
     "absent",
     "assert_problem",
+    "create_product",
     "empty_tables",
     "execute_sql",
     "free_port",
@@ -63,6 +66,7 @@ __all__ = [
     "is_problem",
     "loopback_address",
     "migrated_sqlite",
+    "product_body",
     "redis_server",
     "required",
     "scratch_database",
