@@ -138,6 +138,12 @@ def auth(client: Any) -> AuthActions:
 
 
 @pytest.fixture
+def admin(auth: AuthActions) -> dict[str, str]:
+    """Headers of the first account of the test's empty database: its admin."""
+    return auth.headers()
+
+
+@pytest.fixture
 def live_server(
     settings: Settings, secrets_env: dict[str, str], tmp_path: Path
 ) -> Iterator[LiveServer]:

@@ -23,11 +23,6 @@ from shopapi.db import upgrade
 USER_FIELDS = {"id", "username", "role", "disabled", "totp_confirmed", "locked", "created_at"}
 
 
-@pytest.fixture
-def admin(auth: AuthActions) -> dict[str, str]:
-    return auth.headers()
-
-
 def test_admins_page_through_accounts(
     client: Any, auth: AuthActions, admin: dict[str, str]
 ) -> None:

@@ -7,18 +7,13 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from support import PASSWORD, AuthActions, assert_problem, execute_sql
+from support import PASSWORD, assert_problem, execute_sql
 
 from shopapi.db import utcnow
 
 
 def _register(client: Any, username: str, **extra: Any) -> Any:
     return client.post("/auth/register", json={"username": username, "password": PASSWORD, **extra})
-
-
-@pytest.fixture
-def admin(auth: AuthActions) -> dict[str, str]:
-    return auth.headers()
 
 
 def _invite(client: Any, admin: dict[str, str], role: str, **extra: Any) -> str:

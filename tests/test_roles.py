@@ -6,23 +6,13 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from support import AuthActions, assert_problem, create_product, execute_sql, product_body
+from support import AuthActions, assert_problem, bearer, create_product, execute_sql, product_body
 
 from shopapi.config import ConfigError, Settings
 
 
-def _bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
 def _set_role(app: Any, user_id: int, role: str) -> None:
     execute_sql(app, "UPDATE users SET role = :r WHERE id = :id", r=role, id=user_id)
-
-
-@pytest.fixture
-def admin_headers(auth: AuthActions) -> dict[str, str]:
-    """The first account of the test's empty database: the admin."""
-    return auth.headers()
 
 
 def test_the_first_account_is_admin_and_the_next_ones_get_the_new_user_role(
@@ -30,8 +20,8 @@ def test_the_first_account_is_admin_and_the_next_ones_get_the_new_user_role(
 ) -> None:
     first, first_token = auth.sign_in()
     second, second_token = auth.sign_in()
-    assert client.get("/auth/me", headers=_bearer(first_token)).get_json()["role"] == "admin"
-    assert client.get("/auth/me", headers=_bearer(second_token)).get_json()["role"] == "editor"
+    assert client.get("/auth/me", headers=bearer(first_token)).get_json()["role"] == "admin"
+    assert client.get("/auth/me", headers=bearer(second_token)).get_json()["role"] == "editor"
 
 
 def test_in_production_new_accounts_are_viewers_and_none_becomes_admin(
@@ -66,16 +56,16 @@ def test_unknown_roles_and_modes_stop_start_up(
 
 
 @pytest.fixture
-def viewer(app: Any, auth: AuthActions, admin_headers: dict[str, str]) -> dict[str, str]:
+def viewer(app: Any, auth: AuthActions, admin: dict[str, str]) -> dict[str, str]:
     account, token = auth.sign_in()
     _set_role(app, account.id, "viewer")
-    return _bearer(token)
+    return bearer(token)
 
 
 def test_a_viewer_reads_products_and_their_history(
-    client: Any, admin_headers: dict[str, str], viewer: dict[str, str]
+    client: Any, admin: dict[str, str], viewer: dict[str, str]
 ) -> None:
-    product = create_product(client, admin_headers).get_json()
+    product = create_product(client, admin).get_json()
     assert client.get("/api/products", headers=viewer).status_code == 200
     assert client.get(f"/api/products/{product['id']}", headers=viewer).status_code == 200
     assert client.get(f"/api/products/{product['id']}/history", headers=viewer).status_code == 200
@@ -101,22 +91,22 @@ def test_a_viewer_reads_products_and_their_history(
 )
 def test_a_viewer_gets_403_naming_the_role_before_anything_else(
     client: Any,
-    admin_headers: dict[str, str],
+    admin: dict[str, str],
     viewer: dict[str, str],
     method: str,
     path: str,
     kwargs: dict[str, Any],
 ) -> None:
-    product = create_product(client, admin_headers).get_json()
+    product = create_product(client, admin).get_json()
     headers = {**viewer, **kwargs.pop("headers", {})}
     r = getattr(client, method)(path.format(id=product["id"]), headers=headers, **kwargs)
     needed = "admin" if path.startswith("/admin") else "editor"
     assert assert_problem(r, 403)["detail"].startswith(f"This needs the {needed} role")
-    after = client.get(f"/api/products/{product['id']}", headers=admin_headers).get_json()
+    after = client.get(f"/api/products/{product['id']}", headers=admin).get_json()
     assert after == product  # nothing changed
 
 
-def test_an_editor_may_not_administer(client: Any, auth: AuthActions, admin_headers: Any) -> None:
+def test_an_editor_may_not_administer(client: Any, auth: AuthActions, admin: Any) -> None:
     editor = auth.headers()
     assert assert_problem(client.get("/admin/users", headers=editor), 403)["detail"].startswith(
         "This needs the admin role"
@@ -130,37 +120,37 @@ def test_401_comes_before_403(client: Any, viewer: dict[str, str]) -> None:
 
 
 def test_a_role_change_applies_to_the_very_next_request(
-    app: Any, client: Any, auth: AuthActions, admin_headers: dict[str, str]
+    app: Any, client: Any, auth: AuthActions, admin: dict[str, str]
 ) -> None:
     account, token = auth.sign_in()
-    create_product(client, _bearer(token))
-    r = client.patch(f"/admin/users/{account.id}", json={"role": "viewer"}, headers=admin_headers)
+    create_product(client, bearer(token))
+    r = client.patch(f"/admin/users/{account.id}", json={"role": "viewer"}, headers=admin)
     assert r.status_code == 200 and r.get_json()["role"] == "viewer"
-    assert_problem(client.post("/api/products", json=product_body(), headers=_bearer(token)), 403)
-    client.patch(f"/admin/users/{account.id}", json={"role": "editor"}, headers=admin_headers)
-    create_product(client, _bearer(token))
+    assert_problem(client.post("/api/products", json=product_body(), headers=bearer(token)), 403)
+    client.patch(f"/admin/users/{account.id}", json={"role": "editor"}, headers=admin)
+    create_product(client, bearer(token))
 
 
 def test_a_disabled_account_loses_access_at_once(
-    client: Any, auth: AuthActions, admin_headers: dict[str, str]
+    client: Any, auth: AuthActions, admin: dict[str, str]
 ) -> None:
     account, token = auth.sign_in()
     pending = auth.login(account)  # half way through another sign-in
-    r = client.patch(f"/admin/users/{account.id}", json={"disabled": True}, headers=admin_headers)
+    r = client.patch(f"/admin/users/{account.id}", json={"disabled": True}, headers=admin)
     assert r.status_code == 200 and r.get_json()["disabled"] is True
-    body = assert_problem(client.get("/auth/me", headers=_bearer(token)), 401)
+    body = assert_problem(client.get("/auth/me", headers=bearer(token)), 401)
     assert body["detail"] == "The account of this access token is disabled."
-    assert_problem(client.get("/api/products", headers=_bearer(token)), 401)
+    assert_problem(client.get("/api/products", headers=bearer(token)), 401)
     right = {"username": account.username, "password": account.password}
     assert "disabled" in assert_problem(client.post("/auth/login", json=right), 403)["detail"]
     wrong = {**right, "password": account.password + "x"}
     assert_problem(client.post("/auth/login", json=wrong), 401)
     r = client.post("/auth/verify", json={"mfa_token": pending, "otp": account.next_code()})
     assert_problem(r, 401)
-    client.patch(f"/admin/users/{account.id}", json={"disabled": False}, headers=admin_headers)
+    client.patch(f"/admin/users/{account.id}", json={"disabled": False}, headers=admin)
     assert client.post("/auth/login", json=right).status_code == 200
     # Enabled again, it signs in again: its sessions from before stay ended.
-    assert_problem(client.get("/auth/me", headers=_bearer(token)), 401)
+    assert_problem(client.get("/auth/me", headers=bearer(token)), 401)
 
 
 PROOF_OPERATIONS = {

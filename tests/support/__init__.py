@@ -22,7 +22,6 @@ from support.database import (
     empty_tables,
     execute_sql,
     migrated_sqlite,
-    required,
     scratch_mariadb,
     settings_for,
     shared_redis,
@@ -43,7 +42,15 @@ from support.servers import (
     stop_production,
     stop_server,
 )
-from support.signin import PASSWORD, Account, AuthActions, HttpAuth, settled_time, wrong_code
+from support.signin import (
+    PASSWORD,
+    Account,
+    AuthActions,
+    HttpAuth,
+    bearer,
+    settled_time,
+    wrong_code,
+)
 
 __all__ = [
     "FAST_ARGON2",
@@ -58,6 +65,7 @@ __all__ = [
     "LiveServer",
     "absent",
     "assert_problem",
+    "bearer",
     "create_product",
     "empty_tables",
     "execute_sql",
@@ -68,7 +76,6 @@ __all__ = [
     "migrated_sqlite",
     "product_body",
     "redis_server",
-    "required",
     "scratch_database",
     "scratch_mariadb",
     "server_env",

@@ -102,6 +102,11 @@ class RequestsClient:
         return r
 
 
+def bearer(token: str) -> dict[str, str]:
+    """The Authorization header of an access token."""
+    return {"Authorization": f"Bearer {token}"}
+
+
 def settled_time(margin: float = 3.0) -> float:
     """Now, at least `margin` seconds before the TOTP step ends (waits a moment if needed).
 
