@@ -249,6 +249,12 @@ def test_an_admin_changes_a_role_and_the_users_console_follows_at_its_next_page(
     console.on_page("Products")
     console.shows("No products yet.")
     assert not driver.find_elements(By.XPATH, "//a[.='New product']")
+    # Typing the new product's address: a notice of what the role allows, not a form.
+    driver.get(f"{console.base}/#/products/new")
+    console.on_page("New product")
+    console.shows("Your role (viewer) can't create products")
+    assert not driver.find_elements(By.XPATH, "//button[.='Create product']")
+    console.check("product-new-viewer")
 
     # Made an admin, the user finds the administration at the next page.
     driver.switch_to.window(admin_tab)
