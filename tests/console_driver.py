@@ -69,6 +69,8 @@ class Console:
         self.base = base_url
         self.axe = axe
         self.shots = OUTPUT / "console" / shots
+        # The authenticator app of the last account signed up (what the phone holds).
+        self.totp: pyotp.TOTP | None = None
 
     # --- finding things as a person does ---------------------------------------------
 
@@ -181,6 +183,8 @@ class Console:
         self.button("Create account").click()
         self.on_page("Set up your authenticator")
         totp = pyotp.parse_uri(self.scan_qr_code())
+        assert isinstance(totp, pyotp.TOTP)
+        self.totp = totp
         codes = [e.text for e in self.driver.find_elements(By.CSS_SELECTOR, ".codes li")]
         self.field("I have saved my recovery codes").click()
         self.button("Continue").click()
