@@ -2,9 +2,10 @@
 
 A server is named `NAME:WORKERSxTHREADS` in BENCH_SERVERS, e.g. `granian:2x6,gunicorn:4x6`;
 `NAME:WxT:baseline` serves the code found at BENCH_BASELINE (a `src` folder of another
-checkout, and any folders its dependencies need, separated by `:`) instead of this one.
-Every one is started with the settings production would use for it (timeouts, no access
-log); only the process and thread counts vary.
+checkout, and any folders its dependencies need, separated by `:`) instead of this one;
+`NAME:WxT:nometrics` serves it with METRICS_ENABLED=false. Every one is started with the
+settings production would use for it (timeouts, no access log, a folder of its own for the
+workers' metrics as `make serve` gives); only the process and thread counts vary.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import os
 import re
 import shutil
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,16 +33,20 @@ class Spec:
     workers: int
     threads: int
     pythonpath: str = ""
+    metrics: bool = True
 
     @property
     def label(self) -> str:
-        return f"{self.name} {self.workers}x{self.threads}" + (" base" if self.pythonpath else "")
+        base = " base" if self.pythonpath else ""
+        return f"{self.name} {self.workers}x{self.threads}{base}" + (
+            "" if self.metrics else " no metrics"
+        )
 
 
 def parse_specs(text: str) -> list[Spec]:
     specs = []
     for part in text.split(","):
-        match = re.fullmatch(r"\s*([a-z]+):(\d+)x(\d+)(:baseline)?\s*", part)
+        match = re.fullmatch(r"\s*([a-z]+):(\d+)x(\d+)(:baseline)?(:nometrics)?\s*", part)
         if not match or match.group(1) not in COMMANDS:
             known = ", ".join(COMMANDS)
             raise SystemExit(f"BENCH_SERVERS: {part!r} is not NAME:WxT with NAME one of {known}")
@@ -49,7 +55,8 @@ def parse_specs(text: str) -> list[Spec]:
             baseline = os.environ.get("BENCH_BASELINE", "")
             if not baseline:
                 raise SystemExit("BENCH_SERVERS: :baseline needs BENCH_BASELINE (a src folder)")
-        specs.append(Spec(match.group(1), int(match.group(2)), int(match.group(3)), baseline))
+        workers, threads, metrics = int(match.group(2)), int(match.group(3)), not match.group(5)
+        specs.append(Spec(match.group(1), workers, threads, baseline, metrics))
     return specs
 
 
@@ -110,11 +117,14 @@ class Server:
 
     def __init__(self, spec: Spec, target: str, port: int, env: dict[str, str]) -> None:
         self.spec = spec
+        self.metrics_dir = tempfile.mkdtemp(prefix="shopapi-bench-metrics-")
         full_env = {
             **env,
             "WEB_CONCURRENCY": str(spec.workers),
             "THREADS": str(spec.threads),
             "MAX_REQUESTS": "0",  # no worker restarts in the middle of a measurement
+            "PROMETHEUS_MULTIPROC_DIR": self.metrics_dir,
+            "METRICS_ENABLED": "true" if spec.metrics else "false",
             "PYTHONPATH": os.pathsep.join(
                 p for p in (str(SCRIPTS), spec.pythonpath, env.get("PYTHONPATH", "")) if p
             ),
@@ -124,6 +134,7 @@ class Server:
                 COMMANDS[spec.name](spec, target, port), full_env, port=port, wait=60
             )
         except ServerDidNotStart as error:
+            shutil.rmtree(self.metrics_dir, ignore_errors=True)
             raise ServerDidNotStart(f"{spec.label}, serving {target}: {error}") from None
         self.url, self.process = self.running.url, self.running.process
         try:
@@ -163,3 +174,4 @@ class Server:
 
     def stop(self) -> None:
         self.running.stop(grace=60)
+        shutil.rmtree(self.metrics_dir, ignore_errors=True)

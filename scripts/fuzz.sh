@@ -15,6 +15,13 @@ SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/shopapi-fuzz.XXXXXX")
 PORT=$("$BIN/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 BASE="http://127.0.0.1:$PORT"
 SERVER_PID=
+SCRATCH_DB=
+
+mariadb_scratch() {  # mariadb_scratch SQL: run SQL on the FUZZ_MARIADB_URL server
+  "$BIN/python" -c 'import sys, sqlalchemy as sa
+with sa.create_engine(sys.argv[1], isolation_level="AUTOCOMMIT").connect() as c:
+    c.execute(sa.text(sys.argv[2]))' "$FUZZ_MARIADB_URL" "$1"
+}
 
 stop() {
   if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
@@ -22,17 +29,28 @@ stop() {
     for _ in $(seq 1 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.2; done
     kill -KILL "$SERVER_PID" 2>/dev/null || true
   fi
+  if [ -n "$SCRATCH_DB" ]; then mariadb_scratch "DROP DATABASE IF EXISTS \`$SCRATCH_DB\`" || true; fi
   rm -rf "$SCRATCH"
 }
 trap stop EXIT
 
 export APP_ENV=test INSTANCE_PATH="$SCRATCH/instance" HOST=127.0.0.1 PORT
-export DATABASE_URL="sqlite:///$SCRATCH/fuzz.sqlite3"
+# FUZZ_MARIADB_URL (a server, like TEST_MARIADB_URL): fuzz on a scratch MariaDB database
+# instead, dropped at the end; the driver and the database see the same inputs as SQLite.
+if [ -n "${FUZZ_MARIADB_URL:-}" ]; then
+  SCRATCH_DB="shopapi_fuzz_$(basename "$SCRATCH" | tr -dc 'a-zA-Z0-9')"
+  export DATABASE_URL="${FUZZ_MARIADB_URL%/}/$SCRATCH_DB"
+  mariadb_scratch "CREATE DATABASE \`$SCRATCH_DB\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+else
+  export DATABASE_URL="sqlite:///$SCRATCH/fuzz.sqlite3"
+fi
 # Cheap hashing and generous per-address limits: the fuzzer signs in very often from one
 # address, and should reach the API's logic rather than the limiter.
 export ARGON2_TIME_COST=1 ARGON2_MEMORY_COST=256
 export LOGIN_RATE_LIMIT_PER_ADDRESS=100000/minute REGISTER_RATE_LIMIT_PER_ADDRESS=100000/minute
 export WEB_CONCURRENCY=2 THREADS=4
+# Every fuzzing account is an admin, so the administration operations are reached too.
+export NEW_USER_ROLE=admin
 unset REDIS_URL
 
 "$BIN/flask" --app app db upgrade >"$SCRATCH/migrate.log" 2>&1

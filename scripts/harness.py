@@ -29,9 +29,9 @@ ROOT = Path(__file__).resolve().parent.parent
 _LOOPBACK = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+        s.bind((host, 0))
         return int(s.getsockname()[1])
 
 
@@ -58,7 +58,7 @@ class ServerDidNotStart(RuntimeError):
 
 @dataclass
 class RunningServer:
-    """A server process on 127.0.0.1, its base URL, and the file its output goes to."""
+    """A server process on the loopback, its base URL, and the file its output goes to."""
 
     url: str
     process: subprocess.Popen[bytes]
@@ -97,24 +97,27 @@ def launch(
     env: Mapping[str, str],
     *,
     log_path: Path | None = None,
+    host: str = "127.0.0.1",
     port: int | None = None,
     ready_path: str = "/healthz",
     wait: float = 30,
 ) -> RunningServer:
-    """Run `command` from the repository's root with `env` (the whole environment) plus
-    HOST=127.0.0.1 and PORT (`port`, else a free one); return once `ready_path` answers 200.
+    """Run `command` from the repository's root with `env` (the whole environment) plus HOST
+    (`host`, 127.0.0.1 or another loopback address such as ::1) and PORT (`port`, else a free
+    one); return once `ready_path` answers 200.
 
     Output goes to `log_path` (nowhere without one). A server that exits, or does not answer
     within `wait` seconds, is stopped and ServerDidNotStart is raised.
     """
-    port = port or free_port()
-    full_env = {**env, "HOST": "127.0.0.1", "PORT": str(port)}
+    port = port or free_port(host)
+    full_env = {**env, "HOST": host, "PORT": str(port)}
     # The child keeps its own copy of the file handle; ours is closed at once.
     with log_path.open("wb") if log_path else open(os.devnull, "wb") as out:
         process = subprocess.Popen(
             list(command), cwd=ROOT, env=full_env, stdout=out, stderr=subprocess.STDOUT
         )
-    server = RunningServer(f"http://127.0.0.1:{port}", process, log_path)
+    address = f"[{host}]" if ":" in host else host
+    server = RunningServer(f"http://{address}:{port}", process, log_path)
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
         if process.poll() is not None:

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pyotp
 import zxingcpp
 from chromium import OUTPUT
 from PIL import Image, ImageFilter
@@ -21,7 +22,7 @@ from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
-from support import ROOT, absent
+from support import PASSWORD, ROOT, absent
 
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 WAIT = 20
@@ -64,6 +65,8 @@ class Console:
         self.base = base_url
         self.axe = axe
         self.shots = OUTPUT / "console" / shots
+        # The authenticator app of the last account signed up (what the phone holds).
+        self.totp: pyotp.TOTP | None = None
 
     # --- finding things as a person does ---------------------------------------------
 
@@ -166,6 +169,42 @@ class Console:
         if check:
             self.check(check)
         self.button("Sign in").click()
+
+    def sign_up(self, username: str) -> list[str]:
+        """Register in the console and sign in with the app's first code; the recovery codes."""
+        self.driver.get(f"{self.base}/#/register")
+        self.on_page("Create an account")
+        self.fill("Username", username)
+        self.fill("Password", PASSWORD)
+        self.button("Create account").click()
+        self.on_page("Set up your authenticator")
+        totp = pyotp.parse_uri(self.scan_qr_code())
+        assert isinstance(totp, pyotp.TOTP)
+        self.totp = totp
+        codes = [e.text for e in self.driver.find_elements(By.CSS_SELECTOR, ".codes li")]
+        self.field("I have saved my recovery codes").click()
+        self.button("Continue").click()
+        self.on_page("Confirm your authenticator")
+        self.fill("6-digit code from your authenticator app", totp.now())
+        self.button("Sign in").click()
+        self.on_page("Products")
+        return codes
+
+    def sign_in(self, username: str, password: str, recovery_code: str) -> None:
+        """The sign-in page, from the start, with a recovery code."""
+        self.driver.get(f"{self.base}/#/sign-in")
+        self.on_page("Sign in")
+        self.fill("Username", username)
+        self.sign_in_with_recovery_code(password, recovery_code)
+
+    def prove(self, password: str, recovery_code: str) -> None:
+        """The fresh proof of an account page: the password and a recovery code."""
+        self.fill("Current password", password)
+        self.field("a recovery code").click()
+        self.fill("Recovery code", recovery_code)
+
+    def dialog(self, title: str) -> Any:
+        return self.find(f"//dialog//h2[.={_quote(title)}]", f"the dialog {title!r}")
 
     # --- the keyboard, and a small screen ---------------------------------------------
 

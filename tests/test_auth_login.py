@@ -25,8 +25,9 @@ def test_login_returns_an_mfa_token_and_enrollment_until_first_code(
         r = _login(client, account.username, account.password)
         assert r.status_code == 200
         body = r.get_json()
-        assert set(body) == {"mfa_token", "expires_in", "next", "enrollment"}
+        assert set(body) == {"mfa_token", "expires_in", "next", "methods", "enrollment"}
         assert body["expires_in"] == 300 and body["next"] == "/auth/verify"
+        assert body["methods"] == ["totp", "recovery_code"]
         assert body["enrollment"]["secret"] == account.secret
         assert body["enrollment"]["otpauth_uri"].startswith(
             f"otpauth://totp/{settings.totp_issuer}:{account.username}?"
@@ -34,7 +35,7 @@ def test_login_returns_an_mfa_token_and_enrollment_until_first_code(
         assert body["enrollment"]["qr_code"].startswith("data:image/png;base64,")
     auth.verify(account, body["mfa_token"])
     body = _login(client, account.username, account.password).get_json()
-    assert set(body) == {"mfa_token", "expires_in", "next"}
+    assert set(body) == {"mfa_token", "expires_in", "next", "methods"}
 
 
 def test_login_is_case_insensitive_on_the_username(client: Any, auth: AuthActions) -> None:

@@ -60,6 +60,7 @@ def test_production_with_good_secrets_starts(tmp_path: Path) -> None:
         ),
         ({"ARGON2_PARALLELISM": "0"}, "ARGON2_PARALLELISM"),
         ({"ARGON2_TIME_COST": "1"}, "Argon2"),
+        ({"ACCESS_TOKEN_TTL": "5"}, "ACCESS_TOKEN_TTL"),
     ],
 )
 def test_production_refuses_missing_or_weak_settings(
@@ -170,3 +171,55 @@ def test_argon2_parallelism_of_zero_is_refused_in_development_too(tmp_path: Path
     env = {"INSTANCE_PATH": str(tmp_path / "instance"), "ARGON2_PARALLELISM": "0"}
     with pytest.raises(ConfigError, match="ARGON2_PARALLELISM must be at least 1"):
         Settings.from_env(env)
+
+
+def test_passkeys_default_to_the_address_of_make_run(tmp_path: Path) -> None:
+    settings = Settings.from_env({"INSTANCE_PATH": str(tmp_path), "PORT": "5001"})
+    assert settings.webauthn_rp_id == "localhost"
+    assert settings.webauthn_origins == ("http://localhost:5001",)
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"WEBAUTHN_RP_ID": "shop.example", "WEBAUTHN_ORIGINS": "https://evil.example"}, "not on"),
+        ({"WEBAUTHN_RP_ID": "example.com", "WEBAUTHN_ORIGINS": "https://badexample.com"}, "not on"),
+        ({"WEBAUTHN_ORIGINS": "localhost:5000"}, "not an origin"),
+        ({"WEBAUTHN_ORIGINS": "http://localhost:5000/console"}, "not an origin"),
+    ],
+)
+def test_passkey_origins_off_the_relying_partys_domain_are_refused(
+    tmp_path: Path, env: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=f"WEBAUTHN_ORIGINS.*{message}"):
+        Settings.from_env({"INSTANCE_PATH": str(tmp_path), **env})
+
+
+def test_production_passkeys_need_https_on_the_sites_domain(tmp_path: Path) -> None:
+    site = {"WEBAUTHN_RP_ID": "example.com"}
+    with pytest.raises(ConfigError, match="https"):
+        Settings.from_env(_production(tmp_path, **site, WEBAUTHN_ORIGINS="http://shop.example.com"))
+    settings = Settings.from_env(
+        _production(
+            tmp_path, **site, WEBAUTHN_ORIGINS="https://shop.example.com,https://example.com"
+        )
+    )
+    assert settings.webauthn_origins == ("https://shop.example.com", "https://example.com")
+
+
+@pytest.mark.parametrize("ttl", ["0", "601", "-5"])
+def test_access_token_lifetime_outside_one_to_600_seconds_is_refused(
+    tmp_path: Path, ttl: str
+) -> None:
+    env = {"INSTANCE_PATH": str(tmp_path / "instance"), "ACCESS_TOKEN_TTL": ttl}
+    with pytest.raises(ConfigError, match="ACCESS_TOKEN_TTL"):
+        Settings.from_env(env)
+
+
+def test_a_shorter_access_token_lifetime_is_allowed_outside_production(
+    tmp_path: Path,
+) -> None:
+    settings = Settings.from_env(
+        {"INSTANCE_PATH": str(tmp_path / "instance"), "ACCESS_TOKEN_TTL": "5"}
+    )
+    assert settings.access_token_ttl == 5

@@ -159,6 +159,8 @@ PROOF_OPERATIONS = {
     ("post", "/auth/totp"),
     ("post", "/auth/totp/confirm"),
     ("delete", "/auth/me"),
+    ("post", "/auth/passkeys/options"),
+    ("delete", "/auth/passkeys/{passkey_id}"),
 }
 
 
@@ -169,6 +171,8 @@ def test_the_openapi_document_names_the_role_of_every_operation(client: Any) -> 
         "/auth/login",
         "/auth/verify",
         "/auth/refresh",
+        "/auth/verify/passkey-options",
+        "/metrics",
         "/healthz",
         "/readyz",
     }
@@ -198,6 +202,11 @@ def test_the_openapi_document_names_the_role_of_every_operation(client: Any) -> 
         ("post", "/admin/users/{user_id}/unlock"): "admin",
         ("post", "/admin/users/{user_id}/reset-totp"): "admin",
         ("post", "/admin/invites"): "admin",
+        ("post", "/auth/passkeys/options"): "viewer",
+        ("post", "/auth/passkeys"): "viewer",
+        ("get", "/auth/passkeys"): "viewer",
+        ("patch", "/auth/passkeys/{passkey_id}"): "viewer",
+        ("delete", "/auth/passkeys/{passkey_id}"): "viewer",
     }
     seen = {}
     for path, operations in paths.items():

@@ -14,6 +14,8 @@ from . import db, logs, routing
 from .config import Settings
 from .errors import register_error_handlers
 from .jsonbody import register_json_loader
+from .metrics.scrape import register as register_metrics
+from .metrics.traffic import RequestMetrics
 
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -43,9 +45,11 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> APIFlask:
     app.extensions["settings"] = settings
     routing.register(app.url_map)
     # Outside Flask, so that every answer (a 404 or 405 from routing too) has them and
-    # costs no Flask hook: the request id, nosniff, no-store and the request's log line.
+    # costs no Flask hook: the request id, nosniff, no-store, the request's log line and
+    # its metrics.
+    request_metrics = RequestMetrics() if settings.metrics_enabled else None
     app.wsgi_app = logs.RequestLog(  # type: ignore[method-assign]
-        app.wsgi_app, stuck_after=settings.request_timeout
+        app.wsgi_app, stuck_after=settings.request_timeout, observer=request_metrics
     )
     if settings.trusted_proxies > 0:
         n = settings.trusted_proxies
@@ -55,11 +59,14 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> APIFlask:
     register_error_handlers(app)
     register_database(app, settings)
     register_blueprints(app, settings)
+    if request_metrics is not None:
+        register_metrics(app, settings.metrics_allowed_networks, request_metrics)
     register_headers(app, settings)
     register_cli(app)
     # Every view runs in the request's one unit of work (committed when it returns).
     for endpoint, view in app.view_functions.items():
         app.view_functions[endpoint] = db.unit_of_work(view)
+    register_housekeeping(app, settings)
     return app
 
 
@@ -122,6 +129,14 @@ def _cors(response: Response, origins: frozenset[str]) -> None:
             "Authorization, Content-Type, If-Match, Idempotency-Key"
         )
         response.headers["Access-Control-Max-Age"] = "600"
+
+
+def register_housekeeping(app: APIFlask, settings: Settings) -> None:
+    """Expired rows are purged by a thread of each serving process (see `purge`); last, as
+    it wraps the WSGI callable the other steps built."""
+    from .purge import start_with_first_request
+
+    start_with_first_request(app, settings)
 
 
 def register_cli(app: APIFlask) -> None:

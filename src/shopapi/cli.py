@@ -1,4 +1,4 @@
-"""`flask` commands: database migrations."""
+"""`flask` commands: database migrations, and the purge of expired rows."""
 
 from __future__ import annotations
 
@@ -22,4 +22,7 @@ def upgrade(revision: str) -> None:
 
 
 def register(app: Flask) -> None:
+    from .purge import purge_command
+
     app.cli.add_command(db_cli)
+    app.cli.add_command(purge_command)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import ipaddress
 import json
 import os
 import secrets
@@ -10,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
 
@@ -18,8 +20,11 @@ from .keystrength import MIN_KEY_BITS, estimated_bits
 # OWASP's minimum for Argon2id: m = 19 MiB, t = 2, p = 1.
 OWASP_ARGON2 = {"time_cost": 2, "memory_cost": 19 * 1024, "parallelism": 1}
 MIN_JWT_KEY_BYTES = 32
+# The API's access-token lifetime (ten minutes); tests may shorten it, production not.
+ACCESS_TOKEN_TTL = 600
 # Words of copied example values; long enough that random keys do not contain them.
 PLACEHOLDER_WORDS = ("changeme", "change-me", "change_me", "secret", "example", "placeholder")
+DEFAULT_METRICS_NETWORKS = ("127.0.0.0/8", "::1/128")
 
 
 class ConfigError(RuntimeError):
@@ -45,7 +50,9 @@ class Settings:
     argon2_parallelism: int = OWASP_ARGON2["parallelism"]
     jwt_issuer: str = "shopapi"
     totp_issuer: str = "ShopAPI"
-    access_token_ttl: int = 600
+    # Seconds an access token lives. Only tests and development shorten it (to watch
+    # clients refresh); production keeps the API's ten minutes.
+    access_token_ttl: int = ACCESS_TOKEN_TTL
     mfa_token_ttl: int = 300
     db_connect_timeout: int = 3
     db_query_timeout: int = 10
@@ -60,6 +67,17 @@ class Settings:
     db_pool_size: int = 10
     # Seconds after which a request counts as stuck and its worker is replaced (0: never).
     request_timeout: int = 0
+    # Seconds between two purges of expired rows in each serving process (0: never).
+    purge_interval: int = 600
+    # Passkeys (WebAuthn): the relying party is the site's domain; browsers sign for the
+    # origins they are on, and a passkey works only where both match (see _check_webauthn).
+    webauthn_rp_id: str = "localhost"
+    webauthn_rp_name: str = "ShopAPI"
+    # Empty: http://localhost:PORT, the address of `make run`.
+    webauthn_origins: tuple[str, ...] = ()
+    # Prometheus metrics on /metrics, answered only to these networks (others get 404).
+    metrics_enabled: bool = True
+    metrics_allowed_networks: tuple[str, ...] = DEFAULT_METRICS_NETWORKS
 
     @property
     def production(self) -> bool:
@@ -95,6 +113,12 @@ class Settings:
             "security_log_days": _int(env, "SECURITY_LOG_DAYS", 90),
             "request_timeout": _int(env, "REQUEST_TIMEOUT", 0),
             "db_pool_size": _int(env, "DB_POOL_SIZE", 10),
+            "purge_interval": _int(env, "PURGE_INTERVAL", 600),
+            "webauthn_rp_id": env.get("WEBAUTHN_RP_ID") or "localhost",
+            "webauthn_rp_name": env.get("WEBAUTHN_RP_NAME") or "ShopAPI",
+            "webauthn_origins": _split(env.get("WEBAUTHN_ORIGINS", "")),
+            **_metrics_settings(env),
+            "access_token_ttl": _int(env, "ACCESS_TOKEN_TTL", ACCESS_TOKEN_TTL),
         }
         known = {f.name for f in fields(cls)}
         unknown = set(overrides) - known
@@ -105,6 +129,8 @@ class Settings:
         if not settings.database_url:
             db_file = Path(settings.instance_path) / "shopapi.sqlite3"
             settings = replace(settings, database_url=f"sqlite:///{db_file}")
+        if not settings.webauthn_origins:
+            settings = replace(settings, webauthn_origins=(f"http://localhost:{settings.port}",))
         if not settings.new_user_role:
             default = "viewer" if settings.production else "editor"
             settings = replace(settings, new_user_role=default)
@@ -140,6 +166,25 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
 
 
+def _metrics_settings(env: Mapping[str, str]) -> dict[str, Any]:
+    """METRICS_ENABLED (default true) and METRICS_ALLOWED_NETWORKS (comma-separated CIDRs)."""
+    enabled = env.get("METRICS_ENABLED", "true").strip().lower()
+    if enabled not in {"true", "false", "1", "0", "yes", "no", "on", "off"}:
+        raise ConfigError(f"METRICS_ENABLED must be true or false, got {enabled!r}")
+    networks = _split(env.get("METRICS_ALLOWED_NETWORKS", ",".join(DEFAULT_METRICS_NETWORKS)))
+    for network in networks:
+        try:
+            ipaddress.ip_network(network)
+        except ValueError:
+            raise ConfigError(
+                f"METRICS_ALLOWED_NETWORKS must be CIDRs such as 10.0.0.0/8, got {network!r}"
+            ) from None
+    return {
+        "metrics_enabled": enabled in {"true", "1", "yes", "on"},
+        "metrics_allowed_networks": networks,
+    }
+
+
 ROLES = ("viewer", "editor", "admin")
 REGISTRATION_MODES = ("open", "invite", "closed")
 
@@ -152,6 +197,11 @@ def _check_choices(settings: Settings) -> None:
     ):
         if value < 1:
             raise ConfigError(f"{name} must be a positive number of seconds, got {value}")
+    if not 1 <= settings.access_token_ttl <= ACCESS_TOKEN_TTL:
+        raise ConfigError(
+            f"ACCESS_TOKEN_TTL must be 1 to {ACCESS_TOKEN_TTL} seconds, "
+            f"got {settings.access_token_ttl}"
+        )
     if settings.new_user_role not in ROLES:
         raise ConfigError(
             f"NEW_USER_ROLE must be one of {', '.join(ROLES)}, got {settings.new_user_role!r}"
@@ -161,6 +211,27 @@ def _check_choices(settings: Settings) -> None:
             f"REGISTRATION must be one of {', '.join(REGISTRATION_MODES)}, "
             f"got {settings.registration!r}"
         )
+    _check_webauthn(settings)
+
+
+def _check_webauthn(settings: Settings) -> None:
+    """Each origin must be on the relying party's domain (a browser refuses the rest), and
+    outside development on https, as browsers demand of every address but localhost."""
+    rp_id = settings.webauthn_rp_id
+    for origin in settings.webauthn_origins:
+        parts = urlsplit(origin)
+        host = parts.hostname or ""
+        if parts.scheme not in ("http", "https") or parts.path or not host:
+            raise ConfigError(
+                f"WEBAUTHN_ORIGINS: {origin!r} is not an origin like https://shop.example"
+            )
+        if host != rp_id and not host.endswith("." + rp_id):
+            raise ConfigError(
+                f"WEBAUTHN_ORIGINS: {origin!r} is not on WEBAUTHN_RP_ID {rp_id!r} "
+                "(the origin's host must be that domain or a subdomain of it)"
+            )
+        if settings.production and parts.scheme != "https" and host != "localhost":
+            raise ConfigError(f"WEBAUTHN_ORIGINS: {origin!r} must use https in production")
 
 
 _NEW_JWT_KEY = 'generate one with: python -c "import secrets; print(secrets.token_urlsafe(48))"'
@@ -218,6 +289,11 @@ def _check_production(settings: Settings) -> None:
     )
     if weak:
         raise ConfigError("APP_ENV=production refuses Argon2 parameters below OWASP's minimum")
+    if settings.access_token_ttl != ACCESS_TOKEN_TTL:
+        raise ConfigError(
+            f"APP_ENV=production keeps access tokens {ACCESS_TOKEN_TTL} seconds: "
+            "leave ACCESS_TOKEN_TTL unset"
+        )
 
 
 def _dev_secrets(instance: Path) -> dict[str, str]:

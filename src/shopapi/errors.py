@@ -14,12 +14,15 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
 
+from . import metrics
+
 PROBLEM_TYPE = "about:blank"
 # The answer to a write that a constraint refused, by the constraint's name (see
 # `db.constraints`). A constraint not named here is a bug: 500, logged.
 CONFLICTS: Mapping[str, tuple[int, str]] = {
     "uq_users_username": (409, "This username is taken."),
     "uq_users_username_normalized": (409, "This username is taken."),
+    "uq_passkeys_credential_id": (409, "This passkey is already registered."),
 }
 log = logging.getLogger(__name__)
 
@@ -167,6 +170,7 @@ def register_error_handlers(app: APIFlask) -> None:
     @app.errorhandler(PoolTimeoutError)
     def no_connection_free(error: PoolTimeoutError) -> Response:
         _rollback()
+        metrics.unavailable("database_busy")
         log.warning("no database connection free in time")
         return problem(
             503,
@@ -177,6 +181,7 @@ def register_error_handlers(app: APIFlask) -> None:
     @app.errorhandler(OperationalError)
     def database_unavailable(error: OperationalError) -> Response:
         _rollback()
+        metrics.unavailable("database")
         log.warning("database unavailable: %s", type(error.orig).__name__)
         return problem(
             503, "The database is unavailable; try again shortly.", headers={"Retry-After": "5"}

@@ -22,6 +22,7 @@ from limits.errors import StorageError
 from limits.storage import MemoryStorage, RedisStorage, Storage
 from limits.strategies import MovingWindowRateLimiter
 
+from . import metrics
 from .config import ConfigError, Settings
 from .errors import ApiError
 
@@ -80,24 +81,34 @@ class AddressLimiter:
         except ValueError:
             raise ConfigError(f"{limits!r} is not a rate limit such as 100/minute") from None
 
+        name = f"{scope.replace('-', '_')}_per_address"  # what metrics call this limit
+
         def decorate(view: View) -> View:
             @wraps(view)
             def limited(*args: Any, **kwargs: Any) -> Any:
-                self.spend(items, scope, client_key(request.remote_addr))
+                self.spend(items, scope, client_key(request.remote_addr), name)
                 return view(*args, **kwargs)
 
             return limited  # type: ignore[return-value]
 
         return decorate
 
-    def spend(self, items: list[RateLimitItem], scope: str, key: str) -> None:
-        """Count one request of `key`; 429 with Retry-After when a limit is exhausted."""
+    def spend(
+        self, items: list[RateLimitItem], scope: str, key: str, name: str | None = None
+    ) -> None:
+        """Count one request of `key`; 429 with Retry-After when a limit is exhausted
+        (counted in metrics as a refusal of the limit `name`)."""
+        storage = self._storage()
         try:
-            waits = self._spend(self._storage(), items, scope, key)
+            waits = self._spend(storage, items, scope, key)
         except StorageError:
             self._mark_down()
-            waits = self._spend(self.memory, items, scope, key)
+            storage = self.memory
+            waits = self._spend(storage, items, scope, key)
+        if storage is self.memory and self.shared is not None:
+            metrics.rate_limit_fallback()
         if waits:
+            metrics.rate_limited(name or scope)
             raise ApiError(
                 429,
                 "Too many requests from this address; wait before trying again.",

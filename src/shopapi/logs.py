@@ -21,7 +21,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from json.encoder import encode_basestring_ascii as quoted
-from typing import Any
+from typing import Any, Protocol
 
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message"}
@@ -34,6 +34,14 @@ log = logging.getLogger(__name__)
 STUCK_EXIT_CODE = 70
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+
+class Observer(Protocol):
+    """What else sees each request (`shopapi.metrics.RequestMetrics`)."""
+
+    def started(self) -> None: ...
+
+    def finished(self, environ: dict[str, Any], status: str, seconds: float) -> None: ...
 
 
 def _timestamp(seconds: float) -> str:
@@ -160,9 +168,12 @@ class RequestLog:
     threads hang serves nobody; the production server starts a new worker in its place.
     """
 
-    def __init__(self, app: WsgiApp, stuck_after: float = 0) -> None:
+    def __init__(
+        self, app: WsgiApp, stuck_after: float = 0, observer: Observer | None = None
+    ) -> None:
         self.app = app
         self.stuck_after = stuck_after
+        self.observer = observer
         self._inflight: dict[int, tuple[float, str]] = {}
         self._watchdog_pid = 0
         self._ids = itertools.count()
@@ -197,12 +208,18 @@ class RequestLog:
             if self._watchdog_pid != os.getpid():
                 self._start_watchdog()
             self._inflight[threading.get_ident()] = (started, request_id)
+        observer = self.observer
+        if observer is not None:
+            observer.started()
         try:
             return self.app(environ, start)
         finally:
             if self.stuck_after:
                 self._inflight.pop(threading.get_ident(), None)
-            self._write(environ, status, request_id, started)
+            seconds = time.perf_counter() - started
+            if observer is not None:
+                observer.finished(environ, status, seconds)
+            self._write(environ, status, request_id, seconds)
 
     def _start_watchdog(self) -> None:
         self._watchdog_pid = os.getpid()  # a forked worker starts its own
@@ -221,14 +238,14 @@ class RequestLog:
                     _buffer.flush()
                     os._exit(STUCK_EXIT_CODE)
 
-    def _write(self, environ: dict[str, Any], status: str, request_id: str, started: float) -> None:
+    def _write(self, environ: dict[str, Any], status: str, request_id: str, seconds: float) -> None:
         now = time.time()
         if int(now) != self._second:
             self._second, self._stamp = int(now), _timestamp(now)
         path = environ.get("PATH_INFO", "")
         if not path.isascii():  # WSGI hands the path over as latin-1 text of its bytes
             path = path.encode("latin-1").decode("utf-8", "replace")
-        duration_ms = round((time.perf_counter() - started) * 1000, 2)
+        duration_ms = round(seconds * 1000, 2)
         if _log_fd is None:
             fields = {"request_id": request_id, "method": environ.get("REQUEST_METHOD", "")}
             fields |= {"path": path, "status": int(status), "duration_ms": duration_ms}

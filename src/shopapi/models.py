@@ -11,15 +11,20 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.sql.expression import false
+from sqlalchemy.types import VARBINARY
 
 # SQLite only auto-increments INTEGER PRIMARY KEY; MariaDB gets BIGINT.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+# Up to the 1023 bytes of a WebAuthn credential id: a BLOB on SQLite, a VARBINARY (that a
+# unique key can cover whole) on MariaDB.
+CredentialId = LargeBinary().with_variant(VARBINARY(1023), "mysql", "mariadb")
 
 
 class Base(DeclarativeBase):
@@ -58,7 +63,10 @@ class MfaChallenge(Base):
     """The password step, proven: an `mfa_token` (stored only as its SHA-256)."""
 
     __tablename__ = "mfa_challenges"
-    __table_args__ = (UniqueConstraint("token_hash", name="uq_mfa_challenges_token_hash"),)
+    __table_args__ = (
+        UniqueConstraint("token_hash", name="uq_mfa_challenges_token_hash"),
+        Index("ix_mfa_challenges_expires_at", "expires_at"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     token_hash: Mapped[str] = mapped_column(String(64))
@@ -66,6 +74,9 @@ class MfaChallenge(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime)
     failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
     used_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # The challenge of the latest passkey request options (base64url), until an assertion
+    # takes it: a passkey signs in only on the mfa_token its challenge was issued for.
+    passkey_challenge: Mapped[str | None] = mapped_column(String(64))
 
 
 class RecoveryCode(Base):
@@ -219,3 +230,42 @@ class TotpEnrollment(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime)
     failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
     used_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class Passkey(Base):
+    """A WebAuthn credential that signs in as a second factor: its id (up to the 1023 bytes
+    WebAuthn allows), its COSE public key, and the authenticator's last signature count."""
+
+    __tablename__ = "passkeys"
+    __table_args__ = (
+        UniqueConstraint("credential_id", name="uq_passkeys_credential_id"),
+        Index("ix_passkeys_user_id", "user_id"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(64))
+    credential_id: Mapped[bytes] = mapped_column(CredentialId)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    sign_count: Mapped[int] = mapped_column(BigInteger)
+    # Comma-separated hints the browser gave (usb, nfc, internal, ...), handed back to it.
+    transports: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class PasskeyRegistration(Base):
+    """The challenge of passkey creation options: single-use, for one account, 5 minutes."""
+
+    __tablename__ = "passkey_registrations"
+    __table_args__ = (
+        UniqueConstraint("challenge", name="uq_passkey_registrations_challenge"),
+        Index("ix_passkey_registrations_user_id", "user_id"),
+        Index("ix_passkey_registrations_expires_at", "expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    challenge: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(DateTime)

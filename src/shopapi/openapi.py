@@ -37,7 +37,7 @@ _GENERIC = {
     429: "Too many requests",
     503: "The database is unavailable",
 }
-_NO_DATABASE = {"/healthz", "/openapi.json"}
+_NO_DATABASE = {"/healthz", "/openapi.json", "/metrics"}
 _RETRY_AFTER = {
     "Retry-After": {
         "description": "Seconds to wait before trying again",

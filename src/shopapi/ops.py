@@ -17,7 +17,7 @@ from flask import (
 )
 from swagger_ui_bundle import swagger_ui_path
 
-from . import db
+from . import db, metrics
 
 bp = APIBlueprint("ops", __name__, tag="Operations")
 TEMPLATES = Path(__file__).parent / "templates"
@@ -44,6 +44,7 @@ def readyz() -> Any:
         return jsonify(status="ok")
     from .errors import problem
 
+    metrics.unavailable("database")
     return problem(503, "The database is unreachable.", headers={"Retry-After": "5"})
 
 

@@ -8,10 +8,12 @@ Production.
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 import sys
 from collections.abc import Callable, Mapping
+from pathlib import Path
 
 from werkzeug.serving import WSGIRequestHandler
 
@@ -27,6 +29,7 @@ SHUTDOWN_SECONDS = "30"
 # A request running longer than this ends its worker, which granian replaces (see
 # shopapi.logs.RequestLog); database and Redis waits are bounded well below it.
 REQUEST_TIMEOUT = "30"
+MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
 
 class QuietRequestHandler(WSGIRequestHandler):
@@ -89,9 +92,23 @@ def _bin(name: str) -> str:
     return beside if os.path.exists(beside) else (shutil.which(name) or name)
 
 
+def metrics_directory(env: Mapping[str, str]) -> str:
+    """Where the workers write their metrics (see shopapi.metrics): PROMETHEUS_MULTIPROC_DIR,
+    else a folder of the instance folder per port (two servers never share one), emptied
+    of an earlier run's files: the figures start from zero with the server."""
+    instance = env.get("INSTANCE_PATH") or str(Path.cwd() / "instance")
+    path = env.get(MULTIPROC_DIR) or os.path.join(instance, f"metrics-{env.get('PORT', '5000')}")
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    for stale in glob.glob(os.path.join(path, "*.db")):
+        os.remove(stale)
+    return path
+
+
 def main() -> None:
     env = {**os.environ}
     env.setdefault("REQUEST_TIMEOUT", REQUEST_TIMEOUT)
+    # Set before any worker imports prometheus_client, which reads it once, at import.
+    env[MULTIPROC_DIR] = metrics_directory(env)
     command = production_command(env)
     os.execve(command[0], command, env)  # noqa: S606 - our own server, no shell
 

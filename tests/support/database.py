@@ -67,11 +67,13 @@ def migrated_sqlite(path: Path) -> str:
 def settings_for(
     database_url: str, instance_path: Path | str, secrets_env: dict[str, str], **overrides: Any
 ) -> Settings:
-    """The settings of a test app on `database_url`: APP_ENV=test, cheap hashing."""
+    """The settings of a test app on `database_url`: APP_ENV=test, cheap hashing, and no
+    background purge (it would delete rows under the tests' feet; a test that wants one
+    asks for it)."""
     return Settings.from_env(
         {"APP_ENV": "test", "INSTANCE_PATH": str(instance_path), **secrets_env},
         database_url=database_url,
-        **{**FAST_ARGON2, **overrides},
+        **{**FAST_ARGON2, "purge_interval": 0, **overrides},
     )
 
 

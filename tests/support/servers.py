@@ -34,16 +34,24 @@ def server_env(settings: Settings, secrets_env: dict[str, str], **extra: str) ->
         "INSTANCE_PATH": settings.instance_path,
         "ARGON2_TIME_COST": str(FAST_ARGON2["argon2_time_cost"]),
         "ARGON2_MEMORY_COST": str(FAST_ARGON2["argon2_memory_cost"]),
+        "PURGE_INTERVAL": str(settings.purge_interval),
         **extra,
     }
 
 
 def start_server(
-    env: dict[str, str], log_path: Path, command: list[str] | None = None
+    env: dict[str, str],
+    log_path: Path,
+    command: list[str] | None = None,
+    host: str = "127.0.0.1",
 ) -> LiveServer:
-    """`python app.py` (or `command`) on a free port; returns once /healthz answers."""
+    """`python app.py` (or `command`) on a free port of `host`; returns once /healthz
+    answers."""
     return launch(
-        command or [sys.executable, str(ROOT / "app.py")], {**os.environ, **env}, log_path=log_path
+        command or [sys.executable, str(ROOT / "app.py")],
+        {**os.environ, **env},
+        log_path=log_path,
+        host=host,
     )
 
 
@@ -51,13 +59,16 @@ def stop_server(server: LiveServer) -> None:
     server.stop(grace=10)
 
 
-def start_production(env: dict[str, str], log_path: Path, workers: int = 2) -> LiveServer:
-    """The production server, started as `make serve` starts it, on a free port; returns
-    once every worker has started (each listens only from then on)."""
+def start_production(
+    env: dict[str, str], log_path: Path, workers: int = 2, host: str = "127.0.0.1"
+) -> LiveServer:
+    """The production server, started as `make serve` starts it, on a free port of `host`;
+    returns once every worker has started (each listens only from then on)."""
     server = start_server(
         {**env, "WEB_CONCURRENCY": str(workers), "THREADS": "4"},
         log_path,
         [sys.executable, "-m", "shopapi.serving"],
+        host,
     )
     deadline = time.monotonic() + 60
     while server.log().count("Started worker-") < workers:

@@ -8,7 +8,7 @@ from apiflask import APIFlask
 
 from ..config import Settings
 from ..extensions import AddressLimiter
-from . import account_routes, session_routes  # noqa: F401 - their views join the blueprint
+from . import account_routes, passkey_routes, session_routes  # noqa: F401 - their views join the blueprint
 from .current import Account, Principal, account, authenticated, checked_read, principal
 from .routes import bp
 
@@ -28,7 +28,7 @@ def register(app: APIFlask, settings: Settings, limiter: AddressLimiter) -> None
     # Limits wrap the registered views, so each app has its own limiter and storage.
     views: dict[str, Any] = app.view_functions
     sign_in = limiter.limit(settings.login_rate_limit_per_address, scope="sign-in")
-    for endpoint in ("auth.login", "auth.verify"):
+    for endpoint in ("auth.login", "auth.verify", "auth.passkey_request_options"):
         views[endpoint] = sign_in(views[endpoint])
     register_limit = limiter.limit(settings.register_rate_limit_per_address, scope="register")
     views["auth.register"] = register_limit(views["auth.register"])

@@ -120,4 +120,5 @@ def list_events(query: dict[str, Any]) -> Any:
         query,
         _settings().jwt_secret_key,
         with_user=False,
+        kept_days=_settings().security_log_days,
     )

@@ -12,7 +12,7 @@ import json
 import logging
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeAlias
 
 from flask import has_request_context, request
 from sqlalchemy import bindparam, insert, select
@@ -39,7 +39,12 @@ TYPES = (
     "enabled",
     "unlocked",
     "totp_reset",
+    "passkey_added",
+    "passkey_removed",
+    "passkey_counter_regressed",
 )
+# A failure to record: its type, or its type and its fields.
+Failure: TypeAlias = str | tuple[str, dict[str, Any]]
 DEFAULT_KEEP = timedelta(days=90)
 log = logging.getLogger("shopapi.security")
 
@@ -83,10 +88,13 @@ def record_many(
         session.execute(insert(SecurityEvent), rows)
 
 
-def record_failure(user_id: int, *types: str) -> None:
+def record_failure(user_id: int, *failures: Failure) -> None:
     """Failed attempts (and a lockout they caused), on a side connection once the request's
     unit of work has ended: kept when the request that made them is rolled back."""
-    rows = [_row(user_id, type_, None, {}) for type_ in types]
+    rows = []
+    for failure in failures:
+        type_, details = (failure, {}) if isinstance(failure, str) else failure
+        rows.append(_row(user_id, type_, None, details))
 
     def write() -> None:
         with db.side_connection() as conn:
@@ -115,7 +123,11 @@ _COLUMNS = (
 )
 OWN_PAGE = (
     select(*_COLUMNS)
-    .where(SecurityEvent.user_id == bindparam("me"), SecurityEvent.id < bindparam("before"))
+    .where(
+        SecurityEvent.user_id == bindparam("me"),
+        SecurityEvent.id < bindparam("before"),
+        SecurityEvent.at >= bindparam("since"),
+    )
     .order_by(SecurityEvent.id.desc())
     .limit(bindparam("rows"))
 )
@@ -123,7 +135,9 @@ OWN_PAGE = (
 
 def all_page(*, user_id: int | None, type_: str | None) -> Any:
     """Every account's events (filtered by account and type), for admins."""
-    statement = select(*_COLUMNS).where(SecurityEvent.id < bindparam("before"))
+    statement = select(*_COLUMNS).where(
+        SecurityEvent.id < bindparam("before"), SecurityEvent.at >= bindparam("since")
+    )
     if user_id is not None:
         statement = statement.where(SecurityEvent.user_id == user_id)
     if type_ is not None:
@@ -159,11 +173,17 @@ def page(
     secret: str,
     *,
     with_user: bool,
+    kept_days: int,
 ) -> dict[str, Any]:
-    """A page of events, newest first, and the cursor of the next (older) one."""
+    """A page of events, newest first, and the cursor of the next (older) one.
+
+    Events older than `kept_days` (SECURITY_LOG_DAYS) are never shown, even in the minutes
+    before the purge deletes them."""
     limit = query["limit"]
     before = read_cursor(query["cursor"], secret, "events") if "cursor" in query else MAX_EVENT_ID
-    rows = sorted(run(statement, {**params, "before": before, "rows": limit + 1}), reverse=True)
+    since = utcnow() - timedelta(days=kept_days)
+    bound = {**params, "before": before, "since": since, "rows": limit + 1}
+    rows = sorted(run(statement, bound), reverse=True)
     next_cursor = make_cursor(rows[limit - 1][0], secret, "events") if len(rows) > limit else None
     return {
         "items": [as_api(r, with_user=with_user) for r in rows[:limit]],

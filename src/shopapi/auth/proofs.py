@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
-from .. import db, security
+from .. import db, metrics, security
 from ..config import Settings
 from ..errors import ApiError
 from ..models import RecoveryCode, User
@@ -39,11 +39,13 @@ def check(session: Session, settings: Settings, user: User, proof: Proof) -> Non
     counted = (user.username_normalized, str(user.id))
     password_slot = attempts.reserve(attempts.PASSWORD, user.username_normalized)
     if not password_slot.granted:
-        raise too_many("Too many failed sign-ins for this account.", password_slot.retry_after)
+        raise too_many(
+            "Too many failed sign-ins for this account.", password_slot.retry_after, "password"
+        )
     code_slot = attempts.reserve(attempts.CODE, str(user.id))
     if not code_slot.granted:
         attempts.release(attempts.PASSWORD, user.username_normalized)
-        raise too_many("Too many wrong codes for this account.", code_slot.retry_after)
+        raise too_many("Too many wrong codes for this account.", code_slot.retry_after, "code")
 
     password_right = security.verify_password(hasher(settings), user.password, proof.password)
     step = _totp_step(settings, user, proof.otp) if proof.otp is not None else None
@@ -58,8 +60,10 @@ def check(session: Session, settings: Settings, user: User, proof: Proof) -> Non
     failed = []
     if not password_right:
         failed += ["password_failed"] + (["locked_out"] if password_slot.last else [])
+        metrics.sign_in_failed("password", locked_out=password_slot.last)
     if not code_right:
         failed += ["code_failed"] + (["locked_out"] if code_slot.last else [])
+        metrics.sign_in_failed("code", locked_out=code_slot.last)
     events.record_failure(int(counted[1]), *dict.fromkeys(failed))
     raise ApiError(403, WRONG_PROOF)
 

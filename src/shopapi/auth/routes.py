@@ -111,6 +111,7 @@ def verify(data: dict[str, Any]) -> Any:
         mfa_token=data["mfa_token"],
         otp=data.get("otp"),
         recovery_code=data.get("recovery_code"),
+        passkey=data.get("passkey"),
         user_agent=user_agent(),
     )
     return {**token_body(signed_in.tokens), "device_token": signed_in.device_token}

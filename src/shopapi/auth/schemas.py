@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from apiflask import Schema
-from apiflask.fields import Boolean, DateTime, Integer, List, Nested, Raw, String
-from apiflask.validators import Length, Regexp
-from marshmallow import ValidationError, validates_schema
+from apiflask.fields import Boolean, DateTime, Dict, Integer, List, Nested, Raw, String
+from apiflask.validators import Length, OneOf, Regexp
+from marshmallow import INCLUDE, ValidationError, validates_schema
 
 from ..security import password_problems
 from ..validators import storable_text
@@ -61,15 +61,121 @@ class LoginIn(Schema):
     )
 
 
+BASE64URL = Regexp(r"^[A-Za-z0-9_-]*\Z", error="Use base64url without padding.")
+
+
+def base64url(max_length: int, **kwargs: Any) -> String:
+    return String(validate=[BASE64URL, Length(max=max_length)], **kwargs)
+
+
+class _WebAuthnJson(Schema):
+    class Meta:
+        # Browsers' JSON forms grow new members; the library reads the ones it knows.
+        unknown = INCLUDE
+
+
+class AssertionResponseIn(_WebAuthnJson):
+    # WebAuthn's member names, as browsers send them.
+    clientDataJSON = base64url(8192, required=True)
+    authenticatorData = base64url(8192, required=True)
+    signature = base64url(8192, required=True)
+    userHandle = base64url(1024, allow_none=True)
+
+
+class AssertionIn(_WebAuthnJson):
+    """An AuthenticationResponseJSON (WebAuthn Level 3), from navigator.credentials.get()."""
+
+    id = base64url(1400, required=True)
+    rawId = base64url(1400, required=True)
+    type = String(required=True, validate=OneOf(["public-key"]))
+    response = Nested(AssertionResponseIn, required=True)
+
+
 class VerifyIn(Schema):
     mfa_token = String(required=True, validate=[storable_text, Length(min=1, max=128)])
     otp = String(validate=Regexp(r"^[0-9]{6}\Z", error="A code is 6 digits."))
     recovery_code = String(validate=[storable_text, Length(min=1, max=64)])
+    passkey = Nested(
+        AssertionIn,
+        metadata={"description": "An assertion over the challenge of /auth/verify/passkey-options"},
+    )
 
     @validates_schema
     def one_code(self, data: dict[str, Any], **_kwargs: Any) -> None:
-        if ("otp" in data) == ("recovery_code" in data):
-            raise ValidationError("Send exactly one of otp or recovery_code.", field_name="otp")
+        if sum(key in data for key in ("otp", "recovery_code", "passkey")) != 1:
+            raise ValidationError(
+                "Send exactly one of otp, recovery_code or passkey.", field_name="otp"
+            )
+
+
+class PasskeyOptionsIn(Schema):
+    mfa_token = String(required=True, validate=[storable_text, Length(min=1, max=128)])
+
+
+class RegistrationResponseIn(_WebAuthnJson):
+    clientDataJSON = base64url(8192, required=True)
+    attestationObject = base64url(65536, required=True)
+    transports = List(String(validate=Length(max=32)), validate=Length(max=10))
+
+
+class RegistrationIn(_WebAuthnJson):
+    """A RegistrationResponseJSON (WebAuthn Level 3), from navigator.credentials.create()."""
+
+    id = base64url(1400, required=True)
+    rawId = base64url(1400, required=True)
+    type = String(required=True, validate=OneOf(["public-key"]))
+    response = Nested(RegistrationResponseIn, required=True)
+
+
+def passkey_name(**kwargs: Any) -> String:
+    return String(
+        validate=[storable_text, Length(min=1, max=64)],
+        metadata={"description": "1-64 characters the owner recognises it by"},
+        **kwargs,
+    )
+
+
+class NewPasskeyIn(Schema):
+    name = passkey_name(required=True)
+    credential = Nested(RegistrationIn, required=True)
+
+
+class PasskeyRenameIn(Schema):
+    name = passkey_name(required=True)
+
+
+class PasskeyOut(Schema):
+    id = Integer()
+    name = String()
+    created_at = DateTime(format="%Y-%m-%dT%H:%M:%SZ")
+    last_used_at = DateTime(format="%Y-%m-%dT%H:%M:%SZ", allow_none=True)
+
+
+class PasskeysOut(Schema):
+    items = List(Nested(PasskeyOut))
+
+
+class CreationOptionsOut(Schema):
+    """PublicKeyCredentialCreationOptionsJSON, for navigator.credentials.create()."""
+
+    rp = Dict()
+    user = Dict()
+    challenge = String(metadata={"description": "base64url; single-use, valid 5 minutes"})
+    pubKeyCredParams = List(Dict())
+    timeout = Integer()
+    excludeCredentials = List(Dict())
+    authenticatorSelection = Dict()
+    attestation = String()
+
+
+class RequestOptionsOut(Schema):
+    """PublicKeyCredentialRequestOptionsJSON, for navigator.credentials.get()."""
+
+    challenge = String(metadata={"description": "base64url; bound to the mfa_token"})
+    timeout = Integer()
+    rpId = String()
+    allowCredentials = List(Dict())
+    userVerification = String()
 
 
 class TotpOut(Schema):
@@ -91,6 +197,10 @@ class LoginOut(Schema):
     expires_in = Integer()
     next = String()
     enrollment = Nested(TotpOut, metadata={"description": "Until the first verify with a code"})
+    methods = List(
+        String(),
+        metadata={"description": "Second factors of the account: totp, recovery_code, passkey"},
+    )
 
 
 class RefreshIn(Schema):
@@ -176,7 +286,9 @@ class EventOut(Schema):
     type = String()
     ip = String(allow_none=True)
     user_agent = String(allow_none=True)
-    method = String(metadata={"description": "signed_in: totp or recovery_code"})
+    method = String(metadata={"description": "signed_in: totp, recovery_code or passkey"})
+    passkey_id = Integer(metadata={"description": "passkey_*: which passkey"})
+    name = String(metadata={"description": "passkey_added, passkey_removed: its name"})
     reason = String(metadata={"description": "session_ended: why"})
     actor_id = Integer(metadata={"description": "The admin who caused it"})
     from_ = String(

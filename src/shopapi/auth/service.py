@@ -11,18 +11,19 @@ from argon2 import PasswordHasher
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from .. import db, security
+from .. import db, metrics, security
 from ..config import Settings
 from ..db import utcnow
 from ..errors import ApiError, unauthorized
 from ..models import MfaChallenge, RecoveryCode, ServiceFlag, User
-from . import attempts, events, invites, roles, sessions
+from . import attempts, events, invites, passkey_signin, roles, sessions
 
 MAX_WRONG_CODES_PER_CHALLENGE = 5
 ENROLLMENT_SHOWN_FOR = timedelta(hours=24)
 BAD_CREDENTIALS = "The username or password is wrong."
 BAD_MFA_TOKEN = "The mfa_token is invalid, expired or already used; log in again."  # noqa: S105
 BAD_CODE = "The code is wrong or has already been used."
+NO_PASSKEY = "This account has no passkey: use a code."
 FIRST_ACCOUNT = "first_account_registered"
 
 
@@ -143,16 +144,18 @@ def login(
     subject = username.lower()
     kind, counted, slot = _reserve_login(session, subject, device_token)
     if not slot.granted:
-        raise too_many("Too many failed sign-ins for this account.", slot.retry_after)
+        raise too_many("Too many failed sign-ins for this account.", slot.retry_after, "password")
     user = session.scalar(select(User).where(User.username_normalized == subject))
     h = hasher(settings)
     if user is None:
         security.verify_password(h, _dummy_hash(*_params(settings)), password)
         events.unknown_username("password")
+        metrics.sign_in_failed("password")
         raise unauthorized(BAD_CREDENTIALS, error="")
     if not security.verify_password(h, user.password, password):
         locked = slot.last and kind == attempts.PASSWORD
         events.record_failure(user.id, "password_failed", *(["locked_out"] if locked else []))
+        metrics.sign_in_failed("password", locked_out=locked)
         raise unauthorized(BAD_CREDENTIALS, error="")
 
     db.when_work_ends(lambda: attempts.release(kind, counted))
@@ -173,10 +176,14 @@ def login(
             failed_attempts=0,
         )
     )
+    methods = ["totp", "recovery_code"]
+    if passkey_signin.has_passkey(session, user.id):
+        methods.append("passkey")
     result: dict[str, Any] = {
         "mfa_token": token,
         "expires_in": settings.mfa_token_ttl,
         "next": "/auth/verify",
+        "methods": methods,
     }
     issued = user.enrollment_issued_at
     if issued is not None and now - issued < ENROLLMENT_SHOWN_FOR:
@@ -198,6 +205,7 @@ def verify(
     mfa_token: str,
     otp: str | None = None,
     recovery_code: str | None = None,
+    passkey: dict[str, Any] | None = None,
     user_agent: str | None = None,
 ) -> SignedIn:
     """Judge a code on a live challenge; a right one uses the challenge up.
@@ -207,23 +215,17 @@ def verify(
     judgements. So of any number of codes racing on one challenge at most 5 are judged,
     and a wrong code stays counted when the request is rolled back. A right code gives the
     account's slot back, claims the challenge and starts a session, in the request's unit
-    of work.
+    of work. A passkey's assertion is judged against the passkey challenge the mfa_token
+    carries, which it takes first (so it is judged once, however it turns out).
     """
     now = utcnow()
-    found = session.execute(
-        select(MfaChallenge.id, MfaChallenge.user_id).where(
-            MfaChallenge.token_hash == security.sha256(mfa_token),
-            MfaChallenge.used_at.is_(None),
-            MfaChallenge.expires_at > now,
-            MfaChallenge.failed_attempts < MAX_WRONG_CODES_PER_CHALLENGE,
-        )
-    ).first()
+    found = _live_challenge(session, mfa_token, now)
     if found is None:
         raise unauthorized(BAD_MFA_TOKEN, error="")
-    challenge_id, user_id = found
+    challenge_id, user_id, passkey_challenge = found
     slot = attempts.reserve(attempts.CODE, str(user_id))
     if not slot.granted:
-        raise too_many("Too many wrong codes for this account.", slot.retry_after)
+        raise too_many("Too many wrong codes for this account.", slot.retry_after, "code")
 
     def give_back() -> None:
         attempts.release(attempts.CODE, str(user_id))
@@ -232,12 +234,34 @@ def verify(
         give_back()  # the challenge died meanwhile: this code is not judged
         raise unauthorized(BAD_MFA_TOKEN, error="")
 
+    regressed = None
     if otp is not None:
-        accepted = _accept_totp(session, settings, user_id, otp, now)
+        method, accepted = "totp", _accept_totp(session, settings, user_id, otp, now)
+    elif passkey is not None:
+        method, accepted = "passkey", False
+        if passkey_challenge is not None and _take_passkey_challenge(
+            challenge_id, passkey_challenge
+        ):
+            verdict = passkey_signin.judge(
+                session,
+                settings,
+                user_id=user_id,
+                challenge=passkey_challenge,
+                assertion=passkey,
+                now=now,
+            )
+            accepted, regressed = verdict.accepted, verdict.regressed
     else:
+        method = "recovery_code"
         accepted = _accept_recovery_code(session, user_id, recovery_code or "", now)
     if not accepted:
-        events.record_failure(user_id, "code_failed", *(["locked_out"] if slot.last else []))
+        failures: list[events.Failure] = ["code_failed"]
+        if slot.last:
+            failures.append("locked_out")
+        if regressed is not None:
+            failures.append(("passkey_counter_regressed", {"passkey_id": regressed}))
+        events.record_failure(user_id, *failures)
+        metrics.sign_in_failed("code", locked_out=slot.last)
         raise unauthorized(BAD_CODE, error="")  # counted; nothing of this request is kept
     db.when_work_ends(give_back)
     if not _claim(session, challenge_id, now):
@@ -247,10 +271,71 @@ def verify(
         .where(User.id == user_id, User.enrollment_issued_at.is_not(None))
         .values(enrollment_issued_at=None)
     )
-    events.record(session, user_id, "signed_in", method="totp" if otp else "recovery_code")
+    events.record(session, user_id, "signed_in", method=method)
+    db.when_committed(lambda: metrics.signed_in(method))
     tokens = sessions.start(session, settings, user_id=user_id, user_agent=user_agent)
     device = sessions.new_device_token(session, user_id=user_id)
     return SignedIn(tokens, device)
+
+
+def passkey_options(session: Session, settings: Settings, *, mfa_token: str) -> dict[str, Any]:
+    """Request options for the account's passkeys; their challenge replaces any earlier
+    one of this mfa_token and lives as long as it (401 for a dead token, 409 with no
+    passkey)."""
+    now = utcnow()
+    found = _live_challenge(session, mfa_token, now)
+    if found is None:
+        raise unauthorized(BAD_MFA_TOKEN, error="")
+    challenge_id, user_id, _ = found
+    expires_at = session.scalar(
+        select(MfaChallenge.expires_at).where(MfaChallenge.id == challenge_id)
+    )
+    remaining_ms = max(int(((expires_at or now) - now).total_seconds() * 1000), 1000)
+    made = passkey_signin.request_options(session, settings, user_id, remaining_ms)
+    if made is None:
+        raise ApiError(409, NO_PASSKEY)
+    challenge, options = made
+    c = MfaChallenge
+    stored = session.execute(
+        update(c)
+        .where(*_alive(now), c.id == challenge_id)
+        .values(passkey_challenge=challenge)
+        .execution_options(synchronize_session=False)
+    )
+    if stored.rowcount != 1:  # type: ignore[attr-defined]
+        raise unauthorized(BAD_MFA_TOKEN, error="")  # used or killed meanwhile
+    return options
+
+
+def _alive(now: datetime) -> tuple[Any, ...]:
+    c = MfaChallenge
+    return (
+        c.used_at.is_(None),
+        c.expires_at > now,
+        c.failed_attempts < MAX_WRONG_CODES_PER_CHALLENGE,
+    )
+
+
+def _live_challenge(session: Session, mfa_token: str, now: datetime) -> Any:
+    c = MfaChallenge
+    return session.execute(
+        select(c.id, c.user_id, c.passkey_challenge).where(
+            c.token_hash == security.sha256(mfa_token), *_alive(now)
+        )
+    ).first()
+
+
+def _take_passkey_challenge(challenge_id: int, challenge: str) -> bool:
+    """Use the passkey challenge up before its assertion is judged, on a connection of its
+    own: an assertion is judged once, also when its request fails or races another."""
+    c = MfaChallenge
+    with db.side_connection() as conn:
+        result = conn.execute(
+            update(c)
+            .where(c.id == challenge_id, c.passkey_challenge == challenge)
+            .values(passkey_challenge=None)
+        )
+        return bool(result.rowcount == 1)
 
 
 def logout(session: Session, *, user_id: int, session_id: int) -> None:
@@ -341,5 +426,7 @@ def _params(settings: Settings) -> tuple[int, int, int]:
     return settings.argon2_time_cost, settings.argon2_memory_cost, settings.argon2_parallelism
 
 
-def too_many(detail: str, retry_after: int) -> ApiError:
+def too_many(detail: str, retry_after: int, limit: str) -> ApiError:
+    """429 of an account's limit (`limit`: "password" or "code")."""
+    metrics.rate_limited(f"{limit}_per_account")
     return ApiError(429, detail, headers={"Retry-After": str(retry_after)})

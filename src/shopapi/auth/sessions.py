@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, exists, false, insert, select, update
 from sqlalchemy.orm import Session
 
-from .. import db, security
+from .. import db, metrics, security
 from ..config import Settings
 from ..db import utcnow
 from ..errors import ApiError, unauthorized
@@ -88,6 +88,7 @@ def start(session: Session, settings: Settings, *, user_id: int, user_agent: str
     (session_id,) = result.inserted_primary_key or (None,)
     if session_id is None:  # pragma: no cover - every supported backend reports the new id
         raise RuntimeError("the database did not report the new session's id")
+    db.when_committed(metrics.session_started)
     return _issue(
         session, settings, user_id=user_id, session_id=int(session_id), expires_at=expires_at
     )
@@ -117,6 +118,7 @@ def refresh(session: Session, settings: Settings, *, token: Any, user_agent: str
         found = session.execute(select(r.session_id, r.used_at).where(r.token_hash == digest))
         row = found.first()
         if row is not None and row.used_at is not None:
+            metrics.refresh_reused()
             owner = session.scalar(select(s.user_id).where(s.id == row.session_id))
             if owner is not None:
                 end(session, user_id=owner, session_id=row.session_id, reason="reuse_detected")
@@ -136,6 +138,7 @@ def refresh(session: Session, settings: Settings, *, token: Any, user_agent: str
         .values(last_used_at=now, expires_at=expires_at, user_agent=user_agent)
         .execution_options(synchronize_session=False)
     )
+    db.when_committed(metrics.session_refreshed)
     return _issue(session, settings, user_id=user_id, session_id=session_id, expires_at=expires_at)
 
 
@@ -163,6 +166,8 @@ def end(
     # Only rows still there count: a concurrent ending ends each session once.
     result = session.execute(delete(s).where(s.id.in_(ended)))
     count = int(result.rowcount)  # type: ignore[attr-defined]
+    # Logout (reason None) records its own event; its sessions end as "signed_out".
+    db.when_committed(lambda: metrics.sessions_ended(reason or "signed_out", count))
     if reason is not None:
         events.record_many(
             session, [user_id] * count, "session_ended", actor_id=actor_id, reason=reason

@@ -177,6 +177,12 @@ def when_work_ends(callback: Callable[[], None]) -> None:
     g.setdefault("db_when_work_ends", []).append(callback)
 
 
+def when_committed(callback: Callable[[], None]) -> None:
+    """Run `callback` once the request's unit of work has committed (never if it is rolled
+    back): for what counts an outcome only once it is kept, such as a started session."""
+    g.setdefault("db_when_committed", []).append(callback)
+
+
 def _end_of_work() -> None:
     for callback in g.pop("db_when_work_ends", []) if g else []:
         try:
@@ -200,6 +206,8 @@ def _commit() -> None:
     work: Session | None = g.get("db_session")
     if work is not None and work.in_transaction():
         work.commit()
+    for callback in g.pop("db_when_committed", []):
+        callback()
     _end_of_work()
 
 
@@ -220,6 +228,8 @@ def close_request_connections(_exc: BaseException | None = None) -> None:
     s = g.pop("db_session", None) if g else None
     if s is not None:
         s.close()
+    if g:
+        g.pop("db_when_committed", None)  # rolled back: what they would count did not happen
     conn = g.pop("db_reader", None) if g else None
     if conn is not None:
         conn.close()  # autocommit: closing sends nothing to the server, so it cannot fail

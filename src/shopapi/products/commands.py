@@ -8,11 +8,11 @@ import time
 from typing import Any
 
 import click
+from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import func, insert, select
 
 from .. import db
-from . import idempotency
 from .declaration import api_value, seed_values
 from .models import history, products
 
@@ -73,7 +73,10 @@ def seed_products(count: int, seed: int | None) -> None:
 @click.command("purge-idempotency-keys")
 @with_appcontext
 def purge_idempotency_keys() -> None:
-    """Forget Idempotency-Keys older than 24 hours (run it daily, e.g. from cron)."""
-    with db.engine().begin() as conn:
-        purged = idempotency.purge_expired(conn)
-    click.echo(f"purged {purged} expired idempotency keys")
+    """Forget Idempotency-Keys older than 24 hours (`purge-expired` does it with the rest)."""
+    from ..purge import purge_expired
+
+    settings = current_app.extensions["settings"]
+    with db.engine().connect() as conn:
+        counts = purge_expired(conn, db.utcnow(), settings, tables=["idempotency_keys"])
+    click.echo(f"purged {counts['idempotency_keys']} expired idempotency keys")

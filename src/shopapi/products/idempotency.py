@@ -106,9 +106,3 @@ def create(
         .values(location=answer.location, body=json.dumps(answer.body, ensure_ascii=False))
     )
     return answer
-
-
-def purge_expired(conn: Connection) -> int:
-    """Delete keys past their 24 hours; returns how many. Expired keys are already ignored."""
-    result = conn.execute(delete(keys).where(keys.c.created_at <= utcnow() - KEEP_FOR))
-    return int(getattr(result, "rowcount", 0))

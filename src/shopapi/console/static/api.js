@@ -30,18 +30,10 @@ async function readBody(response) {
   }
 }
 
-/**
- * Send one request. Resolves to `{status, body, headers}` for 2xx, throws ApiError
- * otherwise. A 401 on a signed-in request means the token is no longer good.
- * `options`: body (sent as JSON), headers, signal (AbortSignal), signedIn (send the
- * token; default true), endsSession (the request signs out).
- */
-export async function call(method, path, options = {}) {
-  const { body, headers = {}, signal, signedIn = true, endsSession = false } = options;
+async function send(method, path, { body, headers = {}, signal }, token) {
   const init = { method, signal, headers: { Accept: "application/json", ...headers } };
   init.cache = "no-store";
-  init.credentials = "omit"; // the token is the only credential; no cookie is involved
-  const token = signedIn ? session.token : null;
+  init.credentials = "omit"; // the tokens are the only credentials; no cookie is involved
   if (token) init.headers.Authorization = `Bearer ${token}`;
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
@@ -54,15 +46,69 @@ export async function call(method, path, options = {}) {
     if (error.name === "AbortError") throw error;
     throw new ApiError(0, UNREACHABLE);
   }
-  const data = await readBody(response);
-  if (response.ok) return { status: response.status, body: data, headers: response.headers };
+  return { response, data: await readBody(response) };
+}
+
+function failure(response, data) {
   const problem =
     data && typeof data === "object" && !Array.isArray(data)
       ? data
       : { detail: `The service answered ${response.status} ${response.statusText}.` };
-  // (Unless the request was to end the session anyway: then a 401 says it is over.)
+  return new ApiError(response.status, problem, response.headers);
+}
+
+// The one refresh in flight. A refresh token works once: two refreshes with it would be
+// taken for a stolen token and end the session, so every request that meets a 401 while
+// a refresh runs waits for that refresh instead of starting its own.
+let refreshing = null;
+
+/**
+ * New tokens for the session whose access token `stale` was refused. Resolves true when
+ * the session has a newer access token (refreshed now, or already by another request),
+ * false when the service ended the session. No page's AbortSignal: a refresh that
+ * started must finish, or its new refresh token would be lost.
+ */
+function renewAfter(stale) {
+  if (session.token !== stale) return Promise.resolve(session.token !== null);
+  if (!refreshing) {
+    const presented = session.refreshToken;
+    refreshing = (async () => {
+      if (!presented) return false;
+      const { response, data } = await send("POST", "/auth/refresh", { body: { refresh_token: presented } });
+      if (response.ok && session.refreshToken === presented) {
+        session.renew(data);
+        return true;
+      }
+      if (response.status === 401) return false;
+      throw failure(response, data); // 429, 503: the session may still be alive
+    })().finally(() => {
+      refreshing = null;
+    });
+  }
+  return refreshing;
+}
+
+/**
+ * Send one request. Resolves to `{status, body, headers}` for 2xx, throws ApiError
+ * otherwise. A signed-in request refused with 401 (its access token ran out) is sent
+ * once more after the session's refresh; when the refresh is refused too, the session
+ * is over. `options`: body (sent as JSON), headers, signal (AbortSignal), signedIn (send
+ * the token; default true), endsSession (the request signs out, so a 401 is no news).
+ */
+export async function call(method, path, options = {}) {
+  const { signedIn = true, endsSession = false } = options;
+  let token = signedIn ? session.token : null;
+  let { response, data } = await send(method, path, options, token);
+  if (response.status === 401 && token) {
+    // A 401 is answered before anything is done, so sending again changes nothing twice.
+    if (await renewAfter(token)) {
+      token = session.token;
+      ({ response, data } = await send(method, path, options, token));
+    }
+  }
+  if (response.ok) return { status: response.status, body: data, headers: response.headers };
   if (response.status === 401 && token && !endsSession && session.token === token) session.expire();
-  throw new ApiError(response.status, problem, response.headers);
+  throw failure(response, data);
 }
 
 const enc = encodeURIComponent;
@@ -70,21 +116,84 @@ const enc = encodeURIComponent;
 export const auth = {
   register: (username, password) =>
     call("POST", "/auth/register", { body: { username, password }, signedIn: false }),
-  login: (username, password) =>
-    call("POST", "/auth/login", { body: { username, password }, signedIn: false }),
+  login: (username, password) => {
+    const body = { username, password };
+    if (session.deviceToken) body.device_token = session.deviceToken;
+    return call("POST", "/auth/login", { body, signedIn: false });
+  },
   /** `code` is `{otp}` or `{recovery_code}`. */
   verify: (mfaToken, code) =>
     call("POST", "/auth/verify", { body: { mfa_token: mfaToken, ...code }, signedIn: false }),
+  /** The request options of a passkey sign-in, bound to the mfa_token. */
+  passkeySignInOptions: (mfaToken) =>
+    call("POST", "/auth/verify/passkey-options", { body: { mfa_token: mfaToken }, signedIn: false }),
   me: (options) => call("GET", "/auth/me", options),
   logout: () => call("POST", "/auth/logout", { endsSession: true }),
+  sessions: (options) => call("GET", "/auth/sessions", options),
+  endSession: (id) => call("DELETE", `/auth/sessions/${enc(id)}`),
+  endAllSessions: () => call("DELETE", "/auth/sessions", { endsSession: true }),
+  /** `proof` is `{password, otp}` or `{password, recovery_code}` (see Account care). */
+  changePassword: (newPassword, proof) =>
+    call("POST", "/auth/password", { body: { new_password: newPassword, ...proof } }),
+  newRecoveryCodes: (proof) => call("POST", "/auth/recovery-codes", { body: proof }),
+  newTotp: (proof) => call("POST", "/auth/totp", { body: proof }),
+  confirmTotp: (enrollmentToken, otp) =>
+    call("POST", "/auth/totp/confirm", { body: { enrollment_token: enrollmentToken, otp } }),
+  deleteMe: (proof) => call("DELETE", "/auth/me", { body: proof, endsSession: true }),
+  events: ({ limit, cursor }, options) => call("GET", `/auth/events?${pageQuery(limit, cursor)}`, options),
+  passkeys: (options) => call("GET", "/auth/passkeys", options),
+  passkeyOptions: (proof) => call("POST", "/auth/passkeys/options", { body: proof }),
+  addPasskey: (name, credential) => call("POST", "/auth/passkeys", { body: { name, credential } }),
+  renamePasskey: (id, name) => call("PATCH", `/auth/passkeys/${enc(id)}`, { body: { name } }),
+  removePasskey: (id, proof) => call("DELETE", `/auth/passkeys/${enc(id)}`, { body: proof }),
 };
 
-export const products = {
-  page: ({ limit, cursor }, options) => {
-    const query = new URLSearchParams({ limit: String(limit) });
-    if (cursor) query.set("cursor", cursor);
-    return call("GET", `/api/products?${query}`, options);
+export const admin = {
+  users: ({ limit, cursor }, options) => call("GET", `/admin/users?${pageQuery(limit, cursor)}`, options),
+  user: (id, options) => call("GET", `/admin/users/${enc(id)}`, options),
+  change: (id, fields) => call("PATCH", `/admin/users/${enc(id)}`, { body: fields }),
+  unlock: (id) => call("POST", `/admin/users/${enc(id)}/unlock`),
+  resetTotp: (id) => call("POST", `/admin/users/${enc(id)}/reset-totp`),
+  invite: (role, expiresIn) => call("POST", "/admin/invites", { body: { role, expires_in: expiresIn } }),
+  events: ({ limit, cursor, userId, type }, options) => {
+    const query = pageQuery(limit, cursor);
+    if (userId) query.set("user_id", userId);
+    if (type) query.set("type", type);
+    return call("GET", `/admin/events?${query}`, options);
   },
+};
+
+function pageQuery(limit, cursor) {
+  const query = new URLSearchParams({ limit: String(limit) });
+  if (cursor) query.set("cursor", cursor);
+  return query;
+}
+
+// Who the service says is signed in, asked again at every page change (an admin may
+// have changed the role since): pages that depend on the role await `whoami()`.
+let asking = null;
+export function reloadUser() {
+  asking = call("GET", "/auth/me").then(
+    ({ body }) => {
+      if (session.signedIn) session.setUser(body);
+      return body;
+    },
+    () => session.user,
+  );
+  return asking;
+}
+export function whoami() {
+  return asking || reloadUser();
+}
+
+const RANK = { viewer: 0, editor: 1, admin: 2 };
+/** The account may do what `role` may (`editor`: change products; `admin`: everything). */
+export function allowed(user, role) {
+  return Boolean(user) && (RANK[user.role] ?? -1) >= RANK[role];
+}
+
+export const products = {
+  page: ({ limit, cursor }, options) => call("GET", `/api/products?${pageQuery(limit, cursor)}`, options),
   get: (id, options) => call("GET", `/api/products/${enc(id)}`, options),
   create: (fields, idempotencyKey) =>
     call("POST", "/api/products", { body: fields, headers: { "Idempotency-Key": idempotencyKey } }),

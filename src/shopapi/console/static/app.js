@@ -1,18 +1,26 @@
 // The console: its routes, the navigation bar, and what happens when a session ends.
+import { allowed, reloadUser } from "./api.js";
 import { createRouter } from "./router.js";
 import { session } from "./session.js";
 import { h } from "./ui.js";
 import account, { signOut } from "./pages/account.js";
+import * as admin from "./pages/admin.js";
+import authenticator from "./pages/authenticator.js";
+import deleteAccount from "./pages/delete-account.js";
 import history from "./pages/history.js";
 import notFound from "./pages/not-found.js";
 import productEdit from "./pages/product-edit.js";
 import productNew from "./pages/product-new.js";
 import product from "./pages/product.js";
+import * as passkeys from "./pages/passkeys.js";
+import password from "./pages/password.js";
 import products from "./pages/products.js";
+import recoveryCodes from "./pages/recovery-codes.js";
 import register from "./pages/register.js";
+import securityLog from "./pages/security-log.js";
+import sessions from "./pages/sessions.js";
 import signIn, { reauthenticate } from "./pages/sign-in.js";
 
-// Later pages (sessions, account care, administration) slot in here.
 const routes = [
   { path: "/sign-in", page: signIn, title: "Sign in" },
   { path: "/register", page: register, title: "Create an account" },
@@ -22,6 +30,19 @@ const routes = [
   { path: "/products/:id/edit", page: productEdit, title: "Edit product" },
   { path: "/products/:id/history", page: history, title: "Product history" },
   { path: "/account", page: account, title: "Your account" },
+  { path: "/account/sessions", page: sessions, title: "Sessions" },
+  { path: "/account/password", page: password, title: "Change password" },
+  { path: "/account/authenticator", page: authenticator, title: "Replace authenticator" },
+  { path: "/account/passkeys", page: passkeys.list, title: "Passkeys" },
+  { path: "/account/passkeys/new", page: passkeys.add, title: "Add a passkey" },
+  { path: "/account/passkeys/:id", page: passkeys.one, title: "Passkey" },
+  { path: "/account/recovery-codes", page: recoveryCodes, title: "New recovery codes" },
+  { path: "/account/events", page: securityLog, title: "Security log" },
+  { path: "/account/delete", page: deleteAccount, title: "Delete account" },
+  { path: "/admin/users", page: admin.users, title: "Users" },
+  { path: "/admin/users/:id", page: admin.user, title: "User" },
+  { path: "/admin/invites", page: admin.invites, title: "Invites" },
+  { path: "/admin/events", page: admin.events, title: "Security log of all accounts" },
 ];
 const HOME = "#/products";
 
@@ -35,6 +56,9 @@ const router = createRouter({
       signIn.returnTo(location.hash);
       return "#/sign-in";
     }
+    // The role may have changed since the last page (an admin's doing): ask again, beside
+    // the page's own requests; the navigation bar and role-aware pages follow the answer.
+    if (session.signedIn) reloadUser();
     return null;
   },
 });
@@ -50,8 +74,9 @@ function drawNav() {
     const who = session.user ? h("li", { class: "who" }, `Signed in as ${session.user.username}`) : null;
     const button = h("button", { type: "button", class: "link-button" }, "Sign out");
     button.addEventListener("click", () => signOut(router.navigate));
+    const admin = allowed(session.user, "admin") ? link("Administration", "#/admin/users") : null;
     nav.replaceChildren(
-      h("ul", {}, link("Products", "#/products"), link("Your account", "#/account"), who, h("li", {}, button)),
+      h("ul", {}, link("Products", "#/products"), link("Your account", "#/account"), admin, who, h("li", {}, button)),
     );
   } else {
     nav.replaceChildren(h("ul", {}, link("Sign in", "#/sign-in"), link("Create an account", "#/register")));

@@ -1,7 +1,9 @@
-// Who is signed in. The access token lives in this module's memory only: never in
-// localStorage, sessionStorage or a cookie, so it is gone when the tab closes or reloads.
+// Who is signed in. The tokens live in this module's memory only: never in localStorage,
+// sessionStorage or a cookie, so they are gone when the tab closes or reloads. (Not
+// sessionStorage: a duplicated tab would copy the refresh token, and the second tab to
+// use it would be taken for a thief, ending the session of both.)
 
-const state = { token: null, user: null, timer: null };
+const state = { token: null, refreshToken: null, deviceToken: null, user: null };
 const listeners = new Set();
 
 function notify(reason) {
@@ -13,6 +15,16 @@ export const session = {
     return state.token;
   },
 
+  /** Single-use: each refresh hands out the next one (see api.js). */
+  get refreshToken() {
+    return state.refreshToken;
+  },
+
+  /** Sent at the next sign-in from this tab, so a lockout by others does not lock us out. */
+  get deviceToken() {
+    return state.deviceToken;
+  },
+
   get signedIn() {
     return state.token !== null;
   },
@@ -22,15 +34,19 @@ export const session = {
     return state.user;
   },
 
-  /** Keep an access token valid for `expiresIn` seconds. */
-  start(token, expiresIn) {
-    clearTimeout(state.timer);
-    state.token = token;
+  /** Keep the tokens of a sign-in (the answer of /auth/verify). */
+  start(tokens) {
+    state.token = tokens.access_token;
+    state.refreshToken = tokens.refresh_token || null;
+    if (tokens.device_token) state.deviceToken = tokens.device_token;
     state.user = null;
-    // A few seconds early: a request sent at the last moment would meet a dead token.
-    const lifetime = Math.max(1, Number(expiresIn) - 5) * 1000;
-    state.timer = setTimeout(() => session.expire(), lifetime);
     notify("signed-in");
+  },
+
+  /** The answer of /auth/refresh: the same session, new tokens. */
+  renew(tokens) {
+    state.token = tokens.access_token;
+    state.refreshToken = tokens.refresh_token;
   },
 
   setUser(user) {
@@ -38,19 +54,19 @@ export const session = {
     notify("user");
   },
 
-  /** Forget the token because the user signed out. */
+  /** Forget the tokens because the user signed out. */
   end() {
-    clearTimeout(state.timer);
     state.token = null;
+    state.refreshToken = null;
     state.user = null;
     notify("signed-out");
   },
 
-  /** Forget the token because the service no longer accepts it (or it ran out). */
+  /** Forget the tokens because the service no longer accepts them. */
   expire() {
     if (state.token === null) return;
-    clearTimeout(state.timer);
     state.token = null;
+    state.refreshToken = null;
     notify("expired");
   },
 

@@ -1,9 +1,10 @@
-// Your account: who the service says you are (/auth/me), and signing out.
+// Your account: who the service says you are (/auth/me), the ways to look after the
+// account, and signing out.
 import { ApiError, auth } from "../api.js";
 import { session } from "../session.js";
-import { alertBox, append, busy, flash, h, heading, showProblem, time } from "../ui.js";
+import { append, busy, flash, h, heading, alertBox, showProblem, takeFlash, time } from "../ui.js";
 
-/** End the session at the service, then forget the token here whatever the answer. */
+/** End the session at the service, then forget the tokens here whatever the answer. */
 export async function signOut(navigate) {
   let message = "You are signed out.";
   try {
@@ -20,11 +21,29 @@ export async function signOut(navigate) {
   navigate("#/sign-in");
 }
 
+const PAGES = [
+  ["Overview", "#/account"],
+  ["Sessions", "#/account/sessions"],
+  ["Change password", "#/account/password"],
+  ["Replace authenticator", "#/account/authenticator"],
+  ["Passkeys", "#/account/passkeys"],
+  ["New recovery codes", "#/account/recovery-codes"],
+  ["Security log", "#/account/events"],
+  ["Delete account", "#/account/delete"],
+];
+
+/** The links between the account's pages, the current one marked. */
+export function accountNav() {
+  return h("nav", { "aria-label": "Your account", class: "subnav" },
+    h("ul", {}, PAGES.map(([label, hash]) =>
+      h("li", {}, h("a", { href: hash, "aria-current": location.hash === hash ? "page" : null }, label)))));
+}
+
 export default {
   auth: true,
   async render(view, { signal, navigate }) {
     const alert = alertBox();
-    append(view, heading("Your account"), alert.element);
+    append(view, heading("Your account"), accountNav(), takeFlash(), alert.element);
     let me;
     try {
       ({ body: me } = await auth.me({ signal }));
@@ -37,13 +56,13 @@ export default {
     const item = (label, value) => [h("dt", {}, label), h("dd", {}, value)];
     const out = h("button", { type: "button" }, "Sign out");
     out.addEventListener("click", () => busy(out, () => signOut(navigate)));
-    append(view, 
+    append(view,
       h("dl", { class: "details" },
         item("Username", me.username),
         me.role ? item("Role", me.role) : null,
         item("User id", String(me.id)),
         item("Account created", time(me.created_at))),
-      h("p", {}, "Signing out ends this session at the service: its token stops working everywhere at once."),
+      h("p", {}, "Signing out ends this session at the service: its tokens stop working everywhere at once."),
       h("div", { class: "actions" }, out));
   },
 };

@@ -1,5 +1,5 @@
 // One product: its fields, and the ways to edit it, delete it or see its history.
-import { products } from "../api.js";
+import { allowed, products, whoami } from "../api.js";
 import { alertBox, append, busy, flash, h, heading, show, showProblem, takeFlash, time, uid } from "../ui.js";
 
 function details(product) {
@@ -58,8 +58,9 @@ export default {
     const title = heading(`Product ${params.id}`);
     append(view, h("p", { class: "breadcrumbs" }, h("a", { href: "#/products" }, "Products")), title, takeFlash(), alert.element);
     let answer;
+    let me;
     try {
-      answer = await products.get(params.id, { signal });
+      [answer, me] = await Promise.all([products.get(params.id, { signal }), whoami()]);
     } catch (error) {
       if (error.name === "AbortError") throw error;
       showProblem(error, alert, {},
@@ -70,12 +71,13 @@ export default {
     const etag = answer.headers.get("ETag");
     title.textContent = product.name;
     document.title = `${product.name} - Shop console`;
-    const remove = h("button", { type: "button", class: "danger" }, "Delete…");
-    remove.addEventListener("click", () => deleteDialog(product, etag, context));
-    append(view, 
+    const editor = allowed(me, "editor");
+    const remove = editor ? h("button", { type: "button", class: "danger" }, "Delete…") : null;
+    remove?.addEventListener("click", () => deleteDialog(product, etag, context));
+    append(view,
       details(product),
       h("div", { class: "actions" },
-        h("a", { class: "button", href: `#/products/${product.id}/edit` }, "Edit"),
+        editor ? h("a", { class: "button", href: `#/products/${product.id}/edit` }, "Edit") : null,
         h("a", { class: "button secondary", href: `#/products/${product.id}/history` }, "History"),
         remove));
   },

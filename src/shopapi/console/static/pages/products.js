@@ -1,5 +1,5 @@
 // The product list, a page at a time, following the API's cursors.
-import { products } from "../api.js";
+import { allowed, products, whoami } from "../api.js";
 import { alertBox, append, h, heading, show, showProblem, takeFlash, time } from "../ui.js";
 
 const SIZES = [10, 25, 50, 100];
@@ -68,12 +68,12 @@ export default {
     const { limit, cursor, number } = readQuery(query);
     const alert = alertBox();
     const status = h("p", { role: "status" }, "Loading products…");
-    append(view, 
-      h("div", { class: "title-row" }, heading("Products"), h("a", { href: "#/products/new", class: "button" }, "New product")),
-      takeFlash(), alert.element, status);
+    const titleRow = h("div", { class: "title-row" }, heading("Products"));
+    append(view, titleRow, takeFlash(), alert.element, status);
     let body;
+    let me;
     try {
-      ({ body } = await products.page({ limit, cursor }, { signal }));
+      [{ body }, me] = await Promise.all([products.page({ limit, cursor }, { signal }), whoami()]);
     } catch (error) {
       if (error.name === "AbortError") throw error;
       status.remove();
@@ -81,9 +81,13 @@ export default {
       return;
     }
     cursors.set(`${limit}:${number}`, cursor);
+    // Viewers read; editors and admins also change (the API would refuse them with 403).
+    const editor = allowed(me, "editor");
+    if (editor) append(titleRow, h("a", { href: "#/products/new", class: "button" }, "New product"));
     if (body.items.length === 0) {
-      status.replaceChildren(number === 1 ? "No products yet. " : "No more products. ",
-        number === 1 ? h("a", { href: "#/products/new" }, "Create the first one") : h("a", { href: pageHash(limit, 1) }, "Back to the first page"), ".");
+      if (number > 1) status.replaceChildren("No more products. ", h("a", { href: pageHash(limit, 1) }, "Back to the first page"), ".");
+      else if (editor) status.replaceChildren("No products yet. ", h("a", { href: "#/products/new" }, "Create the first one"), ".");
+      else status.replaceChildren("No products yet.");
       return;
     }
     const last = number === 1 && !body.next_cursor ? "" : `, page ${number}`;

@@ -2,6 +2,7 @@
 import { auth } from "../api.js";
 import { session } from "../session.js";
 import { alertBox, append, busy, clearProblem, field, h, heading, showProblem, uid } from "../ui.js";
+import { codeList, download } from "./codes.js";
 import { enrolment } from "./enrolment.js";
 import { signInFlow } from "./sign-in.js";
 
@@ -42,22 +43,6 @@ function accountForm(view, onCreated) {
     });
   });
   append(view, form, h("p", {}, "Already have an account? ", h("a", { href: "#/sign-in" }, "Sign in"), "."));
-}
-
-function download(codes, username) {
-  const text = [
-    `Recovery codes of ${username} for the Shop console (${location.origin}).`,
-    "Each code signs you in once, instead of a code from your authenticator app.",
-    "",
-    ...codes,
-    "",
-  ].join("\n");
-  const url = URL.createObjectURL(new Blob([text], { type: "text/plain" }));
-  const a = h("a", { href: url, download: `shop-recovery-codes-${username}.txt`, hidden: true });
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 1000);
 }
 
 /** The answer of /auth/register: what to scan and what to keep, shown once. */
@@ -106,7 +91,7 @@ function setup(view, account, password, context) {
     enrolment(account.totp, account.username),
     h("h2", {}, "2. Save your recovery codes"),
     h("p", {}, "If you lose your phone, each of these codes signs you in once. They are shown only now: download them or write them down."),
-    h("ol", { class: "codes" }, account.recovery_codes.map((c) => h("li", {}, h("code", {}, c)))),
+    codeList(account.recovery_codes),
     h("div", { class: "actions" }, save),
     h("h2", {}, "3. Confirm"),
     form,

@@ -1,0 +1,261 @@
+// Administration (admins only): accounts, invites, the security log of every account.
+import { admin, allowed, whoami } from "../api.js";
+import { alertBox, append, busy, field, flash, h, heading, show, showProblem, takeFlash, time, uid, clearProblem } from "../ui.js";
+import { EVENT_TYPES, eventTable, olderNewer } from "./security-log.js";
+
+const ROLES = ["viewer", "editor", "admin"];
+const LIMIT = 25;
+
+export function adminNav() {
+  const pages = [["Users", "#/admin/users"], ["Invites", "#/admin/invites"], ["Security log", "#/admin/events"]];
+  return h("nav", { "aria-label": "Administration", class: "subnav" },
+    h("ul", {}, pages.map(([label, hash]) =>
+      h("li", {}, h("a", { href: hash, "aria-current": location.hash.split("?")[0] === hash ? "page" : null }, label)))));
+}
+
+/** The page's frame; false (with a message) when the account is not an admin. */
+async function frame(view, title, alert) {
+  append(view, heading(title), adminNav(), takeFlash(), alert.element);
+  if (allowed(await whoami(), "admin")) return true;
+  alert.show(h("p", {}, "Administration is for admins; your role does not include it."));
+  return false;
+}
+
+function roleSelect(id, value) {
+  return h("select", { id, name: "role" }, ROLES.map((r) => h("option", { value: r, selected: r === value }, r)));
+}
+
+function state(user) {
+  const parts = [user.disabled ? "disabled" : "enabled"];
+  if (user.locked) parts.push("locked");
+  if (!user.totp_confirmed) parts.push("authenticator not set up");
+  return parts.join(", ");
+}
+
+export const users = {
+  auth: true,
+  async render(view, { query, signal }) {
+    const alert = alertBox();
+    if (!(await frame(view, "Users", alert))) return;
+    const cursor = query.get("cursor");
+    let body;
+    try {
+      ({ body } = await admin.users({ limit: LIMIT, cursor }, { signal }));
+    } catch (error) {
+      if (error.name === "AbortError") throw error;
+      showProblem(error, alert);
+      return;
+    }
+    const cell = (label, ...content) => h("td", { "data-label": label }, ...content);
+    const links = [];
+    if (cursor) links.push(h("a", { href: "#/admin/users" }, "First page"));
+    if (body.next_cursor) links.push(h("a", { href: `#/admin/users?${new URLSearchParams({ cursor: body.next_cursor })}`, rel: "next" }, "Next page"));
+    append(view,
+      h("div", { class: "table-wrap" }, h("table", { class: "cards users" },
+        h("caption", {}, "Accounts, by id"),
+        h("thead", {}, h("tr", {}, ["Username", "Role", "State", "Created", "Id"].map((c) => h("th", { scope: "col" }, c)))),
+        h("tbody", {}, body.items.map((u) => h("tr", {},
+          cell("Username", h("a", { href: `#/admin/users/${u.id}` }, u.username)),
+          cell("Role", u.role),
+          cell("State", state(u)),
+          cell("Created", time(u.created_at)),
+          cell("Id", String(u.id))))))),
+      links.length ? h("nav", { "aria-label": "Pages", class: "pager" }, h("ul", {}, links.map((a) => h("li", {}, a)))) : null);
+  },
+};
+
+/** Ask first, for what cannot be taken back (a reset authenticator). */
+function confirmDialog(title, text, yesLabel, action) {
+  const titleId = uid("confirm");
+  const alert = alertBox();
+  const yes = h("button", { type: "button", class: "danger" }, yesLabel);
+  const no = h("button", { type: "button", class: "secondary" }, "Cancel");
+  const dialog = h("dialog", { "aria-labelledby": titleId },
+    h("h2", { id: titleId }, title), h("p", {}, text), alert.element, h("div", { class: "actions" }, yes, no));
+  no.addEventListener("click", () => dialog.close());
+  dialog.addEventListener("close", () => dialog.remove());
+  yes.addEventListener("click", () => busy(yes, async () => {
+    try {
+      await action();
+      dialog.close();
+    } catch (error) {
+      showProblem(error, alert);
+    }
+  }));
+  document.body.append(dialog);
+  dialog.showModal();
+  no.focus();
+}
+
+export const user = {
+  auth: true,
+  async render(view, { params, signal, refresh }) {
+    const alert = alertBox();
+    if (!(await frame(view, `User ${params.id}`, alert))) return;
+    let u;
+    try {
+      ({ body: u } = await admin.user(params.id, { signal }));
+    } catch (error) {
+      if (error.name === "AbortError") throw error;
+      showProblem(error, alert);
+      return;
+    }
+    view.querySelector("h1").textContent = u.username;
+    document.title = `${u.username} - Shop console`;
+    const done = (message) => {
+      flash(message);
+      refresh();
+    };
+    const item = (label, value) => [h("dt", {}, label), h("dd", {}, value)];
+
+    const roleId = uid("role");
+    const select = roleSelect(roleId, u.role);
+    const roleAlert = alertBox();
+    const saveRole = h("button", { type: "submit" }, "Change role");
+    const roleForm = h("form", { method: "post", novalidate: true }, roleAlert.element,
+      h("div", { class: "field" }, h("label", { for: roleId }, "Role"),
+        h("p", { class: "hint" }, "Viewers read products; editors also change them; admins also administer accounts. The change applies at the account's next request."),
+        select),
+      h("div", { class: "actions" }, saveRole));
+    roleForm.addEventListener("submit", (event) => {
+      event.preventDefault();
+      busy(saveRole, async () => {
+        clearProblem(roleAlert);
+        try {
+          const { body } = await admin.change(u.id, { role: select.value });
+          done(`${body.username} is now ${body.role}.`);
+        } catch (error) {
+          showProblem(error, roleAlert);
+        }
+      });
+    });
+
+    const actionAlert = alertBox();
+    const act = (label, cls, task) => {
+      const button = h("button", { type: "button", class: cls }, label);
+      button.addEventListener("click", () => busy(button, async () => {
+        clearProblem(actionAlert);
+        try {
+          await task();
+        } catch (error) {
+          showProblem(error, actionAlert);
+        }
+      }));
+      return button;
+    };
+    const toggle = u.disabled
+      ? act("Enable account", "secondary", async () => {
+        await admin.change(u.id, { disabled: false });
+        done(`${u.username} can sign in again.`);
+      })
+      : act("Disable account", "danger", async () => {
+        await admin.change(u.id, { disabled: true });
+        done(`${u.username} is disabled and signed out everywhere.`);
+      });
+    const unlock = act("Unlock", "secondary", async () => {
+      await admin.unlock(u.id);
+      done(`${u.username}'s failed attempts are forgotten; the account may sign in again.`);
+    });
+    const reset = h("button", { type: "button", class: "danger" }, "Reset authenticator…");
+    reset.addEventListener("click", () => confirmDialog(
+      `Reset the authenticator of ${u.username}?`,
+      "The account gets a new authenticator key (shown at its next sign-in with the password), loses its recovery codes, and every session ends.",
+      "Reset authenticator",
+      async () => {
+        await admin.resetTotp(u.id);
+        done(`${u.username}'s authenticator is reset; the account sets up a new one at its next sign-in.`);
+      }));
+
+    append(view,
+      h("p", { class: "breadcrumbs" }, h("a", { href: "#/admin/users" }, "All users")),
+      h("dl", { class: "details" },
+        item("Username", u.username), item("Role", u.role), item("State", state(u)),
+        item("Created", time(u.created_at)), item("Id", String(u.id))),
+      h("h2", {}, "Role"), roleForm,
+      h("h2", {}, "Access"), actionAlert.element,
+      h("div", { class: "actions" }, toggle, u.locked ? unlock : null, reset),
+      h("p", {}, h("a", { href: `#/admin/events?${new URLSearchParams({ user_id: String(u.id) })}` }, `Security log of ${u.username}`)));
+  },
+};
+
+export const invites = {
+  auth: true,
+  keepsInput: true,
+  async render(view) {
+    const alert = alertBox();
+    if (!(await frame(view, "Invites", alert))) return;
+    const roleId = uid("role");
+    const role = roleSelect(roleId, "viewer");
+    const days = field({ name: "expires_in", label: "Valid for (days)", value: "7", inputmode: "numeric", required: true,
+      hint: "1 to 30 days." });
+    const formAlert = alertBox();
+    const submit = h("button", { type: "submit" }, "Create invite");
+    const result = h("div", { role: "status" });
+    const form = h("form", { method: "post", novalidate: true }, formAlert.element,
+      h("div", { class: "field" }, h("label", { for: roleId }, "Role of the new account"), role),
+      days.element, h("div", { class: "actions" }, submit));
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      busy(submit, async () => {
+        clearProblem(formAlert, { expires_in: days });
+        result.replaceChildren();
+        const typed = days.input.value.trim();
+        // Days here, seconds in the API; anything else goes as typed, for the API to judge.
+        const seconds = /^[0-9]{1,4}$/.test(typed) ? Number(typed) * 86400 : typed;
+        try {
+          const { body } = await admin.invite(role.value, seconds);
+          result.replaceChildren(
+            h("h2", {}, "Invite created"),
+            h("p", {}, `Give this code to the person invited; it makes one ${body.role} account, until `, time(body.expires_at),
+              ". It is shown only now."),
+            h("p", {}, h("code", { class: "invite-code" }, body.code)));
+        } catch (error) {
+          showProblem(error, formAlert, { expires_in: days });
+        }
+      });
+    });
+    append(view, h("p", {}, "An invite lets one person register, with the role you choose, also when registration is by invite only."),
+      form, result);
+  },
+};
+
+export const events = {
+  auth: true,
+  async render(view, { query, signal, navigate }) {
+    const alert = alertBox();
+    if (!(await frame(view, "Security log of all accounts", alert))) return;
+    const cursor = query.get("cursor");
+    const userId = query.get("user_id") || "";
+    const type = query.get("type") || "";
+    const who = field({ name: "user_id", label: "User id", value: userId, inputmode: "numeric", hint: "Empty: every account." });
+    const typeId = uid("type");
+    const types = h("select", { id: typeId, name: "type" }, h("option", { value: "" }, "every event"),
+      Object.entries(EVENT_TYPES).map(([value, label]) => h("option", { value, selected: value === type }, label)));
+    const apply = h("button", { type: "submit", class: "secondary" }, "Show");
+    const filters = h("form", { method: "get", novalidate: true, class: "filters" }, who.element,
+      h("div", { class: "field" }, h("label", { for: typeId }, "Event"), types), h("div", { class: "actions" }, apply));
+    const hashFor = (c, u = userId, t = type) => {
+      const q = new URLSearchParams();
+      if (u) q.set("user_id", u);
+      if (t) q.set("type", t);
+      if (c) q.set("cursor", c);
+      return `#/admin/events${q.size ? `?${q}` : ""}`;
+    };
+    filters.addEventListener("submit", (event) => {
+      event.preventDefault();
+      navigate(hashFor(null, who.input.value.trim(), types.value));
+    });
+    append(view, filters);
+    let body;
+    try {
+      ({ body } = await admin.events({ limit: LIMIT, cursor, userId, type }, { signal }));
+    } catch (error) {
+      if (error.name === "AbortError") throw error;
+      showProblem(error, alert, { user_id: who });
+      return;
+    }
+    append(view,
+      body.items.length ? eventTable(body.items, cursor ? "Older events" : "Latest events", { withUser: true }) : h("p", {}, "No events."),
+      olderNewer(cursor, body.next_cursor, (c) => hashFor(c)));
+  },
+};

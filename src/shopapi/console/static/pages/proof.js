@@ -1,0 +1,88 @@
+// The fresh proof that account care asks for: the current password, and a code from the
+// authenticator app or a recovery code. Account pages put these fields in their forms.
+import { alertBox, busy, clearProblem, field, h, showProblem, uid } from "../ui.js";
+
+/**
+ * The proof's fields. Returns `{elements, fields, values()}`: `fields` are keyed by the
+ * API's names (`password`, `otp`, `recovery_code`), so problem details land beside them.
+ */
+export function proofFields() {
+  const fields = {
+    password: field({
+      name: "password", label: "Current password", type: "password", autocomplete: "current-password", required: true,
+    }),
+    otp: field({
+      name: "otp", label: "6-digit code from your authenticator app", autocomplete: "one-time-code",
+      inputmode: "numeric", required: true,
+    }),
+    recovery_code: field({
+      name: "recovery_code", label: "Recovery code", autocomplete: "off", spellcheck: "false",
+      hint: "A recovery code is used up by this change.", required: true,
+    }),
+  };
+  fields.recovery_code.element.hidden = true;
+  const group = uid("method");
+  const choice = (value, label, checked) =>
+    h("div", { class: "choice" },
+      h("input", { type: "radio", name: group, id: `${group}-${value}`, value, checked }),
+      h("label", { for: `${group}-${value}` }, label));
+  const methods = h("fieldset", { class: "methods" },
+    h("legend", {}, "Confirm it is you with"),
+    choice("otp", "a code from the app", true),
+    choice("recovery_code", "a recovery code", false));
+  methods.addEventListener("change", (event) => {
+    const useRecovery = event.target.value === "recovery_code";
+    fields.otp.element.hidden = useRecovery;
+    fields.recovery_code.element.hidden = !useRecovery;
+  });
+  const elements = h("fieldset", { class: "proof" },
+    h("legend", {}, "Confirm it is you"),
+    h("p", { class: "hint" }, "This change needs your password and a fresh code, even though you are signed in."),
+    fields.password.element, methods, fields.otp.element, fields.recovery_code.element);
+  return {
+    elements,
+    fields,
+    values() {
+      const password = fields.password.input.value;
+      return fields.recovery_code.element.hidden
+        ? { password, otp: fields.otp.input.value.replace(/\s+/g, "") }
+        : { password, recovery_code: fields.recovery_code.input.value.trim() };
+    },
+    /** A code works once: after a success, or a refused proof, it is typed afresh. */
+    clearCode() {
+      fields.otp.input.value = "";
+      fields.recovery_code.input.value = "";
+    },
+  };
+}
+
+/**
+ * A form of account care: `extra` fields first (keyed by API name), then the proof.
+ * `send(proof)` calls the API; `done(answer)` runs on success. A refusal shows each
+ * problem beside its field and keeps everything typed.
+ */
+export function careForm({ intro = [], extra = {}, submitLabel, danger = false, send, done }) {
+  const alert = alertBox();
+  const proof = proofFields();
+  const submit = h("button", { type: "submit", class: danger ? "danger" : null }, submitLabel);
+  const fields = { ...extra, ...proof.fields };
+  const form = h("form", { method: "post", novalidate: true },
+    alert.element, intro, Object.values(extra).map((f) => f.element), proof.elements,
+    h("div", { class: "actions" }, submit));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    busy(submit, async () => {
+      clearProblem(alert, fields);
+      let answer;
+      try {
+        answer = await send(proof.values());
+      } catch (error) {
+        showProblem(error, alert, fields);
+        return;
+      }
+      proof.clearCode();
+      await done(answer);
+    });
+  });
+  return { form, alert, fields };
+}

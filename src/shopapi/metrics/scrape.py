@@ -1,0 +1,119 @@
+"""`GET /metrics`: for clients in METRICS_ALLOWED_NETWORKS only, the sum of every worker."""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import ipaddress
+import os
+from collections.abc import Iterable
+from typing import Any
+
+from apiflask import APIBlueprint, APIFlask
+from flask import Response, abort, current_app, request
+from prometheus_client import (
+    CONTENT_TYPE_PLAIN_0_0_4,
+    REGISTRY,
+    CollectorRegistry,
+    generate_latest,
+    multiprocess,
+)
+from sqlalchemy import Engine
+
+from .traffic import Request, RequestMetrics, set_build_info
+
+MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
+ALLOWED = "shopapi_metrics_allowed"
+
+bp = APIBlueprint("metrics", __name__, tag="Operations")
+_RESPONSES: dict[int | str, dict[str, str | dict[str, dict[str, Any]]]] = {
+    200: {
+        "description": "Every metric, in Prometheus' text format",
+        "content": {"text/plain": {"schema": {"type": "string"}}},
+    },
+    404: {"description": "The client's address is not in METRICS_ALLOWED_NETWORKS"},
+}
+
+
+@bp.get("/metrics")
+@bp.doc(responses=_RESPONSES)
+def scrape() -> Response:
+    """Prometheus metrics, for clients in METRICS_ALLOWED_NETWORKS only (others: 404)."""
+    if not allowed(request.remote_addr, current_app.extensions[ALLOWED]):
+        abort(404)  # as for any unknown path: nothing tells that something is here
+    body, content_type = exposition()
+    return Response(body, content_type=content_type)
+
+
+def register(app: APIFlask, cidrs: Iterable[str], request_metrics: RequestMetrics) -> None:
+    """Serve /metrics, name each request's route, sample the pools, say what runs."""
+    app.extensions[ALLOWED] = networks(cidrs)
+    app.request_class = Request
+    pools: dict[Engine, str] = {}  # on SQLite the reader is the main engine: once
+    for name, key in (("main", "db_engine"), ("side", "db_side"), ("reader", "db_reader")):
+        pools.setdefault(app.extensions[key], name)
+    request_metrics.watch_pools((name, engine) for engine, name in pools.items())
+    set_build_info(app.extensions["db_engine"].dialect.name)
+    app.register_blueprint(bp)
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def networks(cidrs: Iterable[str]) -> tuple[Network, ...]:
+    return tuple(ipaddress.ip_network(cidr) for cidr in cidrs)
+
+
+def allowed(address: str | None, allowed_networks: Iterable[Network]) -> bool:
+    """Whether the client `address` (REMOTE_ADDR, after TRUSTED_PROXIES) is in a network
+    of the allow-list; an IPv4 client seen as ::ffff:a.b.c.d counts as a.b.c.d."""
+    try:
+        ip = ipaddress.ip_address((address or "").split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return any(ip.version == net.version and ip in net for net in allowed_networks)
+
+
+def exposition() -> tuple[bytes, str]:
+    """The text format of every metric: of every worker's files in multiprocess mode."""
+    directory = os.environ.get(MULTIPROC_DIR)
+    if not directory:
+        return generate_latest(REGISTRY), CONTENT_TYPE_PLAIN_0_0_4
+    _forget_dead_processes(directory)
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]
+    return generate_latest(registry), CONTENT_TYPE_PLAIN_0_0_4
+
+
+def _forget_dead_processes(directory: str) -> None:
+    """Drop the gauges of worker processes that have died (the server replaced them; no
+    hook of its tells us). Their counters stay: totals survive a worker's restart."""
+    pids = {_pid_of(path) for path in glob.glob(os.path.join(directory, "gauge_live*_*.db"))}
+    for pid in pids - {None}:
+        if pid is not None and not _alive(pid):
+            with contextlib.suppress(FileNotFoundError):  # another worker's scrape did it
+                multiprocess.mark_process_dead(pid, directory)  # type: ignore[no-untyped-call]
+
+
+def _pid_of(path: str) -> int | None:
+    tail = os.path.basename(path).rsplit("_", 1)[-1].removesuffix(".db")
+    return int(tail) if tail.isdigit() else None
+
+
+def _alive(pid: int, proc: str = "/proc") -> bool:
+    """Whether process `pid` runs (a zombie, dead but not yet reaped, does not)."""
+    try:
+        with open(f"{proc}/{pid}/stat", "rb") as stat:
+            return stat.read().rpartition(b")")[2].split()[0] != b"Z"
+    except FileNotFoundError:
+        return False
+    except OSError:  # no /proc here: ask the kernel whether the pid exists
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True

@@ -1,0 +1,106 @@
+"""The metrics of each request, taken in the WSGI layer (`logs.RequestLog`), and of the
+database pools, read by a thread of each worker."""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import threading
+import time
+from collections.abc import Iterable
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+import flask
+from sqlalchemy import Engine
+
+from . import BUILD_INFO, DB_IN_USE, DB_OVERFLOW, DURATION, IN_FLIGHT, REQUESTS
+
+ROUTE_KEY = "shopapi.route"  # where the matched rule waits for the WSGI middleware
+UNMATCHED = "unmatched"  # the route of every request no rule matched (never the raw path)
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+SAMPLE_EVERY = 1.0  # seconds between two readings of the database pools
+
+
+class Request(flask.Request):
+    """Flask's request, which hands its matched rule to `RequestMetrics` (the WSGI layer
+    outside Flask, which runs after the request context, and the rule with it, is gone)."""
+
+    def close(self) -> None:
+        rule = self.url_rule
+        self.environ[ROUTE_KEY] = None if rule is None else rule.rule
+        super().close()
+
+
+_PARAMETER = re.compile(r"<(?:[^<>:]+:)?([^<>]+)>")
+
+
+def route_template(rule: str | None) -> str:
+    """A Flask rule in the OpenAPI form of /openapi.json: `/api/products/{product_id}`."""
+    return UNMATCHED if rule is None else _PARAMETER.sub(r"{\1}", rule)
+
+
+class RequestMetrics:
+    """What `logs.RequestLog` reports for each request: in flight, then count and duration.
+
+    The metric children of each (method, rule, status class) are looked up once and kept
+    in a plain dictionary: a request costs a dictionary lookup and five writes of a value
+    (in flight up and down, the count, the histogram's bucket and sum).
+    """
+
+    def __init__(self) -> None:
+        self._children: dict[tuple[str, str | None, str], tuple[Any, Any]] = {}
+        self._pools: list[tuple[str, Any]] = []
+        self._sampler_pid = 0
+
+    def watch_pools(self, engines: Iterable[tuple[str, Engine]]) -> None:
+        """Sample these pools' connections in use (SQLite in memory has no count: skipped)."""
+        self._pools += [(name, e.pool) for name, e in engines if hasattr(e.pool, "checkedout")]
+
+    def started(self) -> None:
+        if self._sampler_pid != os.getpid():  # each worker samples its own pools
+            self._start_sampler()
+        IN_FLIGHT.inc()
+
+    def finished(self, environ: dict[str, Any], status: str, seconds: float) -> None:
+        IN_FLIGHT.dec()
+        method = environ.get("REQUEST_METHOD", "")
+        if method not in METHODS:
+            method = "other"
+        key = (method, environ.get(ROUTE_KEY), status[:1])
+        children = self._children.get(key)
+        if children is None:
+            children = self._children[key] = self._new_children(*key)
+        children[0].inc()
+        children[1].observe(seconds)
+
+    @staticmethod
+    def _new_children(method: str, rule: str | None, status: str) -> tuple[Any, Any]:
+        labels = (method, route_template(rule), f"{status}xx")
+        return REQUESTS.labels(*labels), DURATION.labels(*labels)
+
+    def _start_sampler(self) -> None:
+        self._sampler_pid = os.getpid()
+        if self._pools:
+            thread = threading.Thread(target=self._sample, name="metrics-pools", daemon=True)
+            thread.start()
+
+    def _sample(self) -> None:
+        """Read the pools every second. A thread, not pool events: a request pays nothing,
+        and a reading is never left stale by a checkout that failed half-way."""
+        gauges = [(pool, DB_IN_USE.labels(n), DB_OVERFLOW.labels(n)) for n, pool in self._pools]
+        while True:
+            for pool, in_use, overflow in gauges:
+                in_use.set(pool.checkedout())
+                overflow.set(max(pool.overflow(), 0))
+            time.sleep(SAMPLE_EVERY)
+
+
+def set_build_info(database: str) -> None:
+    try:
+        release = version("shopapi")
+    except PackageNotFoundError:  # pragma: no cover - run from a source tree not installed
+        release = "unknown"
+    python = ".".join(str(part) for part in sys.version_info[:3])
+    BUILD_INFO.labels(release, python, database).set(1)

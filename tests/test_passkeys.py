@@ -1,0 +1,282 @@
+"""Passkeys (WebAuthn) as a second factor, through the API, with a software authenticator."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from support import Account, AuthActions, assert_problem, bearer, execute_sql, wrong_code
+from webauthn_device import SoftPasskey, b64url
+
+from shopapi.db import utcnow
+
+ORIGIN = "http://localhost:5000"  # the default WEBAUTHN_ORIGINS of the tests' settings
+
+
+def _proof(account: Account) -> dict[str, str]:
+    return {"password": account.password, "recovery_code": account.recovery_codes.pop()}
+
+
+def _creation_options(client: Any, account: Account, token: str) -> dict[str, Any]:
+    r = client.post("/auth/passkeys/options", json=_proof(account), headers=bearer(token))
+    assert r.status_code == 200, r.get_json()
+    body: dict[str, Any] = r.get_json()
+    return body
+
+
+def _add(
+    client: Any, account: Account, token: str, name: str = "Blue key", origin: str = ORIGIN
+) -> tuple[SoftPasskey, int]:
+    device = SoftPasskey(origin)
+    credential = device.create(_creation_options(client, account, token))
+    r = client.post(
+        "/auth/passkeys", json={"name": name, "credential": credential}, headers=bearer(token)
+    )
+    assert r.status_code == 201, r.get_json()
+    return device, int(r.get_json()["id"])
+
+
+def _login(client: Any, account: Account) -> dict[str, Any]:
+    r = client.post(
+        "/auth/login", json={"username": account.username, "password": account.password}
+    )
+    assert r.status_code == 200, r.get_json()
+    body: dict[str, Any] = r.get_json()
+    return body
+
+
+def _request_options(client: Any, mfa_token: str) -> dict[str, Any]:
+    r = client.post("/auth/verify/passkey-options", json={"mfa_token": mfa_token})
+    assert r.status_code == 200, r.get_json()
+    body: dict[str, Any] = r.get_json()
+    return body
+
+
+def _verify(client: Any, mfa_token: str, assertion: dict[str, Any]) -> Any:
+    return client.post("/auth/verify", json={"mfa_token": mfa_token, "passkey": assertion})
+
+
+def _events(client: Any, token: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = client.get("/auth/events", headers=bearer(token)).get_json()[
+        "items"
+    ]
+    return items
+
+
+@pytest.fixture
+def signed_in(auth: AuthActions) -> tuple[Account, str]:
+    return auth.sign_in()
+
+
+def test_a_passkey_signs_in_and_the_log_says_so(
+    client: Any, signed_in: tuple[Account, str]
+) -> None:
+    account, token = signed_in
+    assert _login(client, account)["methods"] == ["totp", "recovery_code"]
+    device, passkey_id = _add(client, account, token)
+    login = _login(client, account)
+    assert login["methods"] == ["totp", "recovery_code", "passkey"]
+    options = _request_options(client, login["mfa_token"])
+    assert [c["id"] for c in options["allowCredentials"]] == [device.id]
+    r = _verify(client, login["mfa_token"], device.get(options))
+    assert r.status_code == 200, r.get_json()
+    new_token = r.get_json()["access_token"]
+    assert client.get("/auth/me", headers=bearer(new_token)).get_json()["id"] == account.id
+    (item,) = client.get("/auth/passkeys", headers=bearer(new_token)).get_json()["items"]
+    assert item["id"] == passkey_id and item["name"] == "Blue key"
+    assert item["last_used_at"] is not None
+    events = _events(client, new_token)
+    assert events[0]["type"] == "signed_in" and events[0]["method"] == "passkey"
+    added = next(e for e in events if e["type"] == "passkey_added")
+    assert added["passkey_id"] == passkey_id and added["name"] == "Blue key"
+
+
+def test_passkeys_are_listed_renamed_and_removed_with_a_proof(
+    client: Any, signed_in: tuple[Account, str]
+) -> None:
+    account, token = signed_in
+    assert client.get("/auth/passkeys", headers=bearer(token)).get_json() == {"items": []}
+    device, first = _add(client, account, token, "Laptop")
+    _, second = _add(client, account, token, "Phone")
+    names = [
+        p["name"] for p in client.get("/auth/passkeys", headers=bearer(token)).get_json()["items"]
+    ]
+    assert names == ["Laptop", "Phone"]
+    r = client.patch(f"/auth/passkeys/{first}", json={"name": "Old laptop"}, headers=bearer(token))
+    assert r.status_code == 200 and r.get_json()["name"] == "Old laptop"
+    wrong = {"password": account.password, "otp": wrong_code(account.secret)}
+    assert_problem(client.delete(f"/auth/passkeys/{first}", json=wrong, headers=bearer(token)), 403)
+    r = client.delete(f"/auth/passkeys/{first}", json=_proof(account), headers=bearer(token))
+    assert r.status_code == 204
+    items = client.get("/auth/passkeys", headers=bearer(token)).get_json()["items"]
+    assert [p["id"] for p in items] == [second]
+    # The removed passkey no longer signs in, even over the options of the one left.
+    login = _login(client, account)
+    options = _request_options(client, login["mfa_token"])
+    options["allowCredentials"].append({"id": device.id, "type": "public-key"})
+    assert_problem(_verify(client, login["mfa_token"], device.get(options)), 401)
+    removed = next(e for e in _events(client, token) if e["type"] == "passkey_removed")
+    assert removed["passkey_id"] == first and removed["name"] == "Old laptop"
+
+
+def test_another_accounts_passkey_is_404_and_untouched(client: Any, auth: AuthActions) -> None:
+    owner, owner_token = auth.sign_in()
+    _, passkey_id = _add(client, owner, owner_token)
+    other, other_token = auth.sign_in()
+    r = client.delete(
+        f"/auth/passkeys/{passkey_id}", json=_proof(other), headers=bearer(other_token)
+    )
+    assert_problem(r, 404)
+    r = client.patch(
+        f"/auth/passkeys/{passkey_id}", json={"name": "mine"}, headers=bearer(other_token)
+    )
+    assert_problem(r, 404)
+    items = client.get("/auth/passkeys", headers=bearer(owner_token)).get_json()["items"]
+    assert [(p["id"], p["name"]) for p in items] == [(passkey_id, "Blue key")]
+
+
+def test_creation_options_need_a_right_proof(client: Any, signed_in: tuple[Account, str]) -> None:
+    account, token = signed_in
+    r = client.post(
+        "/auth/passkeys/options", json={"password": account.password}, headers=bearer(token)
+    )
+    assert_problem(r, 422)
+    bad = {"password": account.password + "x", "recovery_code": account.recovery_codes[0]}
+    assert_problem(client.post("/auth/passkeys/options", json=bad, headers=bearer(token)), 403)
+    assert_problem(client.post("/auth/passkeys/options", json=_proof(account)), 401)
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        ({"origin": "https://evil.example"}, "origin"),
+        ({"rp_id": "evil.example"}, "RP ID"),
+    ],
+)
+def test_a_credential_for_another_site_is_422_and_adds_nothing(
+    client: Any, signed_in: tuple[Account, str], change: dict[str, str], why: str
+) -> None:
+    account, token = signed_in
+    options = _creation_options(client, account, token)
+    bad = SoftPasskey(ORIGIN).create(options, **change)
+    r = client.post("/auth/passkeys", json={"name": "k", "credential": bad}, headers=bearer(token))
+    body = assert_problem(r, 422)
+    assert why in body["errors"]["credential"][0]
+    # Refused, it changed nothing: the challenge still serves a right credential.
+    right = SoftPasskey(ORIGIN).create(options)
+    r = client.post(
+        "/auth/passkeys", json={"name": "k", "credential": right}, headers=bearer(token)
+    )
+    assert r.status_code == 201
+
+
+def test_a_creation_challenge_is_single_use_and_expires(
+    client: Any, app: Any, signed_in: tuple[Account, str]
+) -> None:
+    account, token = signed_in
+    options = _creation_options(client, account, token)
+    first = SoftPasskey(ORIGIN).create(options)
+    r = client.post(
+        "/auth/passkeys", json={"name": "a", "credential": first}, headers=bearer(token)
+    )
+    assert r.status_code == 201
+    again = SoftPasskey(ORIGIN).create(options)
+    r = client.post(
+        "/auth/passkeys", json={"name": "b", "credential": again}, headers=bearer(token)
+    )
+    assert "challenge" in assert_problem(r, 422)["errors"]["credential"][0]
+    late = _creation_options(client, account, token)
+    execute_sql(
+        app, "UPDATE passkey_registrations SET expires_at = :t", t=utcnow() - timedelta(seconds=1)
+    )
+    r = client.post(
+        "/auth/passkeys",
+        json={"name": "c", "credential": SoftPasskey(ORIGIN).create(late)},
+        headers=bearer(token),
+    )
+    assert_problem(r, 422)
+
+
+def test_another_accounts_creation_challenge_is_refused(client: Any, auth: AuthActions) -> None:
+    alice, alice_token = auth.sign_in()
+    bob, bob_token = auth.sign_in()
+    credential = SoftPasskey(ORIGIN).create(_creation_options(client, alice, alice_token))
+    r = client.post(
+        "/auth/passkeys", json={"name": "k", "credential": credential}, headers=bearer(bob_token)
+    )
+    assert_problem(r, 422)
+
+
+def test_a_passkey_registered_twice_is_409(client: Any, auth: AuthActions) -> None:
+    alice, alice_token = auth.sign_in()
+    device, _ = _add(client, alice, alice_token)
+    bob, bob_token = auth.sign_in()
+    for account, token in ((alice, alice_token), (bob, bob_token)):
+        credential = device.create(_creation_options(client, account, token))
+        r = client.post(
+            "/auth/passkeys", json={"name": "k", "credential": credential}, headers=bearer(token)
+        )
+        assert_problem(r, 409)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"passkey": "not an object"},
+        {"passkey": {"id": "abc", "rawId": "abc", "type": "public-key"}},
+        {"passkey": {"id": "a+b", "rawId": "a+b", "type": "public-key", "response": {}}},
+        {"passkey": {}, "otp": "123456"},
+    ],
+)
+def test_a_malformed_passkey_is_422(client: Any, auth: AuthActions, body: dict[str, Any]) -> None:
+    account = auth.register()
+    r = client.post("/auth/verify", json={"mfa_token": auth.login(account), **body})
+    assert_problem(r, 422)
+
+
+def test_passkey_options_need_a_live_mfa_token_and_a_passkey(
+    client: Any, signed_in: tuple[Account, str]
+) -> None:
+    account, token = signed_in
+    assert_problem(client.post("/auth/verify/passkey-options", json={"mfa_token": "nope"}), 401)
+    login = _login(client, account)
+    r = client.post("/auth/verify/passkey-options", json={"mfa_token": login["mfa_token"]})
+    assert_problem(r, 409)
+
+
+def test_the_sign_in_challenge_is_bound_to_its_mfa_token(
+    client: Any, signed_in: tuple[Account, str]
+) -> None:
+    account, token = signed_in
+    device, _ = _add(client, account, token)
+    first, second = _login(client, account), _login(client, account)
+    assertion = device.get(_request_options(client, first["mfa_token"]))
+    assert_problem(_verify(client, second["mfa_token"], assertion), 401)
+    # Only the latest options of a token count.
+    old = device.get(_request_options(client, first["mfa_token"]))
+    _request_options(client, first["mfa_token"])
+    assert_problem(_verify(client, first["mfa_token"], old), 401)
+
+
+def test_the_sign_in_challenge_expires_with_the_mfa_token(
+    client: Any, app: Any, signed_in: tuple[Account, str]
+) -> None:
+    account, token = signed_in
+    device, _ = _add(client, account, token)
+    login = _login(client, account)
+    assertion = device.get(_request_options(client, login["mfa_token"]))
+    execute_sql(app, "UPDATE mfa_challenges SET expires_at = :t", t=utcnow() - timedelta(seconds=1))
+    body = assert_problem(_verify(client, login["mfa_token"], assertion), 401)
+    assert "mfa_token" in body["detail"]
+
+
+def test_a_tampered_assertion_is_a_wrong_code(client: Any, signed_in: tuple[Account, str]) -> None:
+    account, token = signed_in
+    device, _ = _add(client, account, token)
+    login = _login(client, account)
+    assertion = device.get(_request_options(client, login["mfa_token"]))
+    assertion["response"]["signature"] = b64url(b"\x30\x06\x02\x01\x01\x02\x01\x01")
+    body = assert_problem(_verify(client, login["mfa_token"], assertion), 401)
+    assert body["detail"] == "The code is wrong or has already been used."
+    assert _events(client, token)[0]["type"] == "code_failed"
