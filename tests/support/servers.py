@@ -1,9 +1,9 @@
 """Live servers for the end-to-end tests, and HTTP clients that talk to them.
 
 Servers start through scripts/harness.py, as the benchmark and the load test start theirs:
-`python app.py`, or the production server as `make serve` starts it. Every request goes to
-127.0.0.1; a client may send from another loopback address (127.x.y.z) so that its
-per-address budget is its own, whatever else runs.
+`python app.py`, or the production server as `make serve` starts it. They listen on the
+loopback (127.0.0.1 unless a test asks for ::1); a client may send from another loopback
+address (127.x.y.z) so that its per-address budget is its own, whatever else runs.
 """
 
 from __future__ import annotations
