@@ -78,7 +78,8 @@ loadtest: install-dev
 # The README's pictures of the web console (docs/screenshots/), taken by its browser test;
 # QR codes, keys and recovery codes are blurred. Commit them when they change.
 screenshots: install-dev node
-	CONSOLE_SCREENSHOTS=docs/screenshots REQUIRE_BROWSER=1 $(BIN)/pytest -q -k sqlite tests/test_console_browser.py tests/test_console_account_browser.py
+	CONSOLE_SCREENSHOTS=docs/screenshots REQUIRE_BROWSER=1 $(BIN)/pytest -q -k sqlite tests/test_console_browser.py tests/test_console_account_browser.py \
+		tests/test_console_passkeys_browser.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage

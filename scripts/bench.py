@@ -41,7 +41,7 @@ import requests
 from bench_http import Account, lua_get, lua_patch, lua_post, run_wrk, sign_in_load
 from bench_servers import ROOT, SERVICE, YARDSTICK, Server, Spec, parse_specs
 from cryptography.fernet import Fernet
-from support import free_port, scratch_database
+from harness import free_port, scratch_database
 
 from shopapi import signing
 from shopapi.serving import DEFAULT_THREADS, DEFAULT_WORKERS, PRODUCTION_SERVER
@@ -53,7 +53,6 @@ CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "16"))
 SERVER_URL = os.environ.get("BENCH_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/")
 OUT = Path(os.environ.get("BENCH_OUT", "bench-results.json"))
 PROFILE = os.environ.get("BENCH_PROFILE")
-PROFILE_TARGET = os.environ.get("BENCH_PROFILE_TARGET", "page")
 DEFAULT_SERVERS = f"{PRODUCTION_SERVER}:{DEFAULT_WORKERS}x{DEFAULT_THREADS},gunicorn:4x6"
 SPECS = parse_specs(os.environ.get("BENCH_SERVERS", DEFAULT_SERVERS))
 NOISE = 0.15

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import requests
 from bench_http import lua_get, run_wrk
 from bench_servers import BIN, SERVICE, Server, Spec
-from support import free_port
+from harness import free_port
 
 if TYPE_CHECKING:
     from bench import Rig

@@ -13,17 +13,14 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import requests
+from harness import ROOT, ServerDidNotStart, launch
 
-ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = ROOT / "scripts"
 BIN = Path(sys.executable).parent
 SERVICE = "app:app"
@@ -119,12 +116,10 @@ class Server:
     """One server process serving `target`; `stop()` ends it and waits."""
 
     def __init__(self, spec: Spec, target: str, port: int, env: dict[str, str]) -> None:
-        self.spec, self.url = spec, f"http://127.0.0.1:{port}"
+        self.spec = spec
         self.metrics_dir = tempfile.mkdtemp(prefix="shopapi-bench-metrics-")
         full_env = {
             **env,
-            "HOST": "127.0.0.1",
-            "PORT": str(port),
             "WEB_CONCURRENCY": str(spec.workers),
             "THREADS": str(spec.threads),
             "MAX_REQUESTS": "0",  # no worker restarts in the middle of a measurement
@@ -134,31 +129,19 @@ class Server:
                 p for p in (str(SCRIPTS), spec.pythonpath, env.get("PYTHONPATH", "")) if p
             ),
         }
-        self.process = subprocess.Popen(
-            COMMANDS[spec.name](spec, target, port),
-            cwd=ROOT,
-            env=full_env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
         try:
-            self._wait_until_up(target)
+            self.running = launch(
+                COMMANDS[spec.name](spec, target, port), full_env, port=port, wait=60
+            )
+        except ServerDidNotStart as error:
+            shutil.rmtree(self.metrics_dir, ignore_errors=True)
+            raise ServerDidNotStart(f"{spec.label}, serving {target}: {error}") from None
+        self.url, self.process = self.running.url, self.running.process
+        try:
+            self._warm()
         except BaseException:
             self.stop()  # never leave a server behind
             raise
-
-    def _wait_until_up(self, target: str) -> None:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.spec.label} exited while starting {target}")
-            try:
-                if requests.get(f"{self.url}/healthz", timeout=5).status_code == 200:
-                    self._warm()
-                    return
-            except requests.RequestException:  # not listening yet, or workers still importing
-                time.sleep(0.1)
-        raise RuntimeError(f"{self.spec.label} did not start {target}")
 
     def _warm(self) -> None:
         """A few requests on fresh connections, so every worker has imported and connected."""
@@ -166,9 +149,8 @@ class Server:
             requests.get(f"{self.url}/healthz", timeout=5)
 
     def worker_rss_mib(self) -> list[float]:
-        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
         sizes = []
-        for pid in children.read_text().split():
+        for pid in self.running.workers():
             try:
                 status = Path(f"/proc/{pid}/status").read_text()
             except FileNotFoundError:
@@ -180,8 +162,7 @@ class Server:
     def cpu_seconds(self) -> float:
         """CPU time used so far by the server's processes (user + system): what a request
         costs, whatever else the machine is doing meanwhile."""
-        pid = self.process.pid
-        pids = [str(pid), *Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+        pids = [self.process.pid, *self.running.workers()]
         ticks = 0
         for each in pids:
             try:
@@ -192,11 +173,5 @@ class Server:
         return ticks / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        self.running.stop(grace=60)
         shutil.rmtree(self.metrics_dir, ignore_errors=True)

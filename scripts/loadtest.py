@@ -20,26 +20,23 @@ import argparse
 import json
 import os
 import secrets
-import signal
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 from cryptography.fernet import Fernet
+from harness import ROOT, RunningServer, ServerDidNotStart, free_port, launch, scratch_database
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
-from support import free_port, scratch_database
 
-ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
 
-def start_server(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+def start_server(env: dict[str, str], log: Path, port: int) -> RunningServer:
+    """Migrations first, then the server, as `make serve` does; returns once it is ready."""
     subprocess.run(
         [str(BIN / "flask"), "--app", "app", "db", "upgrade"],
         cwd=ROOT,
@@ -47,33 +44,17 @@ def start_server(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
         check=True,
         capture_output=True,
     )
-    with log.open("wb") as fh:
-        process = subprocess.Popen(
-            [str(BIN / "python"), "-m", "shopapi.serving"],
-            cwd=ROOT,
-            env=env,
-            stdout=fh,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{env['PORT']}/readyz"
-    for _ in range(150):
-        try:
-            with urllib.request.urlopen(url, timeout=1):  # noqa: S310 - our own loopback server
-                return process
-        except OSError:
-            if process.poll() is not None:
-                raise SystemExit(f"the server exited:\n{log.read_text()}") from None
-            time.sleep(0.2)
-    process.kill()
-    raise SystemExit(f"the server did not start:\n{log.read_text()}")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.send_signal(signal.SIGTERM)  # graceful, as a deployment stops it
     try:
-        process.wait(timeout=40)
-    except subprocess.TimeoutExpired:
-        process.kill()
+        return launch(
+            [str(BIN / "python"), "-m", "shopapi.serving"],
+            env,
+            log_path=log,
+            port=port,
+            ready_path="/readyz",
+            wait=60,
+        )
+    except ServerDidNotStart as error:
+        raise SystemExit(str(error)) from None
 
 
 def check(database_url: str, journal: list[dict[str, Any]]) -> list[str]:
@@ -174,13 +155,13 @@ def main() -> int:
         "TOTP_ENCRYPTION_KEY": Fernet.generate_key().decode(),
         "DATABASE_URL": database_url,
         "INSTANCE_PATH": str(work / "instance"),
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
+        # Production makes new accounts viewers; the load test's clients also write.
+        "NEW_USER_ROLE": "editor",
     }
     env.pop("REDIS_URL", None)
     base = f"http://127.0.0.1:{port}"
     print(f"loadtest: make serve's server at {base}, database {make_url(database_url).database}")
-    server = start_server(env, work / "server.log")
+    server = start_server(env, work / "server.log", port)
     journal_path, prefix = work / "journal.json", work / "locust"
     try:
         locust = subprocess.run(
@@ -211,7 +192,7 @@ def main() -> int:
             text=True,
         )
     finally:
-        stop(server)
+        server.stop(grace=40)  # graceful, as a deployment stops it
     (work / "locust.log").write_text(locust.stdout + locust.stderr)
     if not journal_path.exists():
         print(locust.stdout[-4000:], locust.stderr[-4000:], sep="\n")

@@ -14,10 +14,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import pytest
-from conftest import ROOT
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from support import ROOT, absent
 
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 CHROMEDRIVER = Path(os.environ.get("CHROMEDRIVER_PATH", "/usr/bin/chromedriver"))
@@ -42,10 +41,10 @@ def require_browser() -> None:
     missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.exists()]
     if not missing:
         return
-    message = f"not installed: {', '.join(missing)} (apt-get install -y chromium chromium-driver)"
-    if os.environ.get("REQUIRE_BROWSER", "") not in ("", "0", "false", "no"):
-        pytest.fail(f"{message}; REQUIRE_BROWSER=1 makes the browser test mandatory")
-    pytest.skip(message)
+    absent(
+        f"not installed: {', '.join(missing)} (apt-get install -y chromium chromium-driver)",
+        "REQUIRE_BROWSER",
+    )
 
 
 @contextmanager

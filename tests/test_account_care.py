@@ -8,15 +8,20 @@ from typing import Any
 
 import pyotp
 import pytest
-from conftest import PASSWORD, Account, AuthActions, assert_problem, execute_sql, wrong_code
+from support import (
+    PASSWORD,
+    Account,
+    AuthActions,
+    assert_problem,
+    bearer,
+    create_product,
+    execute_sql,
+    wrong_code,
+)
 
 from shopapi.db import utcnow
 
 WRONG = "The password or the code is wrong."
-
-
-def _bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def _proof(account: Account, **changes: Any) -> dict[str, Any]:
@@ -39,13 +44,13 @@ def test_a_password_change_ends_every_other_session(client: Any, auth: AuthActio
     _, current = auth.sign_in(account)
     new = "a-brand-new-long-passphrase"
     r = client.post(
-        "/auth/password", json={**_proof(account), "new_password": new}, headers=_bearer(current)
+        "/auth/password", json={**_proof(account), "new_password": new}, headers=bearer(current)
     )
     assert r.status_code == 204
     assert not _can_log_in(client, account.username, account.password)
     assert _can_log_in(client, account.username, new)
-    assert client.get("/auth/me", headers=_bearer(current)).status_code == 200
-    assert_problem(client.get("/auth/me", headers=_bearer(other)), 401)
+    assert client.get("/auth/me", headers=bearer(current)).status_code == 200
+    assert_problem(client.get("/auth/me", headers=bearer(other)), 401)
 
 
 @pytest.mark.parametrize("new_password", ["password", "short", "my-{username}-secret"])
@@ -55,11 +60,11 @@ def test_a_weak_new_password_is_422_and_uses_nothing_up(
     account, token = auth.sign_in()
     proof = {"password": account.password, "recovery_code": account.recovery_codes[0]}
     body = {**proof, "new_password": new_password.format(username=account.username)}
-    r = client.post("/auth/password", json=body, headers=_bearer(token))
+    r = client.post("/auth/password", json=body, headers=bearer(token))
     assert list(assert_problem(r, 422)["errors"]) == ["new_password"]
     assert _can_log_in(client, account.username, account.password)
     # The recovery code was not used up: it still proves.
-    r = client.post("/auth/recovery-codes", json=proof, headers=_bearer(token))
+    r = client.post("/auth/recovery-codes", json=proof, headers=bearer(token))
     assert r.status_code == 200
 
 
@@ -88,19 +93,19 @@ def test_a_wrong_part_gets_one_403_and_uses_no_part_up(client: Any, auth: AuthAc
         {"password": account.password, "recovery_code": "zzzz-zzzz-zzzz-zzzz"},
         {"password": account.password, "otp": wrong_code(account.secret)},
     ]
-    answers = [client.post("/auth/recovery-codes", json=b, headers=_bearer(token)) for b in bodies]
+    answers = [client.post("/auth/recovery-codes", json=b, headers=bearer(token)) for b in bodies]
     details = [assert_problem(r, 403) for r in answers]
     assert all(d == details[0] for d in details) and details[0]["detail"] == WRONG
     right = client.post(
         "/auth/recovery-codes",
         json={"password": account.password, "recovery_code": code},
-        headers=_bearer(token),
+        headers=bearer(token),
     )
     assert right.status_code == 200  # the code survived the proof whose password was wrong
     again = client.post(
         "/auth/recovery-codes",
         json={"password": account.password, "recovery_code": code},
-        headers=_bearer(token),
+        headers=bearer(token),
     )
     assert_problem(again, 403)  # ... and a right proof used it up
 
@@ -115,7 +120,7 @@ def test_a_code_used_to_sign_in_does_not_prove_again(client: Any, auth: AuthActi
     r = client.post(
         "/auth/recovery-codes",
         json={"password": account.password, "otp": code},
-        headers=_bearer(token),
+        headers=bearer(token),
     )
     assert_problem(r, 403)
 
@@ -124,8 +129,8 @@ def test_wrong_proofs_count_toward_the_account_limits(client: Any, auth: AuthAct
     account, token = auth.sign_in()
     body = {"password": "not-the-password", "otp": wrong_code(account.secret)}
     for _ in range(10):
-        assert_problem(client.post("/auth/recovery-codes", json=body, headers=_bearer(token)), 403)
-    r = client.post("/auth/recovery-codes", json=_proof(account), headers=_bearer(token))
+        assert_problem(client.post("/auth/recovery-codes", json=body, headers=bearer(token)), 403)
+    r = client.post("/auth/recovery-codes", json=_proof(account), headers=bearer(token))
     assert int(assert_problem(r, 429)["status"]) == 429 and int(r.headers["Retry-After"]) > 0
     right = {"username": account.username, "password": account.password}
     assert_problem(client.post("/auth/login", json=right), 429)
@@ -133,7 +138,7 @@ def test_wrong_proofs_count_toward_the_account_limits(client: Any, auth: AuthAct
 
 def test_new_recovery_codes_replace_every_old_one(client: Any, auth: AuthActions) -> None:
     account, token = auth.sign_in()
-    r = client.post("/auth/recovery-codes", json=_proof(account), headers=_bearer(token))
+    r = client.post("/auth/recovery-codes", json=_proof(account), headers=bearer(token))
     codes = r.get_json()["recovery_codes"]
     assert len(codes) == 10 and not set(codes) & set(account.recovery_codes)
     for code, works in ((account.recovery_codes[1], False), (codes[0], True)):
@@ -143,7 +148,7 @@ def test_new_recovery_codes_replace_every_old_one(client: Any, auth: AuthActions
 
 
 def _start_replacement(client: Any, account: Account, token: str, **proof: Any) -> Any:
-    r = client.post("/auth/totp", json=proof or _proof(account), headers=_bearer(token))
+    r = client.post("/auth/totp", json=proof or _proof(account), headers=bearer(token))
     assert r.status_code == 200, r.get_json()
     return r.get_json()
 
@@ -162,12 +167,12 @@ def test_a_new_authenticator_replaces_the_old_once_confirmed(
     new_secret = started["totp"]["secret"]
     auth.sign_in(account)  # the old authenticator still works
     wrong = {"enrollment_token": started["enrollment_token"], "otp": wrong_code(new_secret)}
-    assert_problem(client.post("/auth/totp/confirm", json=wrong, headers=_bearer(token)), 403)
+    assert_problem(client.post("/auth/totp/confirm", json=wrong, headers=bearer(token)), 403)
     right = {"enrollment_token": started["enrollment_token"], "otp": pyotp.TOTP(new_secret).now()}
-    assert client.post("/auth/totp/confirm", json=right, headers=_bearer(token)).status_code == 204
-    assert_problem(client.post("/auth/totp/confirm", json=right, headers=_bearer(token)), 403)
-    assert_problem(client.get("/auth/me", headers=_bearer(other)), 401)
-    assert client.get("/auth/me", headers=_bearer(token)).status_code == 200
+    assert client.post("/auth/totp/confirm", json=right, headers=bearer(token)).status_code == 204
+    assert_problem(client.post("/auth/totp/confirm", json=right, headers=bearer(token)), 403)
+    assert_problem(client.get("/auth/me", headers=bearer(other)), 401)
+    assert client.get("/auth/me", headers=bearer(token)).status_code == 200
     old = client.post(
         "/auth/verify",
         json={"mfa_token": auth.login(account), "otp": pyotp.TOTP(account.secret).now()},
@@ -186,9 +191,9 @@ def test_an_enrollment_token_dies_after_five_wrong_codes(client: Any, auth: Auth
     secret = started["totp"]["secret"]
     body = {"enrollment_token": started["enrollment_token"], "otp": wrong_code(secret)}
     for _ in range(5):
-        assert_problem(client.post("/auth/totp/confirm", json=body, headers=_bearer(token)), 403)
+        assert_problem(client.post("/auth/totp/confirm", json=body, headers=bearer(token)), 403)
     body["otp"] = pyotp.TOTP(secret).now()
-    assert_problem(client.post("/auth/totp/confirm", json=body, headers=_bearer(token)), 403)
+    assert_problem(client.post("/auth/totp/confirm", json=body, headers=bearer(token)), 403)
 
 
 def test_a_foreign_or_expired_enrollment_token_is_403(
@@ -202,12 +207,12 @@ def test_a_foreign_or_expired_enrollment_token_is_403(
         "otp": pyotp.TOTP(started["totp"]["secret"]).now(),
     }
     assert_problem(
-        client.post("/auth/totp/confirm", json=right, headers=_bearer(stranger_token)), 403
+        client.post("/auth/totp/confirm", json=right, headers=bearer(stranger_token)), 403
     )
     execute_sql(
         app, "UPDATE totp_enrollments SET expires_at = :t", t=utcnow() - timedelta(seconds=1)
     )
-    assert_problem(client.post("/auth/totp/confirm", json=right, headers=_bearer(token)), 403)
+    assert_problem(client.post("/auth/totp/confirm", json=right, headers=bearer(token)), 403)
 
 
 def test_the_lost_phone_path(client: Any, auth: AuthActions) -> None:
@@ -224,11 +229,9 @@ def test_the_lost_phone_path(client: Any, auth: AuthActions) -> None:
     )
     new_secret = started["totp"]["secret"]
     confirm = {"enrollment_token": started["enrollment_token"], "otp": pyotp.TOTP(new_secret).now()}
-    assert (
-        client.post("/auth/totp/confirm", json=confirm, headers=_bearer(token)).status_code == 204
-    )
+    assert client.post("/auth/totp/confirm", json=confirm, headers=bearer(token)).status_code == 204
     account.secret, account.used_steps = new_secret, _now_step()
-    r = client.post("/auth/recovery-codes", json=_proof(account), headers=_bearer(token))
+    r = client.post("/auth/recovery-codes", json=_proof(account), headers=bearer(token))
     assert r.status_code == 200 and len(r.get_json()["recovery_codes"]) == 10
     auth.sign_in(account)
 
@@ -238,12 +241,10 @@ def test_deleting_the_account_frees_its_name_and_keeps_its_products(
 ) -> None:
     admin = auth.headers()
     account, token = auth.sign_in()
-    product = client.post(
-        "/api/products", json={"name": "Lamp", "price": 1, "quantity": 1}, headers=_bearer(token)
-    ).get_json()
-    r = client.delete("/auth/me", json=_proof(account), headers=_bearer(token))
+    product = create_product(client, bearer(token)).get_json()
+    r = client.delete("/auth/me", json=_proof(account), headers=bearer(token))
     assert r.status_code == 204
-    assert_problem(client.get("/auth/me", headers=_bearer(token)), 401)
+    assert_problem(client.get("/auth/me", headers=bearer(token)), 401)
     assert not _can_log_in(client, account.username, account.password)
     assert_problem(client.get(f"/admin/users/{account.id}", headers=admin), 404)
     history = client.get(f"/api/products/{product['id']}/history", headers=admin).get_json()
@@ -255,15 +256,13 @@ def test_deleting_the_account_frees_its_name_and_keeps_its_products(
 def test_the_highest_id_is_never_handed_out_again(client: Any, auth: AuthActions) -> None:
     auth.register()  # the admin
     account, token = auth.sign_in()
-    assert (
-        client.delete("/auth/me", json=_proof(account), headers=_bearer(token)).status_code == 204
-    )
+    assert client.delete("/auth/me", json=_proof(account), headers=bearer(token)).status_code == 204
     newcomer = auth.register()
     assert newcomer.id > account.id
 
 
 def test_the_last_admin_cannot_delete_itself(client: Any, auth: AuthActions) -> None:
     admin, token = auth.sign_in()
-    r = client.delete("/auth/me", json=_proof(admin), headers=_bearer(token))
+    r = client.delete("/auth/me", json=_proof(admin), headers=bearer(token))
     assert "last enabled admin" in assert_problem(r, 409)["detail"]
-    assert client.get("/auth/me", headers=_bearer(token)).status_code == 200
+    assert client.get("/auth/me", headers=bearer(token)).status_code == 200

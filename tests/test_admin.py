@@ -2,27 +2,25 @@
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pyotp
 import pytest
-from conftest import MARIADB_URL, AuthActions, assert_problem, wrong_code
 from sqlalchemy import create_engine, text
-from support import scratch_database
+from support import (
+    MARIADB_URL,
+    AuthActions,
+    assert_problem,
+    create_product,
+    scratch_database,
+    wrong_code,
+)
 
-from shopapi import create_app
-from shopapi.config import Settings
 from shopapi.db import upgrade
 
 USER_FIELDS = {"id", "username", "role", "disabled", "totp_confirmed", "locked", "created_at"}
-
-
-@pytest.fixture
-def admin(auth: AuthActions) -> dict[str, str]:
-    return auth.headers()
 
 
 def test_admins_page_through_accounts(
@@ -54,8 +52,7 @@ def test_bad_pages_are_422(client: Any, admin: dict[str, str], query: dict[str, 
 
 def test_a_products_cursor_is_no_users_cursor(client: Any, admin: dict[str, str]) -> None:
     for name in ("a", "b"):
-        body = {"name": name, "price": 1, "quantity": 1}
-        client.post("/api/products", json=body, headers=admin)
+        create_product(client, admin, name=name)
     cursor = client.get("/api/products?limit=1", headers=admin).get_json()["next_cursor"]
     r = client.get("/admin/users", query_string={"cursor": cursor}, headers=admin)
     assert list(assert_problem(r, 422)["errors"]) == ["cursor"]
@@ -193,7 +190,7 @@ def fresh_database_url(backend: str, tmp_path: Path) -> Iterator[str]:
 
 
 def test_an_upgraded_database_keeps_its_accounts_as_editors(
-    fresh_database_url: str, settings: Settings
+    fresh_database_url: str, make_app: Callable[..., Any]
 ) -> None:
     url = fresh_database_url
     upgrade(url, "0003")  # the release before roles
@@ -207,14 +204,11 @@ def test_an_upgraded_database_keeps_its_accounts_as_editors(
         )
     engine.dispose()
     upgrade(url)
-    app = create_app(dataclasses.replace(settings, database_url=url))
-    try:
-        auth = AuthActions(app.test_client())
-        newcomer, token = auth.sign_in()
-        me = app.test_client().get("/auth/me", headers={"Authorization": f"Bearer {token}"})
-        assert me.get_json()["role"] == "editor"  # no admin appears by itself
-        with app.extensions["db_engine"].connect() as conn:
-            roles = dict(conn.execute(text("SELECT username, role FROM users")).all())
-        assert roles == {"old_timer": "editor", newcomer.username: "editor"}
-    finally:
-        app.extensions["db_engine"].dispose()
+    app = make_app(database_url=url)
+    auth = AuthActions(app.test_client())
+    newcomer, token = auth.sign_in()
+    me = app.test_client().get("/auth/me", headers={"Authorization": f"Bearer {token}"})
+    assert me.get_json()["role"] == "editor"  # no admin appears by itself
+    with app.extensions["db_engine"].connect() as conn:
+        roles = dict(conn.execute(text("SELECT username, role FROM users")).all())
+    assert roles == {"old_timer": "editor", newcomer.username: "editor"}

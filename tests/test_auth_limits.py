@@ -2,31 +2,20 @@
 
 from __future__ import annotations
 
-import dataclasses
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-import redis
-from conftest import PASSWORD, REDIS_URL, AuthActions, assert_problem, unavailable
-
-from shopapi import create_app
-from shopapi.config import Settings
+from support import PASSWORD, REDIS_URL, AuthActions, assert_problem, shared_redis
 
 
 @pytest.fixture
-def limited(settings: Settings) -> Iterator[Any]:
+def limited(make_app: Callable[..., Any]) -> Any:
     """An app allowing 3 sign-in requests and 2 registrations per address and minute."""
-    app = create_app(
-        dataclasses.replace(
-            settings,
-            login_rate_limit_per_address="3/minute",
-            register_rate_limit_per_address="2/minute",
-        )
+    return make_app(
+        login_rate_limit_per_address="3/minute", register_rate_limit_per_address="2/minute"
     )
-    yield app
-    app.extensions["db_engine"].dispose()
 
 
 def _too_many(r: Any) -> None:
@@ -85,12 +74,8 @@ def test_default_budget_is_generous(client: Any) -> None:
 
 
 @pytest.fixture
-def redis_db() -> Any:
-    try:
-        store = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
-        store.flushdb()
-    except redis.RedisError as error:
-        unavailable("Redis", "REQUIRE_REDIS", error)
+def redis_db() -> Iterator[Any]:
+    store = shared_redis()
     yield store
     store.flushdb()
     store.close()
@@ -98,44 +83,31 @@ def redis_db() -> Any:
 
 @pytest.mark.redis
 def test_instances_sharing_redis_share_the_per_address_budget(
-    settings: Settings, redis_db: Any
+    make_app: Callable[..., Any], redis_db: Any
 ) -> None:
-    shared = dataclasses.replace(
-        settings, redis_url=REDIS_URL, login_rate_limit_per_address="3/minute"
-    )
-    first, second = create_app(shared), create_app(shared)
-    try:
-        one, two = first.test_client(), second.test_client()
-        body = {"username": "x_y_z", "password": "p"}
-        assert one.post("/auth/login", json=body).status_code == 401
-        assert two.post("/auth/login", json=body).status_code == 401
-        assert one.post("/auth/login", json=body).status_code == 401
-        _too_many(two.post("/auth/login", json=body))
-        _too_many(one.post("/auth/login", json=body))
-        assert redis_db.dbsize() > 0  # the count really lives in Redis
-    finally:
-        first.extensions["db_engine"].dispose()
-        second.extensions["db_engine"].dispose()
+    shared = {"redis_url": REDIS_URL, "login_rate_limit_per_address": "3/minute"}
+    one, two = make_app(**shared).test_client(), make_app(**shared).test_client()
+    body = {"username": "x_y_z", "password": "p"}
+    assert one.post("/auth/login", json=body).status_code == 401
+    assert two.post("/auth/login", json=body).status_code == 401
+    assert one.post("/auth/login", json=body).status_code == 401
+    _too_many(two.post("/auth/login", json=body))
+    _too_many(one.post("/auth/login", json=body))
+    assert redis_db.dbsize() > 0  # the count really lives in Redis
 
 
 @pytest.mark.redis
 def test_instances_sharing_redis_share_the_register_budget(
-    settings: Settings, redis_db: Any
+    make_app: Callable[..., Any], redis_db: Any
 ) -> None:
-    shared = dataclasses.replace(
-        settings, redis_url=REDIS_URL, register_rate_limit_per_address="2/minute"
+    shared = {"redis_url": REDIS_URL, "register_rate_limit_per_address": "2/minute"}
+    first, second = make_app(**shared), make_app(**shared)
+    AuthActions(first.test_client()).register()
+    AuthActions(second.test_client()).register()
+    r = first.test_client().post(
+        "/auth/register", json={"username": "third_one", "password": PASSWORD}
     )
-    first, second = create_app(shared), create_app(shared)
-    try:
-        AuthActions(first.test_client()).register()
-        AuthActions(second.test_client()).register()
-        r = first.test_client().post(
-            "/auth/register", json={"username": "third_one", "password": PASSWORD}
-        )
-        _too_many(r)
-    finally:
-        first.extensions["db_engine"].dispose()
-        second.extensions["db_engine"].dispose()
+    _too_many(r)
 
 
 def test_forwarded_for_is_ignored_without_trusted_proxies(limited: Any) -> None:
@@ -147,61 +119,45 @@ def test_forwarded_for_is_ignored_without_trusted_proxies(limited: Any) -> None:
     _too_many(spoofed)
 
 
-def test_forwarded_for_counts_behind_a_trusted_proxy(settings: Settings) -> None:
-    proxied = dataclasses.replace(
-        settings, trusted_proxies=1, login_rate_limit_per_address="3/minute"
+def test_forwarded_for_counts_behind_a_trusted_proxy(make_app: Callable[..., Any]) -> None:
+    app = make_app(trusted_proxies=1, login_rate_limit_per_address="3/minute")
+    client = app.test_client()
+    body = {"username": "x_y_z", "password": "p"}
+    first = {"X-Forwarded-For": "198.51.100.1"}
+    for _ in range(3):
+        client.post("/auth/login", json=body, headers=first)
+    _too_many(client.post("/auth/login", json=body, headers=first))
+    other = client.post("/auth/login", json=body, headers={"X-Forwarded-For": "198.51.100.2"})
+    assert other.status_code == 401
+
+
+def test_unreachable_redis_falls_back_to_local_limits(make_app: Callable[..., Any]) -> None:
+    app = make_app(redis_url="redis://127.0.0.1:1/0", login_rate_limit_per_address="3/minute")
+    client = app.test_client()
+    body = {"username": "x_y_z", "password": "p"}
+    for _ in range(3):
+        assert client.post("/auth/login", json=body).status_code == 401
+    _too_many(client.post("/auth/login", json=body))
+
+
+def test_ipv6_clients_are_counted_per_64_prefix_behind_a_trusted_proxy(
+    make_app: Callable[..., Any],
+) -> None:
+    app = make_app(trusted_proxies=1, login_rate_limit_per_address="3/minute")
+    client = app.test_client()
+    body = {"username": "x_y_z", "password": "p"}
+    # Addresses of one /64 (one subscriber's network) share one budget ...
+    one_network = ["2001:db8:5:7::1", "2001:db8:5:7::2", "2001:db8:5:7:ffff::9"]
+    for address in one_network:
+        r = client.post("/auth/login", json=body, headers={"X-Forwarded-For": address})
+        assert r.status_code == 401
+    _too_many(
+        client.post("/auth/login", json=body, headers={"X-Forwarded-For": "2001:db8:5:7::abcd"})
     )
-    app = create_app(proxied)
-    try:
-        client = app.test_client()
-        body = {"username": "x_y_z", "password": "p"}
-        first = {"X-Forwarded-For": "198.51.100.1"}
-        for _ in range(3):
-            client.post("/auth/login", json=body, headers=first)
-        _too_many(client.post("/auth/login", json=body, headers=first))
-        other = client.post("/auth/login", json=body, headers={"X-Forwarded-For": "198.51.100.2"})
-        assert other.status_code == 401
-    finally:
-        app.extensions["db_engine"].dispose()
-
-
-def test_unreachable_redis_falls_back_to_local_limits(settings: Settings) -> None:
-    broken = dataclasses.replace(
-        settings, redis_url="redis://127.0.0.1:1/0", login_rate_limit_per_address="3/minute"
-    )
-    app = create_app(broken)
-    try:
-        client = app.test_client()
-        body = {"username": "x_y_z", "password": "p"}
-        for _ in range(3):
-            assert client.post("/auth/login", json=body).status_code == 401
-        _too_many(client.post("/auth/login", json=body))
-    finally:
-        app.extensions["db_engine"].dispose()
-
-
-def test_ipv6_clients_are_counted_per_64_prefix_behind_a_trusted_proxy(settings: Settings) -> None:
-    proxied = dataclasses.replace(
-        settings, trusted_proxies=1, login_rate_limit_per_address="3/minute"
-    )
-    app = create_app(proxied)
-    try:
-        client = app.test_client()
-        body = {"username": "x_y_z", "password": "p"}
-        # Addresses of one /64 (one subscriber's network) share one budget ...
-        one_network = ["2001:db8:5:7::1", "2001:db8:5:7::2", "2001:db8:5:7:ffff::9"]
-        for address in one_network:
-            r = client.post("/auth/login", json=body, headers={"X-Forwarded-For": address})
-            assert r.status_code == 401
-        _too_many(
-            client.post("/auth/login", json=body, headers={"X-Forwarded-For": "2001:db8:5:7::abcd"})
-        )
-        # ... the next /64 has its own, and so does an IPv4 client.
-        for address in ("2001:db8:5:8::1", "198.51.100.4"):
-            r = client.post("/auth/login", json=body, headers={"X-Forwarded-For": address})
-            assert r.status_code == 401, address
-    finally:
-        app.extensions["db_engine"].dispose()
+    # ... the next /64 has its own, and so does an IPv4 client.
+    for address in ("2001:db8:5:8::1", "198.51.100.4"):
+        r = client.post("/auth/login", json=body, headers={"X-Forwarded-For": address})
+        assert r.status_code == 401, address
 
 
 def test_ipv4_clients_are_counted_per_address(limited: Any) -> None:

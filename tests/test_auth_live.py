@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import (
+from support import (
     HttpAuth,
     LiveServer,
     server_env,

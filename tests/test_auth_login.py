@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from conftest import PASSWORD, AuthActions, assert_problem, execute_sql, user_row
+from support import PASSWORD, AuthActions, assert_problem, execute_sql, user_row
 
-from shopapi import create_app
 from shopapi.config import Settings
 from shopapi.db import utcnow
 
@@ -117,8 +116,10 @@ def test_successful_logins_do_not_count_as_failures(client: Any, auth: AuthActio
     assert_problem(_login(client, account.username, account.password), 429)
 
 
-def test_password_hash_is_upgraded_when_parameters_change(settings: Settings) -> None:
-    old_app = create_app(settings)
+def test_password_hash_is_upgraded_when_parameters_change(
+    settings: Settings, make_app: Callable[..., Any]
+) -> None:
+    old_app = make_app()
     old = old_app.test_client()
     assert (
         old.post("/auth/register", json={"username": "judy", "password": PASSWORD}).status_code
@@ -127,20 +128,15 @@ def test_password_hash_is_upgraded_when_parameters_change(settings: Settings) ->
     before = user_row(old_app, "judy").password
     assert f"m={settings.argon2_memory_cost},t={settings.argon2_time_cost}," in before
 
-    stronger = dataclasses.replace(settings, argon2_time_cost=2, argon2_memory_cost=512)
-    new_app = create_app(stronger)
-    try:
-        new = new_app.test_client()
-        assert_problem(_login(new, "judy", "wrong-password-guess"), 401)
-        assert user_row(new_app, "judy").password == before  # only a right password rehashes
-        assert _login(new, "judy", PASSWORD).status_code == 200
-        after = user_row(new_app, "judy").password
-        assert after.startswith("$argon2id$") and "m=512,t=2," in after
-        assert _login(new, "judy", PASSWORD).status_code == 200
-        assert _login(old, "judy", PASSWORD).status_code == 200
-    finally:
-        old_app.extensions["db_engine"].dispose()
-        new_app.extensions["db_engine"].dispose()
+    new_app = make_app(argon2_time_cost=2, argon2_memory_cost=512)
+    new = new_app.test_client()
+    assert_problem(_login(new, "judy", "wrong-password-guess"), 401)
+    assert user_row(new_app, "judy").password == before  # only a right password rehashes
+    assert _login(new, "judy", PASSWORD).status_code == 200
+    after = user_row(new_app, "judy").password
+    assert after.startswith("$argon2id$") and "m=512,t=2," in after
+    assert _login(new, "judy", PASSWORD).status_code == 200
+    assert _login(old, "judy", PASSWORD).status_code == 200
 
 
 def test_the_lock_lifts_when_the_fifteen_minutes_are_over(

@@ -9,9 +9,9 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
-from conftest import PASSWORD, AuthActions, assert_problem, user_row
 from cryptography.fernet import Fernet
 from sqlalchemy import text
+from support import PASSWORD, AuthActions, assert_problem, user_row
 
 from shopapi.config import Settings
 from shopapi.security import normalise_recovery_code

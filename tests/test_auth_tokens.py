@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 import jwt
 import pytest
-from conftest import AuthActions, assert_problem, execute_sql, signed_with
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from support import AuthActions, assert_problem, create_product, execute_sql, signed_with
 
-from shopapi import create_app, signing
+from shopapi import signing
 from shopapi.config import Settings
 
 
@@ -253,17 +254,14 @@ def test_me_shows_the_signed_in_user(client: Any, auth: AuthActions) -> None:
 
 
 def test_logout_is_seen_by_every_instance(
-    client: Any, auth: AuthActions, settings: Settings
+    client: Any, auth: AuthActions, make_app: Callable[..., Any]
 ) -> None:
     _, token = auth.sign_in()
-    other = create_app(settings)
-    try:
-        headers = {"Authorization": f"Bearer {token}"}
-        assert other.test_client().get("/auth/me", headers=headers).status_code == 200
-        assert client.post("/auth/logout", headers=headers).status_code == 204
-        _refused(other.test_client(), headers)
-    finally:
-        other.extensions["db_engine"].dispose()
+    other = make_app()
+    headers = {"Authorization": f"Bearer {token}"}
+    assert other.test_client().get("/auth/me", headers=headers).status_code == 200
+    assert client.post("/auth/logout", headers=headers).status_code == 204
+    _refused(other.test_client(), headers)
 
 
 # Reads that check the account in the statement that reads their data, and requests that
@@ -288,9 +286,7 @@ def test_reads_refuse_an_ended_session_or_a_deleted_account(
 ) -> None:
     account, token = auth.sign_in()
     headers = {"Authorization": f"Bearer {token}"}
-    created = client.post(
-        "/api/products", json={"name": "Lamp", "price": "1.50", "quantity": 1}, headers=headers
-    )
+    created = create_product(client, headers)
     path = path.format(id=created.get_json()["id"])
     if why == "logged out":
         assert client.post("/auth/logout", headers=headers).status_code == 204

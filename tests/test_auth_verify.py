@@ -7,7 +7,7 @@ from typing import Any
 
 import pyotp
 import pytest
-from conftest import Account, AuthActions, assert_problem, execute_sql, settled_time, wrong_code
+from support import Account, AuthActions, assert_problem, execute_sql, settled_time, wrong_code
 
 from shopapi.db import utcnow
 

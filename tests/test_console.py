@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT, assert_problem
+from support import ROOT, assert_problem
 
 CONSOLE = ROOT / "src" / "shopapi" / "console"
 STATIC = CONSOLE / "static"

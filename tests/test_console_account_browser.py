@@ -2,8 +2,10 @@
 
 A person changes the password and signs in with the new one, replaces the recovery codes
 and signs in with a new one, signs out everywhere from the sessions page (another tab is
-signed out at its next action), and keeps working past the access token's lifetime: the
-console refreshes it, once for several requests refused together.
+signed out at its next action) or just one other session, replaces the authenticator by
+scanning the new QR code from the page (the old phone's codes stop working), deletes the
+account (nothing signs in as it afterwards), and keeps working past the access token's
+lifetime: the console refreshes it, once for several requests refused together.
 """
 
 from __future__ import annotations
@@ -14,12 +16,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pyotp
 import pytest
 from chromium import RequestLog, chromium, no_page_errors, same_origin_only
-from conftest import PASSWORD, LiveServer, server_env, start_server, stop_server
 from console_driver import Console, axe_source
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
+from support import PASSWORD, HttpAuth, LiveServer, server_env, start_server, stop_server
 
 from shopapi.config import Settings
 
@@ -246,6 +249,12 @@ def test_an_admin_changes_a_role_and_the_users_console_follows_at_its_next_page(
     console.on_page("Products")
     console.shows("No products yet.")
     assert not driver.find_elements(By.XPATH, "//a[.='New product']")
+    # Typing the new product's address: a notice of what the role allows, not a form.
+    driver.get(f"{console.base}/#/products/new")
+    console.on_page("New product")
+    console.shows("Your role (viewer) can't create products")
+    assert not driver.find_elements(By.XPATH, "//button[.='Create product']")
+    console.check("product-new-viewer")
 
     # Made an admin, the user finds the administration at the next page.
     driver.switch_to.window(admin_tab)
@@ -281,3 +290,85 @@ def test_an_admin_changes_a_role_and_the_users_console_follows_at_its_next_page(
     console.check("admin-events", docs=True)
     same_origin_only(seen.collect(), live_server.url)
     no_page_errors(driver, 422)
+
+
+def test_one_session_signed_out_a_new_authenticator_then_the_account_deleted(
+    console: Console, live_server: LiveServer, http_auth: HttpAuth
+) -> None:
+    driver = console.driver
+    seen = RequestLog(driver)
+    http_auth.register("owner")  # the first account is the admin, which may not leave
+    codes = console.sign_up("lena")
+    old_app = console.totp
+    assert old_app is not None
+    first = driver.current_window_handle
+    driver.switch_to.new_window("tab")
+    console.sign_in("lena", PASSWORD, codes[0])
+    console.on_page("Products")
+    second = driver.current_window_handle
+
+    # The first tab signs out the other session, and only that one.
+    driver.switch_to.window(first)
+    console.click("Your account")
+    console.click("Sessions")
+    console.on_page("Sessions")
+    assert len(console.rows("sessions")) == 2
+    console.find(
+        "//table[contains(@class, 'sessions')]//tr[not(.//strong)]//button", "the other session"
+    ).click()
+    assert "is signed out" in console.flash()
+    rows = console.rows("sessions")
+    assert len(rows) == 1 and "(this session)" in rows[0][0]
+    driver.switch_to.window(second)
+    console.click("Your account")
+    console.dialog("Sign in again")
+    driver.close()
+    driver.switch_to.window(first)
+
+    # A new phone: the new QR code scanned from the page, confirmed with its first code.
+    console.click("Replace authenticator")
+    console.on_page("Replace authenticator")
+    console.prove(PASSWORD, codes[1])
+    console.button("Continue").click()
+    console.on_page("Scan your new authenticator")
+    new_app = pyotp.parse_uri(console.scan_qr_code())
+    assert isinstance(new_app, pyotp.TOTP) and new_app.secret != old_app.secret
+    console.check("authenticator-scan", blur=SECRETS, docs=True)
+    console.fill("6-digit code from the new authenticator", new_app.now())
+    console.button("Confirm new authenticator").click()
+    console.on_page("Your account")
+    assert "new authenticator is set up" in console.flash()
+
+    # The old phone's code no longer signs in; the new phone's does.
+    console.click("Sign out")
+    console.on_page("Sign in")
+    console.fill("Username", "lena")
+    console.fill("Password", PASSWORD)
+    console.button("Continue").click()
+    console.fill("6-digit code from your authenticator app", old_app.now())
+    console.button("Sign in").click()
+    assert "wrong" in console.alert()
+    # The confirming code took this time step: the next step's code, accepted as drift.
+    console.fill("6-digit code from your authenticator app", new_app.at(time.time() + 30))
+    console.button("Sign in").click()
+    console.on_page("Products")
+
+    # Deleting the account: the proof and DELETE typed out; then nothing signs in.
+    console.click("Your account")
+    console.click("Delete account")
+    console.on_page("Delete account")
+    console.prove(PASSWORD, codes[2])
+    console.button("Delete my account").click()
+    assert "DELETE" in console.error_beside("Type DELETE to confirm")
+    assert console.value("Recovery code") == codes[2]
+    console.fill("Type DELETE to confirm", "DELETE")
+    console.check("delete-account")
+    console.button("Delete my account").click()
+    console.on_page("Sign in")
+    assert "account is deleted" in console.flash()
+    console.fill("Username", "lena")
+    console.fill("Password", PASSWORD)
+    console.button("Continue").click()
+    assert "wrong" in console.alert()
+    same_origin_only(seen.collect(), live_server.url)
+    no_page_errors(driver, 401)

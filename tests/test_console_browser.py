@@ -3,8 +3,10 @@
 A person registers, scans the QR code from the screen (the test decodes the picture and
 computes codes with pyotp, as a phone would), signs in, manages products while someone
 else edits the same ones through the API, and signs out; another works by keyboard only
-on a 360-pixel-wide phone. Every screen is checked with axe-core, and nothing the page
-loads or calls leaves the service's own origin.
+on a 360-pixel-wide phone. An admin changes roles, disables and enables an account,
+unlocks it and resets its authenticator, and the account's own console follows at its
+next action. Every screen is checked with axe-core, and nothing the page loads or calls
+leaves the service's own origin.
 """
 
 from __future__ import annotations
@@ -17,11 +19,11 @@ import pyotp
 import pytest
 import requests
 from chromium import RequestLog, chromium, no_page_errors, same_origin_only
-from conftest import PASSWORD, HttpAuth, LiveServer
 from console_driver import Console, axe_source
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
+from support import PASSWORD, HttpAuth, LiveServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
@@ -353,3 +355,97 @@ def test_keyboard_only_on_a_360_pixel_phone(console: Console, live_server: LiveS
 
     same_origin_only(requests_seen.collect(), live_server.url)
     no_page_errors(driver)
+
+
+def test_an_admin_disables_unlocks_and_resets_an_account_and_its_console_follows(
+    console: Console, live_server: LiveServer
+) -> None:
+    driver = console.driver
+    seen = RequestLog(driver)
+    console.sign_up("olga")  # the first account: an admin
+    admin_tab = driver.current_window_handle
+    driver.switch_to.new_window("tab")
+    codes = console.sign_up("pete")
+    old_app = console.totp
+    assert old_app is not None
+    user_tab = driver.current_window_handle
+    in_dialog = "//dialog//*[@role='alert' and contains(@class, 'alert')]"
+
+    # Disabled: the user's next action asks for a sign-in, which the service refuses.
+    driver.switch_to.window(admin_tab)
+    console.click("Administration")
+    console.on_page("Users")
+    console.click("pete")
+    console.on_page("pete")
+    console.button("Disable account").click()
+    console.shows("pete is disabled")
+    console.shows("State\ndisabled")
+    driver.switch_to.window(user_tab)
+    console.click("Your account")
+    console.dialog("Sign in again")
+    console.fill("Password", PASSWORD)
+    console.button("Continue").click()
+    assert "disabled" in console.find(in_dialog, "the refusal").text
+
+    # Enabled again, the same dialog signs in and the page carries on.
+    driver.switch_to.window(admin_tab)
+    console.button("Enable account").click()
+    console.shows("pete can sign in again")
+    driver.switch_to.window(user_tab)
+    console.button("Continue").click()
+    console.field("a recovery code").click()
+    console.fill("Recovery code", codes[0])
+    console.button("Sign in").click()
+    console.wait(lambda: not driver.find_elements(By.TAG_NAME, "dialog"))
+    console.shows("Username\npete")
+
+    # Someone guesses pete's password until the account locks: a new device is refused
+    # (pete's own tab is not: its device token vouches for it) until an admin unlocks.
+    for _ in range(10):
+        requests.post(
+            f"{live_server.url}/auth/login",
+            json={"username": "pete", "password": "a-guess-that-is-wrong"},
+            timeout=30,
+        )
+    driver.switch_to.new_window("tab")
+    new_device = driver.current_window_handle
+    driver.get(f"{live_server.url}/#/sign-in")
+    console.on_page("Sign in")
+    console.fill("Username", "pete")
+    console.fill("Password", PASSWORD)
+    console.button("Continue").click()
+    assert "Try again in" in console.alert()
+    driver.switch_to.window(admin_tab)
+    console.click("All users")
+    console.click("pete")
+    console.shows("locked")
+    console.check("admin-user-locked")
+    console.button("Unlock").click()
+    console.shows("failed attempts are forgotten")
+    driver.switch_to.window(new_device)
+    console.button("Continue").click()
+    console.field("a recovery code").click()
+    console.fill("Recovery code", codes[1])
+    console.button("Sign in").click()
+    console.on_page("Products")
+
+    # A reset authenticator: every session ends, the next sign-in shows a new QR code.
+    driver.switch_to.window(admin_tab)
+    console.button("Reset authenticator…").click()
+    console.dialog("Reset the authenticator of pete?")
+    console.button("Reset authenticator").click()
+    console.shows("pete's authenticator is reset")
+    driver.switch_to.window(user_tab)
+    console.click("Products")
+    console.dialog("Sign in again")
+    console.fill("Password", PASSWORD)
+    console.button("Continue").click()
+    new_app = pyotp.parse_uri(console.scan_qr_code())
+    assert isinstance(new_app, pyotp.TOTP) and new_app.secret != old_app.secret
+    console.check("sign-in-new-authenticator")
+    console.fill("6-digit code from your authenticator app", new_app.now())
+    console.button("Sign in").click()
+    console.wait(lambda: not driver.find_elements(By.TAG_NAME, "dialog"))
+    console.on_page("Products")
+    same_origin_only(seen.collect(), live_server.url)
+    no_page_errors(driver, 401, 403, 429)

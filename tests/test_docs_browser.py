@@ -6,10 +6,6 @@ REQUIRE_BROWSER=1 (as in CI), which turns their absence into a failure.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,14 +13,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-import requests
 from chromium import OUTPUT, RequestLog, chromium, severe_messages
-from conftest import ROOT, free_port
 from cryptography.fernet import Fernet
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
+from support import start_server, stop_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
@@ -44,53 +39,19 @@ def docs_server(tmp_path: Path) -> Iterator[str]:
 
     One backend is enough here: the page and its assets do not touch the database.
     """
-    port = free_port()
     env = {
-        **os.environ,
         "APP_ENV": "test",
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
         "JWT_SECRET_KEY": uuid.uuid4().hex + uuid.uuid4().hex,
         "TOTP_ENCRYPTION_KEY": Fernet.generate_key().decode(),
         "INSTANCE_PATH": str(tmp_path / "instance"),
         "DATABASE_URL": f"sqlite:///{tmp_path / 'docs.sqlite3'}",
         "REDIS_URL": "",
     }
-    url = f"http://127.0.0.1:{port}"
-    log_path = tmp_path / "server.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, str(ROOT / "app.py")],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+    server = start_server(env, tmp_path / "server.log")
     try:
-        _wait_until_up(url, process, log_path)
-        yield url
+        yield server.url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def _wait_until_up(url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"the server exited: {log_path.read_text(errors='replace')}")
-        try:
-            with requests.get(f"{url}/healthz", timeout=1) as response:
-                if response.status_code == 200:
-                    return
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.1)
-    pytest.fail(f"the server did not start: {log_path.read_text(errors='replace')}")
+        stop_server(server)
 
 
 @pytest.fixture

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import PASSWORD, AuthActions, assert_problem
 from cryptography.fernet import Fernet
-
-from shopapi import create_app
-from shopapi.config import Settings
+from support import PASSWORD, AuthActions, assert_problem
 
 JSON = "application/json"
 
@@ -86,23 +83,19 @@ def test_validation_names_every_bad_field(client: Any) -> None:
     assert all(isinstance(m, list) and m for m in body["errors"].values())
 
 
-def test_server_errors_never_show_internals(settings: Settings, client: Any) -> None:
+def test_server_errors_never_show_internals(make_app: Callable[..., Any], client: Any) -> None:
     """A TOTP key that was replaced without rotation makes secrets unreadable: 500, cleanly."""
     auth = AuthActions(client)
     account = auth.register()
-    lost_key = dataclasses.replace(settings, totp_encryption_keys=(Fernet.generate_key().decode(),))
-    broken = create_app(lost_key)
-    try:
-        r = broken.test_client().post(
-            "/auth/login", json={"username": account.username, "password": PASSWORD}
-        )
-        body = assert_problem(r, 500)
-        text = r.get_data(as_text=True)
-        for leak in ("Traceback", 'File "', "ValueError", "decrypt", "shopapi", "<html"):
-            assert leak not in text
-        assert set(body) == {"type", "title", "status", "detail"}
-    finally:
-        broken.extensions["db_engine"].dispose()
+    broken = make_app(totp_encryption_keys=(Fernet.generate_key().decode(),))
+    r = broken.test_client().post(
+        "/auth/login", json={"username": account.username, "password": PASSWORD}
+    )
+    body = assert_problem(r, 500)
+    text = r.get_data(as_text=True)
+    for leak in ("Traceback", 'File "', "ValueError", "decrypt", "shopapi", "<html"):
+        assert leak not in text
+    assert set(body) == {"type", "title", "status", "detail"}
 
 
 @pytest.mark.parametrize(

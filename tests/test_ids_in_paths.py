@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from conftest import AuthActions, assert_problem
+from support import AuthActions, assert_problem, create_product, product_body
 
 from shopapi.routing import at_most
 
@@ -44,10 +44,7 @@ def editor(auth: AuthActions) -> dict[str, str]:
 
 @pytest.fixture
 def product(client: Any, editor: dict[str, str]) -> dict[str, Any]:
-    body = {"name": "Lamp", "price": "1.00", "quantity": 1}
-    r = client.post("/api/products", json=body, headers=editor)
-    assert r.status_code == 201
-    created: dict[str, Any] = r.get_json()
+    created: dict[str, Any] = create_product(client, editor).get_json()
     return created
 
 
@@ -60,8 +57,7 @@ def test_other_spellings_of_a_product_id_are_404_and_change_nothing(
         path = f"/api/products/{raw}"
         assert_problem(client.get(path, headers=editor), 404)
         assert_problem(client.get(f"{path}/history", headers=editor), 404)
-        change = {"name": "Renamed", "price": "2.00", "quantity": 2}
-        assert_problem(client.put(path, json=change, headers=editor), 404)
+        assert_problem(client.put(path, json=product_body(name="Renamed"), headers=editor), 404)
         assert_problem(client.patch(path, json={"name": "Renamed"}, headers=editor), 404)
         assert_problem(client.delete(path, headers=editor), 404)
     after = client.get(f"/api/products/{product['id']}", headers=editor)

@@ -10,7 +10,7 @@ from typing import Any
 
 import jwt
 import pytest
-from conftest import AuthActions, assert_problem, signed_with
+from support import AuthActions, assert_problem, signed_with
 
 from shopapi import create_app, signing
 from shopapi.config import Settings

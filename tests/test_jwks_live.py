@@ -15,16 +15,22 @@ from pathlib import Path
 
 import jwt
 import pytest
-from conftest import (
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from support import (
     REDIS_URL,
     ROOT,
+    HttpAuth,
     LiveServer,
+    http_session,
+    loopback_address,
     scratch_mariadb,
+    server_env,
+    settings_for,
+    start_production,
     start_server,
+    stop_production,
     stop_server,
 )
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from scale_support import base_env, http_auth, http_session, start_production, stop_production
 
 pytestmark = [pytest.mark.e2e, pytest.mark.mariadb, pytest.mark.redis]
 JWKS = "/.well-known/jwks.json"
@@ -35,6 +41,11 @@ class Pair:
         self.a, self.b, self.secret = a, b, secret
 
 
+def http_auth(base: str) -> HttpAuth:
+    """A client of its own loopback address (so the per-address limits do not add up)."""
+    return HttpAuth(base, loopback_address())
+
+
 @pytest.fixture(scope="module")
 def pair(
     secrets_env: dict[str, str],
@@ -43,10 +54,9 @@ def pair(
 ) -> Iterator[Pair]:
     tmp = tmp_path_factory.mktemp("eddsa-pair")
     with scratch_mariadb() as url:
-        env = base_env(
-            url,
+        env = server_env(
+            settings_for(url, tmp / "instance", secrets_env),
             secrets_env,
-            tmp / "instance",
             REDIS_URL=REDIS_URL,
             JWT_ALGORITHM="EdDSA",
             JWT_PRIVATE_KEY_FILES=",".join(key_files),

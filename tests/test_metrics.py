@@ -6,15 +6,12 @@ test_metrics_live.py; here the app answers through Flask's test client.
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import PASSWORD, AuthActions, assert_problem, wrong_code
 from metrics_support import Figures
+from support import PASSWORD, AuthActions, assert_problem, wrong_code
 
-from shopapi import create_app
 from shopapi.config import ConfigError, Settings
 
 
@@ -24,21 +21,6 @@ def scrape(client: Any, address: str = "127.0.0.1") -> Figures:
     assert r.headers["Content-Type"].startswith("text/plain; version=0.0.4")
     assert r.headers["Cache-Control"] == "no-store"
     return Figures(r.get_data(as_text=True))
-
-
-@pytest.fixture
-def app_with(settings: Settings) -> Iterator[Any]:
-    """Build apps with changed settings; each is disposed of afterwards."""
-    apps: list[Any] = []
-
-    def build(**changes: Any) -> Any:
-        app = create_app(dataclasses.replace(settings, **changes))
-        apps.append(app)
-        return app
-
-    yield build
-    for app in apps:
-        app.extensions["db_engine"].dispose()
 
 
 @pytest.mark.parametrize(
@@ -59,9 +41,9 @@ def app_with(settings: Settings) -> Iterator[Any]:
     ],
 )
 def test_metrics_are_answered_only_to_the_allowed_networks(
-    app_with: Any, address: str, networks: tuple[str, ...], answer: int
+    make_app: Any, address: str, networks: tuple[str, ...], answer: int
 ) -> None:
-    client = app_with(metrics_allowed_networks=networks).test_client()
+    client = make_app(metrics_allowed_networks=networks).test_client()
     r = client.get("/metrics", environ_base={"REMOTE_ADDR": address})
     if answer == 404:
         body = assert_problem(r, 404)
@@ -72,8 +54,8 @@ def test_metrics_are_answered_only_to_the_allowed_networks(
         assert "shopapi_build_info" in r.get_data(as_text=True)
 
 
-def test_a_forwarded_for_header_is_ignored_without_trusted_proxies(app_with: Any) -> None:
-    client = app_with(metrics_allowed_networks=("127.0.0.0/8",)).test_client()
+def test_a_forwarded_for_header_is_ignored_without_trusted_proxies(make_app: Any) -> None:
+    client = make_app(metrics_allowed_networks=("127.0.0.0/8",)).test_client()
     r = client.get(
         "/metrics",
         headers={"X-Forwarded-For": "127.0.0.1"},
@@ -82,8 +64,8 @@ def test_a_forwarded_for_header_is_ignored_without_trusted_proxies(app_with: Any
     assert_problem(r, 404)
 
 
-def test_with_metrics_off_there_is_no_metrics_page(app_with: Any) -> None:
-    client = app_with(metrics_enabled=False).test_client()
+def test_with_metrics_off_there_is_no_metrics_page(make_app: Any) -> None:
+    client = make_app(metrics_enabled=False).test_client()
     assert_problem(client.get("/metrics"), 404)
     assert "/metrics" not in client.get("/openapi.json").get_json()["paths"]
     assert client.get("/healthz").status_code == 200
@@ -140,8 +122,8 @@ def test_wrong_proofs_in_account_care_count_as_failures(client: Any) -> None:
     assert after.moved(before, "shopapi_lockouts_total") == 0
 
 
-def test_an_unreachable_database_counts_its_503s(app_with: Any) -> None:
-    client = app_with(database_url="mysql+pymysql://root@127.0.0.1:1/x").test_client()
+def test_an_unreachable_database_counts_its_503s(make_app: Any) -> None:
+    client = make_app(database_url="mysql+pymysql://root@127.0.0.1:1/x").test_client()
     before = scrape(client)
     assert_problem(client.get("/readyz"), 503)
     assert_problem(client.post("/auth/login", json={"username": "abc", "password": "pw"}), 503)
@@ -170,8 +152,8 @@ def test_sessions_ended_are_counted_by_reason(client: Any) -> None:
     assert after.moved(before, "shopapi_sessions_ended_total") == 2
 
 
-def test_with_redis_unreachable_limits_are_counted_in_memory_and_say_so(app_with: Any) -> None:
-    client = app_with(redis_url="redis://127.0.0.1:1/0").test_client()
+def test_with_redis_unreachable_limits_are_counted_in_memory_and_say_so(make_app: Any) -> None:
+    client = make_app(redis_url="redis://127.0.0.1:1/0").test_client()
     before = scrape(client)
     for _ in range(2):
         r = client.post("/auth/login", json={"username": "nobody_here", "password": "pw-pw-pw"})

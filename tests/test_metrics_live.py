@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
-import subprocess
-import sys
 import time
 import uuid
 from collections import Counter
@@ -22,19 +19,24 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import PASSWORD, REDIS_URL, ROOT, LiveServer, wrong_code
 from metrics_support import Figures
-from scale_support import (
-    base_env,
-    http_auth,
+from support import (
+    PASSWORD,
+    REDIS_URL,
+    HttpAuth,
+    LiveServer,
     http_session,
+    loopback_address,
+    migrated_sqlite,
+    server_env,
+    settings_for,
     shared_redis,
     start_production,
     stop_production,
+    wrong_code,
 )
 
 from shopapi.config import Settings
-from shopapi.db import upgrade
 
 pytestmark = pytest.mark.e2e
 SLOW_ARGON2 = {"ARGON2_TIME_COST": "15000", "ARGON2_MEMORY_COST": "256"}
@@ -56,14 +58,9 @@ def scrape(base: str, **headers: str) -> Figures:
     return Figures(r.text)
 
 
-def workers(server: LiveServer) -> set[int]:
-    pid = server.process.pid
-    return {int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
-
-
 def replace_every_worker(server: LiveServer) -> None:
     """SIGKILL each worker in turn and wait until the server has started its successor."""
-    for victim in sorted(workers(server)):
+    for victim in sorted(server.workers()):
         started = server.log().count("Started worker-")
         os.kill(victim, signal.SIGKILL)
         deadline = time.monotonic() + 60
@@ -107,12 +104,8 @@ class Script:
 @pytest.fixture
 def server(settings: Settings, secrets_env: dict[str, str], tmp_path: Path) -> Iterator[LiveServer]:
     shared_redis()  # per-address limits shared by the workers, as in a deployment
-    env = base_env(
-        settings.database_url,
-        secrets_env,
-        tmp_path / "instance",
-        REDIS_URL=REDIS_URL,
-        REGISTER_RATE_LIMIT_PER_ADDRESS="2/minute",
+    env = server_env(
+        settings, secrets_env, REDIS_URL=REDIS_URL, REGISTER_RATE_LIMIT_PER_ADDRESS="2/minute"
     )
     server = start_production(env, tmp_path / "server.log", workers=2)
     yield server
@@ -123,7 +116,7 @@ def test_counters_move_as_the_requests_say_and_survive_every_worker_restart(
     server: LiveServer, backend: str
 ) -> None:
     before = scrape(server.url)
-    auth = http_auth(server.url)
+    auth = HttpAuth(server.url, loopback_address())
     account = auth.register()
     script = Script(server.url)
     script.login(account.username, "not-" + PASSWORD, 401)
@@ -202,7 +195,7 @@ def test_counters_move_as_the_requests_say_and_survive_every_worker_restart(
 def test_a_dead_worker_leaves_no_request_in_flight_nor_connection_in_use(
     settings: Settings, secrets_env: dict[str, str], tmp_path: Path
 ) -> None:
-    env = base_env(settings.database_url, secrets_env, tmp_path / "instance", **SLOW_ARGON2)
+    env = server_env(settings, secrets_env, **SLOW_ARGON2)
     server = start_production(env, tmp_path / "server.log", workers=2)
     try:
         body = {"username": f"nobody_{uuid.uuid4().hex[:8]}", "password": "not-the-password"}
@@ -232,12 +225,7 @@ def test_a_restarted_server_starts_its_figures_from_zero(
     settings: Settings, secrets_env: dict[str, str], tmp_path: Path
 ) -> None:
     folder = tmp_path / "metrics"
-    env = base_env(
-        settings.database_url,
-        secrets_env,
-        tmp_path / "instance",
-        PROMETHEUS_MULTIPROC_DIR=str(folder),
-    )
+    env = server_env(settings, secrets_env, PROMETHEUS_MULTIPROC_DIR=str(folder))
     for _run in range(2):
         server = start_production(env, tmp_path / "server.log", workers=2)
         try:
@@ -258,36 +246,14 @@ def test_a_restarted_server_starts_its_figures_from_zero(
 
 def serve_on(host: str, env: dict[str, str], log_path: Path) -> LiveServer:
     """The production server, one worker, listening on `host` (an IPv6 address too)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family) as s:
-        s.bind((host, 0))
-        port = s.getsockname()[1]
-    url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
-    full_env = {**os.environ, **env, "HOST": host, "PORT": str(port), "WEB_CONCURRENCY": "1"}
-    with log_path.open("wb") as log_file:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "shopapi.serving"],
-            cwd=ROOT,
-            env=full_env,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-    server = LiveServer(url, process, log_path)
-    deadline = time.monotonic() + 60
-    while "Started worker-" not in server.log():
-        if process.poll() is not None or time.monotonic() > deadline:
-            stop_production(server)
-            raise RuntimeError(f"server did not start: {server.log()}")
-        time.sleep(0.1)
-    return server
+    return start_production(env, log_path, workers=1, host=host)
 
 
 @pytest.fixture
 def env(secrets_env: dict[str, str], tmp_path: Path) -> dict[str, str]:
     """A scratch SQLite database: who may read the metrics does not depend on the backend."""
-    url = f"sqlite:///{tmp_path / 'metrics.sqlite3'}"
-    upgrade(url)
-    return base_env(url, secrets_env, tmp_path / "instance")
+    url = migrated_sqlite(tmp_path / "metrics.sqlite3")
+    return server_env(settings_for(url, tmp_path / "instance", secrets_env), secrets_env)
 
 
 def test_over_ipv6_the_loopback_may_read_and_others_may_not(

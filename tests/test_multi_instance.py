@@ -14,36 +14,35 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import (
+from support import (
     REDIS_URL,
     HttpAuth,
     LiveServer,
-    scratch_mariadb,
-    start_server,
-    stop_server,
-    wrong_code,
-)
-from scale_support import (
-    base_env,
-    http_auth,
+    create_product,
     http_session,
     is_problem,
     loopback_address,
+    product_body,
+    scratch_mariadb,
+    server_env,
+    settings_for,
     shared_redis,
     start_production,
+    start_server,
     stop_production,
+    stop_server,
+    wrong_code,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.mariadb, pytest.mark.redis]
 PER_ADDRESS = 5
-PRODUCT = {"name": "Walnut shelf", "description": None, "price": "129.00", "quantity": 4}
 
 
 class Pair:
     def __init__(self, a: LiveServer, b: LiveServer, redis: Any) -> None:
         self.a, self.b, self.redis = a, b, redis
         # The database's first account: its admin.
-        self.admin = http_auth(a.url).register()
+        self.admin = HttpAuth(a.url, loopback_address()).register()
 
     def alternate(self) -> Iterator[str]:
         return itertools.cycle([self.a.url, self.b.url])
@@ -54,10 +53,9 @@ def pair(secrets_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) 
     redis = shared_redis()
     tmp = tmp_path_factory.mktemp("pair")
     with scratch_mariadb() as url:
-        env = base_env(
-            url,
+        env = server_env(
+            settings_for(url, tmp / "instance", secrets_env),
             secrets_env,
-            tmp / "instance",
             REDIS_URL=REDIS_URL,
             LOGIN_RATE_LIMIT_PER_ADDRESS=f"{PER_ADDRESS}/minute",
         )
@@ -91,7 +89,7 @@ def _verify(base: str, mfa_token: str, code: str) -> requests.Response:
 
 
 def test_a_token_logged_out_on_a_is_refused_on_b(pair: Pair) -> None:
-    auth = http_auth(pair.a.url)
+    auth = HttpAuth(pair.a.url, loopback_address())
     _account, token = auth.sign_in()
     headers = {"Authorization": f"Bearer {token}"}
     http = auth.http
@@ -103,7 +101,7 @@ def test_a_token_logged_out_on_a_is_refused_on_b(pair: Pair) -> None:
 
 
 def test_a_totp_code_used_on_a_is_refused_on_b(pair: Pair) -> None:
-    auth = http_auth(pair.a.url)
+    auth = HttpAuth(pair.a.url, loopback_address())
     account = auth.register()
     code = account.next_code()
     first = _verify(pair.a.url, auth.login(account), code)
@@ -114,7 +112,7 @@ def test_a_totp_code_used_on_a_is_refused_on_b(pair: Pair) -> None:
 
 
 def test_an_mfa_token_used_on_a_is_dead_on_b(pair: Pair) -> None:
-    auth = http_auth(pair.a.url)
+    auth = HttpAuth(pair.a.url, loopback_address())
     account = auth.register()
     mfa_token = auth.login(account)
     assert _verify(pair.a.url, mfa_token, account.next_code()).status_code == 200
@@ -123,7 +121,7 @@ def test_an_mfa_token_used_on_a_is_dead_on_b(pair: Pair) -> None:
 
 
 def test_wrong_codes_on_a_and_b_together_kill_an_mfa_token(pair: Pair) -> None:
-    auth = http_auth(pair.a.url)
+    auth = HttpAuth(pair.a.url, loopback_address())
     account = auth.register()
     mfa_token = auth.login(account)
     for base in itertools.islice(pair.alternate(), 5):
@@ -134,7 +132,7 @@ def test_wrong_codes_on_a_and_b_together_kill_an_mfa_token(pair: Pair) -> None:
 
 
 def test_password_failures_on_a_and_b_count_together(pair: Pair) -> None:
-    auth = http_auth(pair.a.url)
+    auth = HttpAuth(pair.a.url, loopback_address())
     account = auth.register()
     body = {"username": account.username, "password": account.password + "-wrong"}
     # Each attempt from its own address: the account's limit holds whatever the address.
@@ -149,7 +147,7 @@ def test_password_failures_on_a_and_b_count_together(pair: Pair) -> None:
 
 
 def test_wrong_codes_on_a_and_b_count_together_per_account(pair: Pair) -> None:
-    auth = http_auth(pair.a.url)
+    auth = HttpAuth(pair.a.url, loopback_address())
     account = auth.register()
     bases = pair.alternate()
     wrong = 0
@@ -184,7 +182,7 @@ def test_the_per_address_limit_counts_on_a_and_b_together_through_redis(pair: Pa
 
 @pytest.fixture
 def signed_in(pair: Pair) -> tuple[requests.Session, dict[str, str]]:
-    auth = http_auth(pair.a.url)
+    auth = HttpAuth(pair.a.url, loopback_address())
     _account, token = auth.sign_in()
     return auth.http, {"Authorization": f"Bearer {token}"}
 
@@ -196,18 +194,18 @@ def test_an_idempotency_key_used_on_a_returns_the_same_product_on_b(
     keyed = {**headers, "Idempotency-Key": str(uuid.uuid4())}
     name = f"Shelf {uuid.uuid4().hex[:8]}"
     first = http.post(
-        f"{pair.a.url}/api/products", json={**PRODUCT, "name": name}, headers=keyed, timeout=30
+        f"{pair.a.url}/api/products", json=product_body(name=name), headers=keyed, timeout=30
     )
     assert first.status_code == 201, first.text
     retry = http.post(
-        f"{pair.b.url}/api/products", json={**PRODUCT, "name": name}, headers=keyed, timeout=30
+        f"{pair.b.url}/api/products", json=product_body(name=name), headers=keyed, timeout=30
     )
     assert retry.status_code == 201, retry.text
     assert retry.json() == first.json()
     assert retry.headers["Location"] == first.headers["Location"]
     other_body = http.post(
         f"{pair.b.url}/api/products",
-        json={**PRODUCT, "name": name + " bis"},
+        json=product_body(name=name + " bis"),
         headers=keyed,
         timeout=30,
     )
@@ -235,7 +233,8 @@ def test_concurrent_if_match_writers_on_a_and_b_have_exactly_one_winner(
     pair: Pair, signed_in: tuple[requests.Session, dict[str, str]]
 ) -> None:
     http, headers = signed_in
-    created = http.post(f"{pair.a.url}/api/products", json=PRODUCT, headers=headers, timeout=30)
+    body = product_body()
+    created = http.post(f"{pair.a.url}/api/products", json=body, headers=headers, timeout=30)
     assert created.status_code == 201, created.text
     location = created.headers["Location"]
     writers = 8
@@ -246,7 +245,7 @@ def test_concurrent_if_match_writers_on_a_and_b_have_exactly_one_winner(
         if i % 4 == 3:  # some replace the whole product, the others patch it
             return session.put(
                 f"{base}{location}",
-                json={**PRODUCT, "quantity": 100 + i},
+                json=product_body(quantity=100 + i),
                 headers={**headers, "If-Match": '"1"'},
                 timeout=60,
             )
@@ -272,19 +271,19 @@ def test_concurrent_if_match_writers_on_a_and_b_have_exactly_one_winner(
         ("create", 1),
         ("update", 2),
     ]
-    assert history["items"][1]["changes"]["quantity"] == [4, winner["quantity"]]
+    assert history["items"][1]["changes"]["quantity"] == [body["quantity"], winner["quantity"]]
 
 
 def test_a_role_changed_through_a_is_enforced_by_b(pair: Pair) -> None:
-    _, admin_token = http_auth(pair.a.url).sign_in(pair.admin)
+    _, admin_token = HttpAuth(pair.a.url, loopback_address()).sign_in(pair.admin)
     admin = {"Authorization": f"Bearer {admin_token}"}
-    user, token = http_auth(pair.a.url).sign_in()
+    user, token = HttpAuth(pair.a.url, loopback_address()).sign_in()
     headers = {"Authorization": f"Bearer {token}"}
     http = http_session()
-    assert http.post(f"{pair.b.url}/api/products", json=PRODUCT, headers=headers).status_code == 201
+    create_product(http, headers, pair.b.url)
     r = http.patch(f"{pair.a.url}/admin/users/{user.id}", json={"role": "viewer"}, headers=admin)
     assert r.status_code == 200
-    refused = http.post(f"{pair.b.url}/api/products", json=PRODUCT, headers=headers)
+    refused = http.post(f"{pair.b.url}/api/products", json=product_body(), headers=headers)
     assert is_problem(refused, 403)
     assert http.get(f"{pair.b.url}/api/products", headers=headers).status_code == 200
     r = http.patch(f"{pair.a.url}/admin/users/{user.id}", json={"disabled": True}, headers=admin)
@@ -293,7 +292,7 @@ def test_a_role_changed_through_a_is_enforced_by_b(pair: Pair) -> None:
 
 
 def test_a_refresh_token_reused_on_b_ends_the_session_refreshed_on_a(pair: Pair) -> None:
-    auth = http_auth(pair.a.url)
+    auth = HttpAuth(pair.a.url, loopback_address())
     account = auth.register()
     verified = _verify(pair.a.url, auth.login(account), account.next_code()).json()
     http = http_session()
@@ -311,7 +310,7 @@ def test_a_refresh_token_reused_on_b_ends_the_session_refreshed_on_a(pair: Pair)
 
 
 def test_racing_refreshes_on_a_and_b_have_exactly_one_winner(pair: Pair) -> None:
-    auth = http_auth(pair.a.url)
+    auth = HttpAuth(pair.a.url, loopback_address())
     account = auth.register()
     verified = _verify(pair.a.url, auth.login(account), account.next_code()).json()
     body = {"refresh_token": verified["refresh_token"]}

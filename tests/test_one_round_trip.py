@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import AuthActions, statements_sent
+from support import AuthActions, create_product, statements_sent
 
 
 @pytest.mark.parametrize(
@@ -22,8 +22,7 @@ def test_an_authenticated_read_sends_one_statement(
     app: Any, client: Any, auth: AuthActions, path: str
 ) -> None:
     headers = auth.headers()
-    body = {"name": "Lamp", "price": "1.50", "quantity": 1}
-    product = client.post("/api/products", json=body, headers=headers).get_json()
+    product = create_product(client, headers).get_json()
     url = path.format(id=product["id"])
     assert client.get(url, headers=headers).status_code == 200  # connections are warm
     with statements_sent(app) as sent:

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
 import re
+from collections.abc import Callable
 from typing import Any
 
-from conftest import assert_problem
-
-from shopapi import create_app
-from shopapi.config import Settings
+from support import assert_problem
 
 AUTH_PATHS = {"/auth/register", "/auth/login", "/auth/verify", "/auth/logout", "/auth/me"}
 
@@ -24,20 +21,16 @@ def test_readyz_when_the_database_answers(client: Any) -> None:
     assert client.get("/readyz").status_code == 200
 
 
-def test_readyz_when_the_database_is_unreachable(settings: Settings) -> None:
-    gone = dataclasses.replace(settings, database_url="mysql+pymysql://root@127.0.0.1:1/x")
-    app = create_app(gone)
-    try:
-        client = app.test_client()
-        assert client.get("/healthz").status_code == 200  # the process itself is fine
-        r = client.get("/readyz")
-        assert_problem(r, 503)
-        assert int(r.headers["Retry-After"]) > 0
-        # a request that needs the database says so, too
-        r = client.post("/auth/login", json={"username": "abc", "password": "secret-pw"})
-        assert_problem(r, 503)
-    finally:
-        app.extensions["db_engine"].dispose()
+def test_readyz_when_the_database_is_unreachable(make_app: Callable[..., Any]) -> None:
+    app = make_app(database_url="mysql+pymysql://root@127.0.0.1:1/x")
+    client = app.test_client()
+    assert client.get("/healthz").status_code == 200  # the process itself is fine
+    r = client.get("/readyz")
+    assert_problem(r, 503)
+    assert int(r.headers["Retry-After"]) > 0
+    # a request that needs the database says so, too
+    r = client.post("/auth/login", json={"username": "abc", "password": "secret-pw"})
+    assert_problem(r, 503)
 
 
 def test_openapi_lists_every_auth_path(client: Any) -> None:

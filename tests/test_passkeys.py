@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from conftest import Account, AuthActions, assert_problem, execute_sql, wrong_code
+from support import Account, AuthActions, assert_problem, bearer, execute_sql, wrong_code
 from webauthn_device import SoftPasskey, b64url
 
 from shopapi.db import utcnow
@@ -14,16 +14,12 @@ from shopapi.db import utcnow
 ORIGIN = "http://localhost:5000"  # the default WEBAUTHN_ORIGINS of the tests' settings
 
 
-def _bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
 def _proof(account: Account) -> dict[str, str]:
     return {"password": account.password, "recovery_code": account.recovery_codes.pop()}
 
 
 def _creation_options(client: Any, account: Account, token: str) -> dict[str, Any]:
-    r = client.post("/auth/passkeys/options", json=_proof(account), headers=_bearer(token))
+    r = client.post("/auth/passkeys/options", json=_proof(account), headers=bearer(token))
     assert r.status_code == 200, r.get_json()
     body: dict[str, Any] = r.get_json()
     return body
@@ -35,7 +31,7 @@ def _add(
     device = SoftPasskey(origin)
     credential = device.create(_creation_options(client, account, token))
     r = client.post(
-        "/auth/passkeys", json={"name": name, "credential": credential}, headers=_bearer(token)
+        "/auth/passkeys", json={"name": name, "credential": credential}, headers=bearer(token)
     )
     assert r.status_code == 201, r.get_json()
     return device, int(r.get_json()["id"])
@@ -62,7 +58,7 @@ def _verify(client: Any, mfa_token: str, assertion: dict[str, Any]) -> Any:
 
 
 def _events(client: Any, token: str) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = client.get("/auth/events", headers=_bearer(token)).get_json()[
+    items: list[dict[str, Any]] = client.get("/auth/events", headers=bearer(token)).get_json()[
         "items"
     ]
     return items
@@ -86,8 +82,8 @@ def test_a_passkey_signs_in_and_the_log_says_so(
     r = _verify(client, login["mfa_token"], device.get(options))
     assert r.status_code == 200, r.get_json()
     new_token = r.get_json()["access_token"]
-    assert client.get("/auth/me", headers=_bearer(new_token)).get_json()["id"] == account.id
-    (item,) = client.get("/auth/passkeys", headers=_bearer(new_token)).get_json()["items"]
+    assert client.get("/auth/me", headers=bearer(new_token)).get_json()["id"] == account.id
+    (item,) = client.get("/auth/passkeys", headers=bearer(new_token)).get_json()["items"]
     assert item["id"] == passkey_id and item["name"] == "Blue key"
     assert item["last_used_at"] is not None
     events = _events(client, new_token)
@@ -100,22 +96,20 @@ def test_passkeys_are_listed_renamed_and_removed_with_a_proof(
     client: Any, signed_in: tuple[Account, str]
 ) -> None:
     account, token = signed_in
-    assert client.get("/auth/passkeys", headers=_bearer(token)).get_json() == {"items": []}
+    assert client.get("/auth/passkeys", headers=bearer(token)).get_json() == {"items": []}
     device, first = _add(client, account, token, "Laptop")
     _, second = _add(client, account, token, "Phone")
     names = [
-        p["name"] for p in client.get("/auth/passkeys", headers=_bearer(token)).get_json()["items"]
+        p["name"] for p in client.get("/auth/passkeys", headers=bearer(token)).get_json()["items"]
     ]
     assert names == ["Laptop", "Phone"]
-    r = client.patch(f"/auth/passkeys/{first}", json={"name": "Old laptop"}, headers=_bearer(token))
+    r = client.patch(f"/auth/passkeys/{first}", json={"name": "Old laptop"}, headers=bearer(token))
     assert r.status_code == 200 and r.get_json()["name"] == "Old laptop"
     wrong = {"password": account.password, "otp": wrong_code(account.secret)}
-    assert_problem(
-        client.delete(f"/auth/passkeys/{first}", json=wrong, headers=_bearer(token)), 403
-    )
-    r = client.delete(f"/auth/passkeys/{first}", json=_proof(account), headers=_bearer(token))
+    assert_problem(client.delete(f"/auth/passkeys/{first}", json=wrong, headers=bearer(token)), 403)
+    r = client.delete(f"/auth/passkeys/{first}", json=_proof(account), headers=bearer(token))
     assert r.status_code == 204
-    items = client.get("/auth/passkeys", headers=_bearer(token)).get_json()["items"]
+    items = client.get("/auth/passkeys", headers=bearer(token)).get_json()["items"]
     assert [p["id"] for p in items] == [second]
     # The removed passkey no longer signs in, even over the options of the one left.
     login = _login(client, account)
@@ -131,25 +125,25 @@ def test_another_accounts_passkey_is_404_and_untouched(client: Any, auth: AuthAc
     _, passkey_id = _add(client, owner, owner_token)
     other, other_token = auth.sign_in()
     r = client.delete(
-        f"/auth/passkeys/{passkey_id}", json=_proof(other), headers=_bearer(other_token)
+        f"/auth/passkeys/{passkey_id}", json=_proof(other), headers=bearer(other_token)
     )
     assert_problem(r, 404)
     r = client.patch(
-        f"/auth/passkeys/{passkey_id}", json={"name": "mine"}, headers=_bearer(other_token)
+        f"/auth/passkeys/{passkey_id}", json={"name": "mine"}, headers=bearer(other_token)
     )
     assert_problem(r, 404)
-    items = client.get("/auth/passkeys", headers=_bearer(owner_token)).get_json()["items"]
+    items = client.get("/auth/passkeys", headers=bearer(owner_token)).get_json()["items"]
     assert [(p["id"], p["name"]) for p in items] == [(passkey_id, "Blue key")]
 
 
 def test_creation_options_need_a_right_proof(client: Any, signed_in: tuple[Account, str]) -> None:
     account, token = signed_in
     r = client.post(
-        "/auth/passkeys/options", json={"password": account.password}, headers=_bearer(token)
+        "/auth/passkeys/options", json={"password": account.password}, headers=bearer(token)
     )
     assert_problem(r, 422)
     bad = {"password": account.password + "x", "recovery_code": account.recovery_codes[0]}
-    assert_problem(client.post("/auth/passkeys/options", json=bad, headers=_bearer(token)), 403)
+    assert_problem(client.post("/auth/passkeys/options", json=bad, headers=bearer(token)), 403)
     assert_problem(client.post("/auth/passkeys/options", json=_proof(account)), 401)
 
 
@@ -166,13 +160,13 @@ def test_a_credential_for_another_site_is_422_and_adds_nothing(
     account, token = signed_in
     options = _creation_options(client, account, token)
     bad = SoftPasskey(ORIGIN).create(options, **change)
-    r = client.post("/auth/passkeys", json={"name": "k", "credential": bad}, headers=_bearer(token))
+    r = client.post("/auth/passkeys", json={"name": "k", "credential": bad}, headers=bearer(token))
     body = assert_problem(r, 422)
     assert why in body["errors"]["credential"][0]
     # Refused, it changed nothing: the challenge still serves a right credential.
     right = SoftPasskey(ORIGIN).create(options)
     r = client.post(
-        "/auth/passkeys", json={"name": "k", "credential": right}, headers=_bearer(token)
+        "/auth/passkeys", json={"name": "k", "credential": right}, headers=bearer(token)
     )
     assert r.status_code == 201
 
@@ -184,12 +178,12 @@ def test_a_creation_challenge_is_single_use_and_expires(
     options = _creation_options(client, account, token)
     first = SoftPasskey(ORIGIN).create(options)
     r = client.post(
-        "/auth/passkeys", json={"name": "a", "credential": first}, headers=_bearer(token)
+        "/auth/passkeys", json={"name": "a", "credential": first}, headers=bearer(token)
     )
     assert r.status_code == 201
     again = SoftPasskey(ORIGIN).create(options)
     r = client.post(
-        "/auth/passkeys", json={"name": "b", "credential": again}, headers=_bearer(token)
+        "/auth/passkeys", json={"name": "b", "credential": again}, headers=bearer(token)
     )
     assert "challenge" in assert_problem(r, 422)["errors"]["credential"][0]
     late = _creation_options(client, account, token)
@@ -199,7 +193,7 @@ def test_a_creation_challenge_is_single_use_and_expires(
     r = client.post(
         "/auth/passkeys",
         json={"name": "c", "credential": SoftPasskey(ORIGIN).create(late)},
-        headers=_bearer(token),
+        headers=bearer(token),
     )
     assert_problem(r, 422)
 
@@ -209,7 +203,7 @@ def test_another_accounts_creation_challenge_is_refused(client: Any, auth: AuthA
     bob, bob_token = auth.sign_in()
     credential = SoftPasskey(ORIGIN).create(_creation_options(client, alice, alice_token))
     r = client.post(
-        "/auth/passkeys", json={"name": "k", "credential": credential}, headers=_bearer(bob_token)
+        "/auth/passkeys", json={"name": "k", "credential": credential}, headers=bearer(bob_token)
     )
     assert_problem(r, 422)
 
@@ -221,7 +215,7 @@ def test_a_passkey_registered_twice_is_409(client: Any, auth: AuthActions) -> No
     for account, token in ((alice, alice_token), (bob, bob_token)):
         credential = device.create(_creation_options(client, account, token))
         r = client.post(
-            "/auth/passkeys", json={"name": "k", "credential": credential}, headers=_bearer(token)
+            "/auth/passkeys", json={"name": "k", "credential": credential}, headers=bearer(token)
         )
         assert_problem(r, 409)
 

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
-from conftest import Account, HttpAuth, LiveServer, wrong_code
+from support import Account, HttpAuth, LiveServer, wrong_code
 from webauthn_device import SoftPasskey
 
 pytestmark = pytest.mark.e2e

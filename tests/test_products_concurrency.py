@@ -8,17 +8,16 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import HttpAuth, LiveServer
+from support import HttpAuth, LiveServer, create_product, product_body
 
 pytestmark = pytest.mark.e2e
 WRITERS = 10
 
 
 def new_product(url: str, headers: dict[str, str]) -> str:
-    body = {"name": "Lamp", "price": "10.00", "quantity": 0}
-    r = requests.post(f"{url}/api/products", json=body, headers=headers, timeout=30)
-    assert r.status_code == 201, r.text
-    return f"{url}{r.headers['Location']}"
+    """A lamp with none in stock (every writer below changes the quantity); its URL."""
+    created = create_product(requests.Session(), headers, url, name="Lamp", quantity=0)
+    return url + created.headers["Location"]
 
 
 def at_once(calls: list[Any]) -> list[requests.Response]:
@@ -34,7 +33,7 @@ def test_of_writers_holding_the_same_version_exactly_one_wins(
     url = new_product(live_server.url, headers)
 
     def writer(n: int) -> Any:
-        body = {"name": f"Lamp {n}", "price": f"{n}.50", "quantity": n}
+        body = product_body(name=f"Lamp {n}", price=f"{n}.50", quantity=n)
         return lambda: requests.request(method, url, json=body, headers=headers, timeout=60)
 
     responses = at_once([writer(n) for n in range(WRITERS)])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import AuthActions, assert_problem
+from support import AuthActions, assert_problem, create_product
 
 ONE = "/api/products/{product_id}"
 OPERATIONS = {
@@ -82,8 +82,7 @@ def test_bodies_must_be_json_objects(
     client: Any, auth: AuthActions, method: str, data: str, content_type: str, status: int
 ) -> None:
     headers = auth.headers()
-    product = {"name": "a", "price": 1, "quantity": 1}
-    url = client.post("/api/products", json=product, headers=headers).headers["Location"]
+    url = create_product(client, headers).headers["Location"]
     target = "/api/products" if method == "post" else url
     r = getattr(client, method)(target, data=data, content_type=content_type, headers=headers)
     assert_problem(r, status)
@@ -93,7 +92,7 @@ def test_bodies_must_be_json_objects(
 
 def test_product_responses_are_not_cached(client: Any, auth: AuthActions) -> None:
     headers = auth.headers()
-    r = client.post("/api/products", json={"name": "a", "price": 1, "quantity": 1}, headers=headers)
+    r = create_product(client, headers)
     for response in (r, client.get(r.headers["Location"], headers=headers)):
         assert response.headers["Cache-Control"] == "no-store"
         assert response.headers["Content-Type"] == "application/json"

@@ -5,9 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import AuthActions, assert_problem
-
-NEW = {"name": "Desk lamp", "description": "Warm light", "price": "19.90", "quantity": 3}
+from support import AuthActions, assert_problem, create_product, product_body
 
 
 @pytest.fixture
@@ -15,16 +13,10 @@ def headers(auth: AuthActions) -> dict[str, str]:
     return auth.headers()
 
 
-def create(client: Any, headers: dict[str, str], **changes: Any) -> Any:
-    r = client.post("/api/products", json={**NEW, **changes}, headers=headers)
-    assert r.status_code == 201, r.get_json()
-    return r
-
-
 def test_create_returns_the_product_its_location_and_etag(
     client: Any, headers: dict[str, str]
 ) -> None:
-    r = create(client, headers)
+    r = create_product(client, headers, price="19.90", quantity=3)
     body = r.get_json()
     assert set(body) == {
         "id",
@@ -50,7 +42,7 @@ def test_create_returns_the_product_its_location_and_etag(
 def test_put_replaces_every_field_and_bumps_the_version(
     client: Any, headers: dict[str, str]
 ) -> None:
-    first = create(client, headers).get_json()
+    first = create_product(client, headers).get_json()
     url = f"/api/products/{first['id']}"
     r = client.put(url, json={"name": "Floor lamp", "price": 45, "quantity": 0}, headers=headers)
     assert r.status_code == 200, r.get_json()
@@ -63,13 +55,13 @@ def test_put_replaces_every_field_and_bumps_the_version(
 
 
 def test_put_needs_every_required_field(client: Any, headers: dict[str, str]) -> None:
-    url = create(client, headers).headers["Location"]
+    url = create_product(client, headers).headers["Location"]
     problem = assert_problem(client.put(url, json={"name": "x"}, headers=headers), 422)
     assert sorted(problem["errors"]) == ["price", "quantity"]
 
 
 def test_patch_changes_only_the_fields_sent(client: Any, headers: dict[str, str]) -> None:
-    first = create(client, headers).get_json()
+    first = create_product(client, headers).get_json()
     url = f"/api/products/{first['id']}"
     r = client.patch(url, json={"quantity": 7}, headers=headers)
     assert r.status_code == 200
@@ -86,7 +78,7 @@ def test_patch_changes_only_the_fields_sent(client: Any, headers: dict[str, str]
 
 
 def test_patch_that_changes_nothing_keeps_the_version(client: Any, headers: dict[str, str]) -> None:
-    url = create(client, headers).headers["Location"]
+    url = create_product(client, headers, name="Desk lamp", price="19.90").headers["Location"]
     for body in ({}, {"name": " Desk lamp ", "price": 19.9}):
         r = client.patch(url, json=body, headers=headers)
         assert r.status_code == 200
@@ -107,7 +99,7 @@ def test_patch_that_changes_nothing_keeps_the_version(client: Any, headers: dict
 def test_patch_validates_what_it_gets(
     client: Any, headers: dict[str, str], body: dict[str, Any], fields: list[str]
 ) -> None:
-    url = create(client, headers).headers["Location"]
+    url = create_product(client, headers).headers["Location"]
     assert sorted(assert_problem(client.patch(url, json=body, headers=headers), 422)["errors"]) == (
         fields
     )
@@ -115,7 +107,7 @@ def test_patch_validates_what_it_gets(
 
 
 def test_delete_removes_the_product(client: Any, headers: dict[str, str]) -> None:
-    url = create(client, headers).headers["Location"]
+    url = create_product(client, headers).headers["Location"]
     r = client.delete(url, headers=headers)
     assert r.status_code == 204 and r.get_data() == b""
     assert_problem(client.get(url, headers=headers), 404)
@@ -138,7 +130,7 @@ def test_delete_removes_the_product(client: Any, headers: dict[str, str]) -> Non
 @pytest.mark.parametrize("method", ["get", "put", "patch", "delete"])
 def test_unknown_ids_are_404(client: Any, headers: dict[str, str], path: str, method: str) -> None:
     r = getattr(client, method)(
-        path, json=NEW if method in ("put", "patch") else None, headers=headers
+        path, json=product_body() if method in ("put", "patch") else None, headers=headers
     )
     assert_problem(r, 404)
     assert_problem(client.get(path + "/history", headers=headers), 404)
@@ -171,10 +163,12 @@ def test_every_endpoint_needs_an_access_token(
 def test_if_match_with_a_stale_version_is_412(
     client: Any, headers: dict[str, str], method: str
 ) -> None:
-    url = create(client, headers).headers["Location"]
+    url = create_product(client, headers).headers["Location"]
     assert client.patch(url, json={"quantity": 9}, headers=headers).status_code == 200
     stale = {**headers, "If-Match": '"1"'}
-    r = getattr(client, method)(url, json=NEW if method != "delete" else None, headers=stale)
+    r = getattr(client, method)(
+        url, json=product_body() if method != "delete" else None, headers=stale
+    )
     assert_problem(r, 412)
     assert r.headers["ETag"] == '"2"'
     current = client.get(url, headers=headers).get_json()
@@ -185,7 +179,7 @@ def test_if_match_with_a_stale_version_is_412(
 def test_if_match_with_the_current_version_succeeds(
     client: Any, headers: dict[str, str], if_match: str
 ) -> None:
-    url = create(client, headers).headers["Location"]
+    url = create_product(client, headers).headers["Location"]
     r = client.patch(url, json={"quantity": 4}, headers={**headers, "If-Match": if_match})
     assert r.status_code == 200
     assert r.headers["ETag"] == '"2"'
@@ -195,11 +189,11 @@ def test_if_match_with_the_current_version_succeeds(
 
 @pytest.mark.parametrize("if_match", ["1", "'1'", '"abc"', "W/1", '"-1"', ""])
 def test_malformed_if_match_is_422(client: Any, headers: dict[str, str], if_match: str) -> None:
-    url = create(client, headers).headers["Location"]
+    url = create_product(client, headers).headers["Location"]
     r = client.patch(url, json={"quantity": 4}, headers={**headers, "If-Match": if_match})
     assert list(assert_problem(r, 422)["errors"]) == ["If-Match"]
 
 
 def test_if_match_star_on_a_missing_product_is_404(client: Any, headers: dict[str, str]) -> None:
-    r = client.put("/api/products/777", json=NEW, headers={**headers, "If-Match": "*"})
+    r = client.put("/api/products/777", json=product_body(), headers={**headers, "If-Match": "*"})
     assert_problem(r, 404)

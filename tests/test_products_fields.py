@@ -9,25 +9,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import AuthActions, assert_problem
+from support import AuthActions, assert_problem, create_product, product_body
 
 from shopapi.products.models import products
 
 SERVICE_FIELDS = {"id", "version", "created_at", "updated_at"}
 COLUMNS = {c.name for c in products.columns}
 WRITABLE = COLUMNS - SERVICE_FIELDS
-# A valid body, and for each writable field another valid value.
-BODY = {"name": "Desk lamp", "description": "Warm light", "price": "19.90", "quantity": 3}
+# For each writable field, a valid value other than product_body()'s.
 OTHER = {"name": "Floor lamp", "description": "Cold light", "price": "19.91", "quantity": 4}
 
 
 def test_the_examples_name_every_writable_column() -> None:
-    assert set(BODY) == set(OTHER) == WRITABLE
+    assert set(product_body()) == set(OTHER) == WRITABLE
 
 
 def test_every_column_is_in_the_api_form_of_a_product(client: Any, auth: AuthActions) -> None:
     headers = auth.headers()
-    created = client.post("/api/products", json=BODY, headers=headers).get_json()
+    created = create_product(client, headers).get_json()
     one = client.get(f"/api/products/{created['id']}", headers=headers).get_json()
     page = client.get("/api/products", headers=headers).get_json()["items"][0]
     assert set(created) == set(one) == set(page) == COLUMNS
@@ -46,15 +45,15 @@ def test_a_retry_that_changes_any_field_is_not_the_same_request(
     headers = auth.headers()
     for field in sorted(WRITABLE):
         keyed = {**headers, "Idempotency-Key": f"key-{field}"}
-        assert client.post("/api/products", json=BODY, headers=keyed).status_code == 201
-        changed = {**BODY, field: OTHER[field]}
+        create_product(client, keyed)
+        changed = product_body(**{field: OTHER[field]})
         r = client.post("/api/products", json=changed, headers=keyed)
         assert list(assert_problem(r, 422)["errors"]) == ["Idempotency-Key"], field
 
 
 def test_history_names_every_writable_field(client: Any, auth: AuthActions) -> None:
     headers = auth.headers()
-    created = client.post("/api/products", json=BODY, headers=headers).get_json()
+    created = create_product(client, headers).get_json()
     history = client.get(f"/api/products/{created['id']}/history", headers=headers).get_json()
     assert set(history["items"][0]["changes"]) == WRITABLE
 

@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 import pytest
-from conftest import AuthActions, assert_problem
+from support import AuthActions, assert_problem, create_product
 
 ISO_SECONDS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 
@@ -59,9 +59,7 @@ def test_history_records_create_update_and_delete(client: Any, auth: AuthActions
 
 def test_history_at_matches_the_product_times(client: Any, auth: AuthActions) -> None:
     headers = auth.headers()
-    created = client.post(
-        "/api/products", json={"name": "a", "price": 1, "quantity": 1}, headers=headers
-    ).get_json()
+    created = create_product(client, headers, name="a").get_json()
     url = f"/api/products/{created['id']}"
     updated = client.patch(url, json={"name": "b"}, headers=headers).get_json()
     items = client.get(url + "/history", headers=headers).get_json()["items"]
@@ -83,9 +81,7 @@ def test_refused_or_empty_changes_leave_no_trace(
     client: Any, auth: AuthActions, method: str, body: Any, extra: dict[str, str]
 ) -> None:
     headers = auth.headers()
-    created = client.post(
-        "/api/products", json={"name": "a", "price": 1, "quantity": 1}, headers=headers
-    ).get_json()
+    created = create_product(client, headers, name="a").get_json()
     url = f"/api/products/{created['id']}"
     r = getattr(client, method)(url, json=body, headers={**headers, **extra})
     assert r.status_code in (200, 412, 422)
@@ -101,10 +97,9 @@ def test_a_new_product_never_inherits_the_history_of_a_deleted_one(
     app: Any, client: Any, auth: AuthActions
 ) -> None:
     headers = auth.headers()
-    body = {"name": "old", "price": 1, "quantity": 1}
-    old = client.post("/api/products", json=body, headers=headers).get_json()
+    old = create_product(client, headers, name="old").get_json()
     client.delete(f"/api/products/{old['id']}", headers=headers)
-    new = client.post("/api/products", json={**body, "name": "new"}, headers=headers).get_json()
+    new = create_product(client, headers, name="new").get_json()
     result = app.test_cli_runner().invoke(args=["seed-products", "2"])
     assert result.exit_code == 0, result.output
     ids = [p["id"] for p in client.get("/api/products", headers=headers).get_json()["items"]]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import AuthActions, assert_problem
+from support import AuthActions, assert_problem, product_body
 
 
 @pytest.fixture
@@ -147,7 +147,7 @@ def test_quantity_refuses_anything_but_an_integer_in_range(
 def test_text_is_counted_in_characters_and_round_trips(
     client: Any, headers: dict[str, str], changes: dict[str, Any], stored: dict[str, Any]
 ) -> None:
-    body = {"name": "Mug", "price": "1", "quantity": 1, **changes}
+    body = product_body(without=["description"], **changes)
     r = client.post("/api/products", json=body, headers=headers)
     assert r.status_code == 201, r.get_json()
     again = client.get(r.headers["Location"], headers=headers).get_json()
@@ -179,14 +179,13 @@ def test_text_is_counted_in_characters_and_round_trips(
 def test_invalid_fields_are_named(
     client: Any, headers: dict[str, str], changes: dict[str, Any], fields: list[str]
 ) -> None:
-    body = {"name": "Mug", "price": "1", "quantity": 1, **changes}
+    body = product_body(**changes)
     problem = assert_problem(client.post("/api/products", json=body, headers=headers), 422)
     assert sorted(problem["errors"]) == sorted(fields)
 
 
 @pytest.mark.parametrize("missing", ["name", "price", "quantity"])
 def test_required_fields(client: Any, headers: dict[str, str], missing: str) -> None:
-    body = {"name": "Mug", "price": "1", "quantity": 1}
-    del body[missing]
+    body = product_body(without=[missing])
     problem = assert_problem(client.post("/api/products", json=body, headers=headers), 422)
     assert list(problem["errors"]) == [missing]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import AuthActions, assert_problem, statements_sent
+from support import AuthActions, assert_problem, create_product, statements_sent
 
 from shopapi.pages import make_cursor
 
@@ -73,8 +73,7 @@ def test_default_limit_is_50_and_200_is_allowed(
 def test_a_cursor_survives_deletion_of_its_product(client: Any, headers: dict[str, str]) -> None:
     ids = []
     for n in range(4):
-        body = {"name": f"p{n}", "price": n, "quantity": n}
-        ids.append(client.post("/api/products", json=body, headers=headers).get_json()["id"])
+        ids.append(create_product(client, headers, name=f"p{n}").get_json()["id"])
     page = client.get("/api/products?limit=2", headers=headers).get_json()
     assert client.delete(f"/api/products/{ids[1]}", headers=headers).status_code == 204
     rest = client.get(f"/api/products?limit=2&cursor={page['next_cursor']}", headers=headers)

@@ -13,19 +13,22 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import (
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import make_url
+from support import (
     PASSWORD,
     AuthActions,
+    CuttableLink,
     assert_problem,
+    bearer,
+    create_product,
     execute_sql,
     scratch_mariadb,
     server_env,
+    settings_for,
     start_server,
     stop_server,
 )
-from scale_support import CuttableLink, base_env
-from sqlalchemy import create_engine, event, text
-from sqlalchemy.engine import make_url
 
 from shopapi.auth import attempts
 from shopapi.config import Settings
@@ -33,7 +36,6 @@ from shopapi.db import utcnow
 from shopapi.purge import TABLES, purge_expired
 
 MADE_UP = 10_000
-PRODUCT = {"name": "Oak stool", "description": None, "price": "45.50", "quantity": 9}
 
 
 def _purge(app: Any, now: datetime) -> dict[str, int]:
@@ -49,10 +51,6 @@ def _purged(counts: dict[str, int]) -> dict[str, int]:
 def _rows(app: Any, table: str) -> int:
     with app.extensions["db_engine"].connect() as conn:
         return int(conn.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar_one())  # noqa: S608
-
-
-def _bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def _sign_in(client: Any, auth: AuthActions, account: Any = None) -> dict[str, Any]:
@@ -147,22 +145,22 @@ def test_ended_sessions_go_and_a_live_one_keeps_working_and_catching_reuse(
     assert _purged(counts) == {"sessions": 1, "refresh_tokens": 2}
     assert _rows(app, "sessions") == 1 and _rows(app, "refresh_tokens") == 2
     token = refreshed.get_json()["access_token"]
-    assert client.get("/auth/me", headers=_bearer(token)).status_code == 200
+    assert client.get("/auth/me", headers=bearer(token)).status_code == 200
     # The used-up token of the live session is still known: presenting it ends the session.
     reuse = client.post("/auth/refresh", json={"refresh_token": live["refresh_token"]})
     assert "used already" in assert_problem(reuse, 401)["detail"]
-    assert_problem(client.get("/auth/me", headers=_bearer(token)), 401)
+    assert_problem(client.get("/auth/me", headers=bearer(token)), 401)
 
 
 def test_each_expiring_table_keeps_its_rows_until_they_expire(
     app: Any, client: Any, auth: AuthActions
 ) -> None:
     admin = _sign_in(client, auth)  # the first account: admin
-    headers = _bearer(admin["access_token"])
+    headers = bearer(admin["access_token"])
     invite = client.post("/admin/invites", json={"role": "viewer"}, headers=headers)
     assert invite.status_code == 201
     keyed = {**headers, "Idempotency-Key": "stool-1"}
-    assert client.post("/api/products", json=PRODUCT, headers=keyed).status_code == 201
+    create_product(client, keyed)
     proof = {"password": PASSWORD, "recovery_code": admin["account"].recovery_codes.pop()}
     assert client.post("/auth/totp", json=proof, headers=headers).status_code == 200
     auth.login(admin["account"])  # an MFA challenge left unused
@@ -170,7 +168,7 @@ def test_each_expiring_table_keeps_its_rows_until_they_expire(
 
     assert _purged(_purge(app, start)) == {}
     # A retry with the key still replays: one product.
-    assert client.post("/api/products", json=PRODUCT, headers=keyed).status_code == 201
+    create_product(client, keyed)
     assert len(client.get("/api/products", headers=headers).get_json()["items"]) == 1
 
     # Past 15 minutes: the challenges (5 minutes), the enrolment (10 minutes), and the
@@ -204,7 +202,7 @@ def test_the_security_log_keeps_security_log_days_of_events(
         t=now - timedelta(days=days, seconds=1),
     )
     assert _purged(_purge(app, now)) == {"security_events": 1}
-    items = client.get("/auth/events", headers=_bearer(signed_in["access_token"])).get_json()
+    items = client.get("/auth/events", headers=bearer(signed_in["access_token"])).get_json()
     assert [e["type"] for e in items["items"]] == ["registered"]
 
 
@@ -218,9 +216,9 @@ def test_events_past_security_log_days_are_hidden_before_the_purge_runs(
         "UPDATE security_events SET at = :t WHERE type = 'signed_in'",
         t=utcnow() - timedelta(days=days, seconds=1),
     )
-    mine = client.get("/auth/events", headers=_bearer(signed_in["access_token"])).get_json()
+    mine = client.get("/auth/events", headers=bearer(signed_in["access_token"])).get_json()
     assert [e["type"] for e in mine["items"]] == ["registered"]
-    every = client.get("/admin/events", headers=_bearer(signed_in["access_token"])).get_json()
+    every = client.get("/admin/events", headers=bearer(signed_in["access_token"])).get_json()
     assert "signed_in" not in [e["type"] for e in every["items"]]
     assert _rows(app, "security_events") == 2  # still stored until the purge
 
@@ -283,7 +281,8 @@ def test_the_background_purge_fails_while_the_database_is_cut_and_recovers(
         real = make_url(direct_url)
         link = CuttableLink(real.port or 3306, real.host or "127.0.0.1")
         through = real.set(host="127.0.0.1", port=link.port).render_as_string(hide_password=False)
-        env = base_env(through, secrets_env, tmp_path / "instance", PURGE_INTERVAL="1")
+        settings = settings_for(through, tmp_path / "instance", secrets_env)
+        env = server_env(settings, secrets_env, PURGE_INTERVAL="1")
         server = start_server(env, tmp_path / "server.log")
         direct = create_engine(real)
 

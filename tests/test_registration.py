@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from conftest import PASSWORD, AuthActions, assert_problem, execute_sql
+from support import PASSWORD, assert_problem, execute_sql
 
-from shopapi import create_app
-from shopapi.config import Settings
 from shopapi.db import utcnow
 
 
 def _register(client: Any, username: str, **extra: Any) -> Any:
     return client.post("/auth/register", json={"username": username, "password": PASSWORD, **extra})
-
-
-@pytest.fixture
-def admin(auth: AuthActions) -> dict[str, str]:
-    return auth.headers()
 
 
 def _invite(client: Any, admin: dict[str, str], role: str, **extra: Any) -> str:
@@ -33,18 +25,9 @@ def _invite(client: Any, admin: dict[str, str], role: str, **extra: Any) -> str:
 
 
 @pytest.fixture
-def mode(settings: Settings) -> Iterator[Any]:
-    """Apps on the test's database with another REGISTRATION mode."""
-    made: list[Any] = []
-
-    def build(registration: str) -> Any:
-        app = create_app(dataclasses.replace(settings, registration=registration))
-        made.append(app)
-        return app.test_client()
-
-    yield build
-    for app in made:
-        app.extensions["db_engine"].dispose()
+def mode(make_app: Callable[..., Any]) -> Callable[[str], Any]:
+    """A client of an app on the test's database with another REGISTRATION mode."""
+    return lambda registration: make_app(registration=registration).test_client()
 
 
 def test_an_invite_gives_its_role_once(client: Any, admin: dict[str, str]) -> None:

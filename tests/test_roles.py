@@ -2,30 +2,17 @@
 
 from __future__ import annotations
 
-import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import AuthActions, assert_problem, execute_sql
+from support import AuthActions, assert_problem, bearer, create_product, execute_sql, product_body
 
-from shopapi import create_app
 from shopapi.config import ConfigError, Settings
-
-PRODUCT = {"name": "Desk lamp", "price": "19.90", "quantity": 3}
-
-
-def _bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def _set_role(app: Any, user_id: int, role: str) -> None:
     execute_sql(app, "UPDATE users SET role = :r WHERE id = :id", r=role, id=user_id)
-
-
-@pytest.fixture
-def admin_headers(auth: AuthActions) -> dict[str, str]:
-    """The first account of the test's empty database: the admin."""
-    return auth.headers()
 
 
 def test_the_first_account_is_admin_and_the_next_ones_get_the_new_user_role(
@@ -33,23 +20,19 @@ def test_the_first_account_is_admin_and_the_next_ones_get_the_new_user_role(
 ) -> None:
     first, first_token = auth.sign_in()
     second, second_token = auth.sign_in()
-    assert client.get("/auth/me", headers=_bearer(first_token)).get_json()["role"] == "admin"
-    assert client.get("/auth/me", headers=_bearer(second_token)).get_json()["role"] == "editor"
+    assert client.get("/auth/me", headers=bearer(first_token)).get_json()["role"] == "admin"
+    assert client.get("/auth/me", headers=bearer(second_token)).get_json()["role"] == "editor"
 
 
 def test_in_production_new_accounts_are_viewers_and_none_becomes_admin(
-    settings: Settings,
+    make_app: Callable[..., Any],
 ) -> None:
-    production = dataclasses.replace(settings, app_env="production", new_user_role="viewer")
-    app = create_app(production)
-    try:
-        auth = AuthActions(app.test_client())
-        for _ in range(2):
-            account = auth.register()
-            r = app.test_client().get("/auth/me", headers=auth.headers(account))
-            assert r.get_json()["role"] == "viewer"
-    finally:
-        app.extensions["db_engine"].dispose()
+    app = make_app(app_env="production", new_user_role="viewer")
+    auth = AuthActions(app.test_client())
+    for _ in range(2):
+        account = auth.register()
+        r = app.test_client().get("/auth/me", headers=auth.headers(account))
+        assert r.get_json()["role"] == "viewer"
 
 
 def test_new_user_role_defaults_by_environment(tmp_path: Any) -> None:
@@ -73,16 +56,16 @@ def test_unknown_roles_and_modes_stop_start_up(
 
 
 @pytest.fixture
-def viewer(app: Any, auth: AuthActions, admin_headers: dict[str, str]) -> dict[str, str]:
+def viewer(app: Any, auth: AuthActions, admin: dict[str, str]) -> dict[str, str]:
     account, token = auth.sign_in()
     _set_role(app, account.id, "viewer")
-    return _bearer(token)
+    return bearer(token)
 
 
 def test_a_viewer_reads_products_and_their_history(
-    client: Any, admin_headers: dict[str, str], viewer: dict[str, str]
+    client: Any, admin: dict[str, str], viewer: dict[str, str]
 ) -> None:
-    product = client.post("/api/products", json=PRODUCT, headers=admin_headers).get_json()
+    product = create_product(client, admin).get_json()
     assert client.get("/api/products", headers=viewer).status_code == 200
     assert client.get(f"/api/products/{product['id']}", headers=viewer).status_code == 200
     assert client.get(f"/api/products/{product['id']}/history", headers=viewer).status_code == 200
@@ -91,12 +74,12 @@ def test_a_viewer_reads_products_and_their_history(
 @pytest.mark.parametrize(
     ("method", "path", "kwargs"),
     [
-        ("post", "/api/products", {"json": PRODUCT}),
+        ("post", "/api/products", {"json": product_body()}),
         ("post", "/api/products", {"json": {"name": ""}}),  # a bad body
         ("post", "/api/products", {"data": "name=x"}),  # a wrong content type
         ("post", "/api/products", {"data": "{", "content_type": "application/json"}),
-        ("put", "/api/products/{id}", {"json": PRODUCT}),
-        ("put", "/api/products/{id}", {"json": PRODUCT, "headers": {"If-Match": '"9"'}}),
+        ("put", "/api/products/{id}", {"json": product_body()}),
+        ("put", "/api/products/{id}", {"json": product_body(), "headers": {"If-Match": '"9"'}}),
         ("patch", "/api/products/{id}", {"json": {"quantity": 1}}),
         ("patch", "/api/products/{id}", {"json": {"quantity": -1}}),
         ("delete", "/api/products/{id}", {}),
@@ -108,66 +91,66 @@ def test_a_viewer_reads_products_and_their_history(
 )
 def test_a_viewer_gets_403_naming_the_role_before_anything_else(
     client: Any,
-    admin_headers: dict[str, str],
+    admin: dict[str, str],
     viewer: dict[str, str],
     method: str,
     path: str,
     kwargs: dict[str, Any],
 ) -> None:
-    product = client.post("/api/products", json=PRODUCT, headers=admin_headers).get_json()
+    product = create_product(client, admin).get_json()
     headers = {**viewer, **kwargs.pop("headers", {})}
     r = getattr(client, method)(path.format(id=product["id"]), headers=headers, **kwargs)
     needed = "admin" if path.startswith("/admin") else "editor"
     assert assert_problem(r, 403)["detail"].startswith(f"This needs the {needed} role")
-    after = client.get(f"/api/products/{product['id']}", headers=admin_headers).get_json()
+    after = client.get(f"/api/products/{product['id']}", headers=admin).get_json()
     assert after == product  # nothing changed
 
 
-def test_an_editor_may_not_administer(client: Any, auth: AuthActions, admin_headers: Any) -> None:
+def test_an_editor_may_not_administer(client: Any, auth: AuthActions, admin: Any) -> None:
     editor = auth.headers()
     assert assert_problem(client.get("/admin/users", headers=editor), 403)["detail"].startswith(
         "This needs the admin role"
     )
-    assert client.post("/api/products", json=PRODUCT, headers=editor).status_code == 201
+    create_product(client, editor)
 
 
 def test_401_comes_before_403(client: Any, viewer: dict[str, str]) -> None:
-    r = client.post("/api/products", json=PRODUCT, headers={"Authorization": "Bearer nope"})
+    r = client.post("/api/products", json=product_body(), headers={"Authorization": "Bearer nope"})
     assert_problem(r, 401)
 
 
 def test_a_role_change_applies_to_the_very_next_request(
-    app: Any, client: Any, auth: AuthActions, admin_headers: dict[str, str]
+    app: Any, client: Any, auth: AuthActions, admin: dict[str, str]
 ) -> None:
     account, token = auth.sign_in()
-    assert client.post("/api/products", json=PRODUCT, headers=_bearer(token)).status_code == 201
-    r = client.patch(f"/admin/users/{account.id}", json={"role": "viewer"}, headers=admin_headers)
+    create_product(client, bearer(token))
+    r = client.patch(f"/admin/users/{account.id}", json={"role": "viewer"}, headers=admin)
     assert r.status_code == 200 and r.get_json()["role"] == "viewer"
-    assert_problem(client.post("/api/products", json=PRODUCT, headers=_bearer(token)), 403)
-    client.patch(f"/admin/users/{account.id}", json={"role": "editor"}, headers=admin_headers)
-    assert client.post("/api/products", json=PRODUCT, headers=_bearer(token)).status_code == 201
+    assert_problem(client.post("/api/products", json=product_body(), headers=bearer(token)), 403)
+    client.patch(f"/admin/users/{account.id}", json={"role": "editor"}, headers=admin)
+    create_product(client, bearer(token))
 
 
 def test_a_disabled_account_loses_access_at_once(
-    client: Any, auth: AuthActions, admin_headers: dict[str, str]
+    client: Any, auth: AuthActions, admin: dict[str, str]
 ) -> None:
     account, token = auth.sign_in()
     pending = auth.login(account)  # half way through another sign-in
-    r = client.patch(f"/admin/users/{account.id}", json={"disabled": True}, headers=admin_headers)
+    r = client.patch(f"/admin/users/{account.id}", json={"disabled": True}, headers=admin)
     assert r.status_code == 200 and r.get_json()["disabled"] is True
-    body = assert_problem(client.get("/auth/me", headers=_bearer(token)), 401)
+    body = assert_problem(client.get("/auth/me", headers=bearer(token)), 401)
     assert body["detail"] == "The account of this access token is disabled."
-    assert_problem(client.get("/api/products", headers=_bearer(token)), 401)
+    assert_problem(client.get("/api/products", headers=bearer(token)), 401)
     right = {"username": account.username, "password": account.password}
     assert "disabled" in assert_problem(client.post("/auth/login", json=right), 403)["detail"]
     wrong = {**right, "password": account.password + "x"}
     assert_problem(client.post("/auth/login", json=wrong), 401)
     r = client.post("/auth/verify", json={"mfa_token": pending, "otp": account.next_code()})
     assert_problem(r, 401)
-    client.patch(f"/admin/users/{account.id}", json={"disabled": False}, headers=admin_headers)
+    client.patch(f"/admin/users/{account.id}", json={"disabled": False}, headers=admin)
     assert client.post("/auth/login", json=right).status_code == 200
     # Enabled again, it signs in again: its sessions from before stay ended.
-    assert_problem(client.get("/auth/me", headers=_bearer(token)), 401)
+    assert_problem(client.get("/auth/me", headers=bearer(token)), 401)
 
 
 PROOF_OPERATIONS = {
@@ -176,6 +159,8 @@ PROOF_OPERATIONS = {
     ("post", "/auth/totp"),
     ("post", "/auth/totp/confirm"),
     ("delete", "/auth/me"),
+    ("post", "/auth/passkeys/options"),
+    ("delete", "/auth/passkeys/{passkey_id}"),
 }
 
 
@@ -186,6 +171,8 @@ def test_the_openapi_document_names_the_role_of_every_operation(client: Any) -> 
         "/auth/login",
         "/auth/verify",
         "/auth/refresh",
+        "/auth/verify/passkey-options",
+        "/metrics",
         "/healthz",
         "/readyz",
         "/.well-known/jwks.json",
@@ -216,6 +203,11 @@ def test_the_openapi_document_names_the_role_of_every_operation(client: Any) -> 
         ("post", "/admin/users/{user_id}/unlock"): "admin",
         ("post", "/admin/users/{user_id}/reset-totp"): "admin",
         ("post", "/admin/invites"): "admin",
+        ("post", "/auth/passkeys/options"): "viewer",
+        ("post", "/auth/passkeys"): "viewer",
+        ("get", "/auth/passkeys"): "viewer",
+        ("patch", "/auth/passkeys/{passkey_id}"): "viewer",
+        ("delete", "/auth/passkeys/{passkey_id}"): "viewer",
     }
     seen = {}
     for path, operations in paths.items():

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import PASSWORD, HttpAuth, LiveServer
+from support import PASSWORD, HttpAuth, LiveServer
 
 pytestmark = pytest.mark.e2e
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pyotp
 import pytest
-from conftest import AuthActions, assert_problem, wrong_code
+from support import AuthActions, assert_problem, wrong_code
 
 AGENT = {"User-Agent": "LogTest/1.0"}
 

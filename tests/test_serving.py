@@ -16,10 +16,14 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import LiveServer
-from scale_support import base_env, start_production, stop_production
-
-from shopapi.db import upgrade
+from support import (
+    LiveServer,
+    migrated_sqlite,
+    server_env,
+    settings_for,
+    start_production,
+    stop_production,
+)
 
 pytestmark = pytest.mark.e2e
 SLOW_ARGON2 = {"ARGON2_TIME_COST": "15000", "ARGON2_MEMORY_COST": "256"}
@@ -27,9 +31,8 @@ SLOW_ARGON2 = {"ARGON2_TIME_COST": "15000", "ARGON2_MEMORY_COST": "256"}
 
 @pytest.fixture
 def env(secrets_env: dict[str, str], tmp_path: Path) -> dict[str, str]:
-    url = f"sqlite:///{tmp_path / 'serving.sqlite3'}"
-    upgrade(url)
-    return base_env(url, secrets_env, tmp_path / "instance")
+    url = migrated_sqlite(tmp_path / "serving.sqlite3")
+    return server_env(settings_for(url, tmp_path / "instance", secrets_env), secrets_env)
 
 
 @pytest.fixture
@@ -37,11 +40,6 @@ def server(env: dict[str, str], tmp_path: Path) -> Iterator[LiveServer]:
     server = start_production(env, tmp_path / "server.log")
     yield server
     stop_production(server)
-
-
-def _workers(server: LiveServer) -> set[int]:
-    pid = server.process.pid
-    return {int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
 
 
 def _slow_login(base: str) -> Future[requests.Response]:
@@ -84,7 +82,7 @@ def test_the_log_has_one_line_per_request_and_never_a_query_string(server: LiveS
 
 
 def test_a_worker_that_dies_is_replaced(server: LiveServer) -> None:
-    before = _workers(server)
+    before = set(server.workers())
     assert len(before) == 2
     victim = min(before)
     os.kill(victim, signal.SIGKILL)
@@ -92,7 +90,7 @@ def test_a_worker_that_dies_is_replaced(server: LiveServer) -> None:
     while server.log().count("Started worker-") < 3:  # two at start, then the new one
         assert time.monotonic() < deadline, server.log()[-3000:]
         time.sleep(0.2)
-    now = _workers(server)
+    now = set(server.workers())
     assert len(now) == 2 and victim not in now, (before, now)
     for _ in range(8):
         assert requests.get(f"{server.url}/healthz", timeout=30).status_code == 200
@@ -122,7 +120,7 @@ def test_a_stuck_request_ends_its_worker_and_a_new_one_serves(
         {**env, **SLOW_ARGON2, "REQUEST_TIMEOUT": "1"}, tmp_path / "server.log", workers=1
     )
     try:
-        (worker,) = _workers(server)
+        (worker,) = set(server.workers())
         login = _slow_login(server.url)
         with pytest.raises(requests.ConnectionError):
             login.result(timeout=60).raise_for_status()  # the connection is cut, not kept
@@ -134,7 +132,7 @@ def test_a_stuck_request_ends_its_worker_and_a_new_one_serves(
             except requests.ConnectionError:
                 time.sleep(0.2)
         assert requests.get(f"{server.url}/healthz", timeout=5).status_code == 200
-        assert _workers(server) - {worker}, "a new worker serves"
+        assert set(server.workers()) - {worker}, "a new worker serves"
         assert "request stuck; ending this worker" in server.log()
     finally:
         stop_production(server)

@@ -3,21 +3,14 @@ sessions, and device tokens against lockout abuse."""
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from conftest import AuthActions, assert_problem, execute_sql
+from support import AuthActions, assert_problem, bearer, execute_sql
 
-from shopapi import create_app
-from shopapi.config import Settings
 from shopapi.db import utcnow
-
-
-def _bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def _sign_in(client: Any, auth: AuthActions, account: Any = None, **login: Any) -> dict[str, Any]:
@@ -53,7 +46,7 @@ def test_a_refresh_gives_new_tokens_and_uses_the_old_one_up(client: Any, auth: A
     }
     assert body["refresh_token"] != signed_in["refresh_token"]
     assert body["token_type"] == "Bearer" and body["expires_in"] == 600
-    me = client.get("/auth/me", headers=_bearer(body["access_token"]))
+    me = client.get("/auth/me", headers=bearer(body["access_token"]))
     assert me.get_json()["id"] == signed_in["account"].id
     assert _refresh(client, body["refresh_token"]).status_code == 200
 
@@ -66,7 +59,7 @@ def test_a_reused_refresh_token_ends_the_whole_session(client: Any, auth: AuthAc
     # Every token of that session is dead: the newest refresh token and both access tokens.
     assert_problem(_refresh(client, newer["refresh_token"]), 401)
     for access in (signed_in["access_token"], newer["access_token"]):
-        assert_problem(client.get("/auth/me", headers=_bearer(access)), 401)
+        assert_problem(client.get("/auth/me", headers=bearer(access)), 401)
 
 
 @pytest.mark.parametrize(
@@ -83,11 +76,9 @@ def test_a_refresh_body_without_its_field_is_422(client: Any, body: dict[str, An
 
 
 @pytest.fixture
-def short_sessions(settings: Settings) -> Iterator[Any]:
+def short_sessions(make_app: Callable[..., Any]) -> Any:
     """An app whose sessions idle out after 60 s and end 100 s after sign-in."""
-    app = create_app(dataclasses.replace(settings, session_idle_timeout=60, session_max_age=100))
-    yield app
-    app.extensions["db_engine"].dispose()
+    return make_app(session_idle_timeout=60, session_max_age=100)
 
 
 def test_refresh_expires_in_tells_the_truth(short_sessions: Any) -> None:
@@ -109,18 +100,18 @@ def test_an_expired_session_refuses_its_tokens(short_sessions: Any) -> None:
     signed_in = _sign_in(client, AuthActions(client))
     execute_sql(short_sessions, "UPDATE sessions SET expires_at = :t", t=utcnow())
     assert_problem(_refresh(client, signed_in["refresh_token"]), 401)
-    assert_problem(client.get("/auth/me", headers=_bearer(signed_in["access_token"])), 401)
+    assert_problem(client.get("/auth/me", headers=bearer(signed_in["access_token"])), 401)
 
 
 def test_logout_ends_the_session(client: Any, auth: AuthActions) -> None:
     signed_in = _sign_in(client, auth)
     other = _sign_in(client, auth, signed_in["account"])
-    r = client.post("/auth/logout", headers=_bearer(signed_in["access_token"]))
+    r = client.post("/auth/logout", headers=bearer(signed_in["access_token"]))
     assert r.status_code == 204
     assert_problem(_refresh(client, signed_in["refresh_token"]), 401)
-    assert_problem(client.get("/auth/me", headers=_bearer(signed_in["access_token"])), 401)
+    assert_problem(client.get("/auth/me", headers=bearer(signed_in["access_token"])), 401)
     # The account's other session goes on.
-    assert client.get("/auth/me", headers=_bearer(other["access_token"])).status_code == 200
+    assert client.get("/auth/me", headers=bearer(other["access_token"])).status_code == 200
 
 
 def test_the_session_list_and_ending_one_session(client: Any, auth: AuthActions) -> None:
@@ -135,7 +126,7 @@ def test_the_session_list_and_ending_one_session(client: Any, auth: AuthActions)
         headers={"User-Agent": "Phone/2.0"},
     )
     second = r.get_json()
-    sessions = client.get("/auth/sessions", headers=_bearer(second["access_token"])).get_json()
+    sessions = client.get("/auth/sessions", headers=bearer(second["access_token"])).get_json()
     items = sessions["items"]
     assert [item["current"] for item in items] == [True, False]  # newest first
     assert set(items[0]) == {
@@ -148,33 +139,33 @@ def test_the_session_list_and_ending_one_session(client: Any, auth: AuthActions)
     }
     assert items[0]["user_agent"] == "Phone/2.0" and isinstance(items[0]["id"], str)
     older = items[1]["id"]
-    r = client.delete(f"/auth/sessions/{older}", headers=_bearer(second["access_token"]))
+    r = client.delete(f"/auth/sessions/{older}", headers=bearer(second["access_token"]))
     assert r.status_code == 204
-    assert_problem(client.get("/auth/me", headers=_bearer(first["access_token"])), 401)
-    again = client.delete(f"/auth/sessions/{older}", headers=_bearer(second["access_token"]))
+    assert_problem(client.get("/auth/me", headers=bearer(first["access_token"])), 401)
+    again = client.delete(f"/auth/sessions/{older}", headers=bearer(second["access_token"]))
     assert_problem(again, 404)
-    left = client.get("/auth/sessions", headers=_bearer(second["access_token"])).get_json()
+    left = client.get("/auth/sessions", headers=bearer(second["access_token"])).get_json()
     assert [item["id"] for item in left["items"]] == [items[0]["id"]]
 
 
 def test_another_accounts_session_is_404(client: Any, auth: AuthActions) -> None:
     mine = _sign_in(client, auth)
     theirs = _sign_in(client, auth)
-    their_id = client.get("/auth/sessions", headers=_bearer(theirs["access_token"])).get_json()[
+    their_id = client.get("/auth/sessions", headers=bearer(theirs["access_token"])).get_json()[
         "items"
     ][0]["id"]
-    r = client.delete(f"/auth/sessions/{their_id}", headers=_bearer(mine["access_token"]))
+    r = client.delete(f"/auth/sessions/{their_id}", headers=bearer(mine["access_token"]))
     assert_problem(r, 404)
-    assert client.get("/auth/me", headers=_bearer(theirs["access_token"])).status_code == 200
+    assert client.get("/auth/me", headers=bearer(theirs["access_token"])).status_code == 200
 
 
 def test_signing_out_everywhere_ends_every_session(client: Any, auth: AuthActions) -> None:
     first = _sign_in(client, auth)
     second = _sign_in(client, auth, first["account"])
-    r = client.delete("/auth/sessions", headers=_bearer(second["access_token"]))
+    r = client.delete("/auth/sessions", headers=bearer(second["access_token"]))
     assert r.status_code == 204
     for signed_in in (first, second):
-        assert_problem(client.get("/auth/me", headers=_bearer(signed_in["access_token"])), 401)
+        assert_problem(client.get("/auth/me", headers=bearer(signed_in["access_token"])), 401)
         assert_problem(_refresh(client, signed_in["refresh_token"]), 401)
 
 

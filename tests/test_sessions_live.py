@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
-from conftest import HttpAuth, LiveServer
+from support import HttpAuth, LiveServer
 
 pytestmark = pytest.mark.e2e
 

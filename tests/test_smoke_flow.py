@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import AuthActions
+from support import AuthActions
 
 
 def test_register_login_verify_me_logout(client: Any, auth: AuthActions) -> None:

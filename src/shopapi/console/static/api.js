@@ -124,6 +124,9 @@ export const auth = {
   /** `code` is `{otp}` or `{recovery_code}`. */
   verify: (mfaToken, code) =>
     call("POST", "/auth/verify", { body: { mfa_token: mfaToken, ...code }, signedIn: false }),
+  /** The request options of a passkey sign-in, bound to the mfa_token. */
+  passkeySignInOptions: (mfaToken) =>
+    call("POST", "/auth/verify/passkey-options", { body: { mfa_token: mfaToken }, signedIn: false }),
   me: (options) => call("GET", "/auth/me", options),
   logout: () => call("POST", "/auth/logout", { endsSession: true }),
   sessions: (options) => call("GET", "/auth/sessions", options),
@@ -138,6 +141,11 @@ export const auth = {
     call("POST", "/auth/totp/confirm", { body: { enrollment_token: enrollmentToken, otp } }),
   deleteMe: (proof) => call("DELETE", "/auth/me", { body: proof, endsSession: true }),
   events: ({ limit, cursor }, options) => call("GET", `/auth/events?${pageQuery(limit, cursor)}`, options),
+  passkeys: (options) => call("GET", "/auth/passkeys", options),
+  passkeyOptions: (proof) => call("POST", "/auth/passkeys/options", { body: proof }),
+  addPasskey: (name, credential) => call("POST", "/auth/passkeys", { body: { name, credential } }),
+  renamePasskey: (id, name) => call("PATCH", `/auth/passkeys/${enc(id)}`, { body: { name } }),
+  removePasskey: (id, proof) => call("DELETE", `/auth/passkeys/${enc(id)}`, { body: proof }),
 };
 
 export const admin = {

@@ -12,6 +12,7 @@ import notFound from "./pages/not-found.js";
 import productEdit from "./pages/product-edit.js";
 import productNew from "./pages/product-new.js";
 import product from "./pages/product.js";
+import * as passkeys from "./pages/passkeys.js";
 import password from "./pages/password.js";
 import products from "./pages/products.js";
 import recoveryCodes from "./pages/recovery-codes.js";
@@ -32,6 +33,9 @@ const routes = [
   { path: "/account/sessions", page: sessions, title: "Sessions" },
   { path: "/account/password", page: password, title: "Change password" },
   { path: "/account/authenticator", page: authenticator, title: "Replace authenticator" },
+  { path: "/account/passkeys", page: passkeys.list, title: "Passkeys" },
+  { path: "/account/passkeys/new", page: passkeys.add, title: "Add a passkey" },
+  { path: "/account/passkeys/:id", page: passkeys.one, title: "Passkey" },
   { path: "/account/recovery-codes", page: recoveryCodes, title: "New recovery codes" },
   { path: "/account/events", page: securityLog, title: "Security log" },
   { path: "/account/delete", page: deleteAccount, title: "Delete account" },

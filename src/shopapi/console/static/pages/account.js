@@ -26,6 +26,7 @@ const PAGES = [
   ["Sessions", "#/account/sessions"],
   ["Change password", "#/account/password"],
   ["Replace authenticator", "#/account/authenticator"],
+  ["Passkeys", "#/account/passkeys"],
   ["New recovery codes", "#/account/recovery-codes"],
   ["Security log", "#/account/events"],
   ["Delete account", "#/account/delete"],

@@ -1,13 +1,26 @@
 // A new product. A retry of the same form after a failure sends the same Idempotency-Key,
 // so a create whose answer was lost on the way is not made twice.
-import { newKey, products } from "../api.js";
+import { allowed, newKey, products, whoami } from "../api.js";
 import { append, busy, clearProblem, flash, h, heading, showProblem } from "../ui.js";
 import { productForm } from "./product-form.js";
 
 export default {
   auth: true,
   keepsInput: true,
-  render(view, { navigate }) {
+  async render(view, { navigate }) {
+    append(view,
+      h("p", { class: "breadcrumbs" }, h("a", { href: "#/products" }, "Products")),
+      heading("New product"),
+    );
+    // Someone who typed the address without the role for it: say so instead of a form
+    // the service would refuse. (An unknown role gets the form; the API judges.)
+    const me = await whoami();
+    if (me && !allowed(me, "editor")) {
+      append(view, h("p", { class: "alert", role: "status" },
+        `Your role (${me.role}) can't create products: it may only read them. An admin can change your role.`),
+      h("p", {}, h("a", { href: "#/products" }, "Back to the products")));
+      return;
+    }
     let key = null;
     let sent = null;
     const editor = productForm({
@@ -31,10 +44,6 @@ export default {
           }
         }),
     });
-    append(view, 
-      h("p", { class: "breadcrumbs" }, h("a", { href: "#/products" }, "Products")),
-      heading("New product"),
-      editor.form,
-    );
+    append(view, editor.form);
   },
 };

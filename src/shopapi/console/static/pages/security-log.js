@@ -19,6 +19,9 @@ export const EVENT_TYPES = {
   enabled: "Account enabled",
   unlocked: "Account unlocked",
   totp_reset: "Authenticator reset by an admin",
+  passkey_added: "Passkey added",
+  passkey_removed: "Passkey removed",
+  passkey_counter_regressed: "Passkey refused (a copied authenticator?)",
 };
 const METHODS = { totp: "with a code from the app", recovery_code: "with a recovery code", passkey: "with a passkey" };
 const REASONS = {
@@ -33,6 +36,7 @@ const REASONS = {
 function details(event) {
   const parts = [];
   if (event.method) parts.push(METHODS[event.method] || event.method);
+  if (event.name) parts.push(`“${event.name}”`);
   if (event.reason) parts.push(REASONS[event.reason] || event.reason);
   if (event.from || event.to) parts.push(`from ${event.from} to ${event.to}`);
   if (event.actor_id !== undefined) parts.push(`by admin (user ${event.actor_id})`);

@@ -1,7 +1,9 @@
-// Signing in: the password, then a code from the authenticator app or a recovery code.
+// Signing in: the password, then a code from the authenticator app, a recovery code, or
+// the account's passkey.
 import { auth, reloadUser } from "../api.js";
 import { session } from "../session.js";
 import { alertBox, append, busy, clearProblem, field, h, heading, showProblem, takeFlash, uid } from "../ui.js";
+import { passkeysSupported, usePasskey } from "../webauthn.js";
 import { enrolment } from "./enrolment.js";
 
 let returnHash = null;
@@ -72,9 +74,29 @@ export function signInFlow({ username = "", login = null, showEnrolment = true, 
       ? [h("p", {}, "Your authenticator app is not set up yet. Add this account to it, then enter the code it shows."),
          enrolment(answer.enrollment, name)]
       : [];
+    const finish = async (code) => {
+      const { body } = await auth.verify(answer.mfa_token, code);
+      session.start(body);
+      await reloadUser(); // the name and role in the navigation bar
+      onDone();
+    };
+    // The account has a passkey: the browser signs the challenge bound to this mfa_token.
+    let passkey = null;
+    if ((answer.methods || []).includes("passkey") && passkeysSupported()) {
+      passkey = h("button", { type: "button", class: "secondary" }, "Sign in with a passkey");
+      passkey.addEventListener("click", () => busy(passkey, async () => {
+        clearProblem(alert, fields);
+        try {
+          const { body: options } = await auth.passkeySignInOptions(answer.mfa_token);
+          await finish({ passkey: await usePasskey(options) });
+        } catch (error) {
+          showProblem(error, alert, fields);
+        }
+      }));
+    }
     const form = h("form", { method: "post", novalidate: true },
       ...setup, alert.element, methods, fields.otp.element, fields.recovery_code.element,
-      h("div", { class: "actions" }, submit, again));
+      h("div", { class: "actions" }, submit, passkey, again));
     form.addEventListener("submit", (event) => {
       event.preventDefault();
       busy(submit, async () => {
@@ -84,10 +106,7 @@ export function signInFlow({ username = "", login = null, showEnrolment = true, 
           ? { recovery_code: fields.recovery_code.input.value.trim() }
           : { otp: fields.otp.input.value.replace(/\s+/g, "") };
         try {
-          const { body } = await auth.verify(answer.mfa_token, code);
-          session.start(body);
-          await reloadUser(); // the name and role in the navigation bar
-          onDone();
+          await finish(code);
         } catch (error) {
           showProblem(error, alert, fields);
           const input = useRecovery ? fields.recovery_code.input : fields.otp.input;

@@ -1,0 +1,199 @@
+"""Faults the tests inject: a TCP link to MariaDB they can cut, and a Redis they can kill.
+
+`CuttableLink` sits between the service and MariaDB: the test cuts it, stalls it, or cuts it
+exactly at a COMMIT. `redis_server` is a Redis of the test's own, on its own port.
+"""
+
+from __future__ import annotations
+
+import select
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+from support.database import unavailable
+
+
+def redis_server(port: int, folder: Path) -> subprocess.Popen[bytes]:
+    """A redis-server of the test's own on 127.0.0.1:`port`, keeping nothing on disk."""
+    import redis
+
+    try:
+        process = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(folder),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    except FileNotFoundError as error:
+        unavailable("redis-server", "REQUIRE_REDIS", error)
+    store = redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=1)
+    for _ in range(100):
+        try:
+            store.ping()
+            store.close()
+            return process
+        except redis.RedisError:
+            time.sleep(0.05)
+    process.kill()
+    raise RuntimeError("redis-server did not start")
+
+
+class CuttableLink:
+    """A TCP proxy 127.0.0.1:<port> -> target, in threads, that the test can cut.
+
+    `cut()` closes every connection and refuses new ones (the port stays bound but
+    connections are reset at once); `stall()` keeps every connection open but carries
+    nothing either way (a server that hangs); `restore()` forwards again. `cut_at_commit(after=...)`
+    arms a cut for the next COMMIT a client sends: before it reaches the server
+    (the transaction is lost) or right after (committed, but the answer never arrives).
+    """
+
+    def __init__(self, target_port: int, target_host: str = "127.0.0.1") -> None:
+        self.target = (target_host, target_port)
+        self.listener = socket.socket()
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(64)
+        self.port: int = self.listener.getsockname()[1]
+        self._lock = threading.Lock()
+        self._pairs: list[tuple[socket.socket, socket.socket]] = []
+        self._cut = False
+        self._stalled = False
+        self._held: list[socket.socket] = []
+        self._armed: str | None = None
+        self._stopped = False
+        self.cuts_at_commit = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    # controls
+    def cut(self) -> None:
+        with self._lock:
+            self._cut = True
+            pairs, self._pairs = self._pairs, []
+        for a, b in pairs:
+            _close(a)
+            _close(b)
+
+    def stall(self) -> None:
+        with self._lock:
+            self._stalled = True
+
+    def restore(self) -> None:
+        with self._lock:
+            stalled, self._stalled = self._stalled, False
+        if stalled:  # what was in flight is lost: those connections cannot go on
+            self.cut()
+            with self._lock:
+                held, self._held = self._held, []
+            for sock in held:
+                _close(sock)
+        with self._lock:
+            self._cut = False
+            self._armed = None
+
+    def cut_at_commit(self, after: bool) -> None:
+        with self._lock:
+            self._armed = "after" if after else "before"
+
+    def close(self) -> None:
+        self._stopped = True
+        self.cut()
+        _close(self.listener)
+
+    # forwarding
+    def _accept(self) -> None:
+        while not self._stopped:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            with self._lock:
+                refused, stalled = self._cut, self._stalled
+                if stalled:
+                    self._held.append(client)
+            if refused:
+                _reset(client)
+                continue
+            if stalled:
+                continue
+            try:
+                upstream = socket.create_connection(self.target, timeout=5)
+            except OSError:
+                _reset(client)
+                continue
+            upstream.settimeout(None)
+            with self._lock:
+                self._pairs.append((client, upstream))
+            threading.Thread(target=self._pump, args=(client, upstream), daemon=True).start()
+
+    def _pump(self, client: socket.socket, upstream: socket.socket) -> None:
+        sockets = [client, upstream]
+        try:
+            while True:
+                readable, _, _ = select.select(sockets, [], [], 1.0)
+                if self._stopped:
+                    return
+                if self._stalled:
+                    time.sleep(0.05)
+                    continue
+                for source in readable:
+                    data = source.recv(65536)
+                    if not data:
+                        return
+                    if source is client and b"\x03COMMIT" in data and self._take_commit():
+                        if self._armed_mode == "after":
+                            upstream.sendall(data)
+                            time.sleep(0.2)  # let the server read the COMMIT first
+                        self.cut()
+                        return
+                    (upstream if source is client else client).sendall(data)
+        except (OSError, ValueError):
+            return
+        finally:
+            _close(client)
+            _close(upstream)
+
+    _armed_mode: str | None = None
+
+    def _take_commit(self) -> bool:
+        with self._lock:
+            if self._armed is None:
+                return False
+            self._armed_mode, self._armed = self._armed, None
+            self._cut = True
+            self.cuts_at_commit += 1
+            return True
+
+
+def _close(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)  # takes effect even while a pump thread selects on it
+    except OSError:
+        pass
+    try:
+        sock.close()
+    except OSError:
+        pass
+
+
+def _reset(sock: socket.socket) -> None:
+    """Close with RST, as a refused or broken connection looks to the client."""
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    except OSError:
+        pass
+    _close(sock)
