@@ -7,8 +7,8 @@ rows in batches of `BATCH`, one short transaction each, on every backend. It run
 every PURGE_INTERVAL seconds. Several processes purging at once is harmless: a batch
 deletes only rows that still match its condition, whoever deleted the others.
 
-Not listed, so kept: accounts, products and their history (the record), recovery codes (at
-most ten per account, replaced as a set), the service's flags.
+Not listed, so kept: accounts and their passkeys, products and their history (the record),
+recovery codes (at most ten per account, replaced as a set), the service's flags.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from .models import (
     DeviceToken,
     Invite,
     MfaChallenge,
+    PasskeyRegistration,
     RefreshToken,
     SecurityEvent,
     SignInSession,
@@ -71,6 +72,8 @@ EXPIRING = (
     Expiring(AttemptCounter, lambda now, _: AttemptCounter.window_start <= now - WINDOW),
     Expiring(MfaChallenge, lambda now, _: MfaChallenge.expires_at <= now),
     Expiring(TotpEnrollment, lambda now, _: TotpEnrollment.expires_at <= now),
+    # Passkey creation options not answered in time (used ones are deleted when used).
+    Expiring(PasskeyRegistration, lambda now, _: PasskeyRegistration.expires_at <= now),
     # No one lists invites: an expired one (used or not) is of no use to anybody.
     Expiring(Invite, lambda now, _: Invite.expires_at <= now),
     # Used-up refresh tokens catch a reuse while their session lives: kept until it ends.
