@@ -290,10 +290,18 @@ class Console:
         )
 
     def downloaded(self, folder: Path, timeout: float = WAIT) -> str:
+        """The text of the file the browser downloaded into `folder`, once it is whole:
+        no download in progress, and the same content twice in a row (Chromium may show
+        the file before it has written all of it)."""
         deadline = time.monotonic() + timeout
+        last = None
         while time.monotonic() < deadline:
-            done = [p for p in folder.glob("*.txt")] if folder.exists() else []
-            if done:
-                return done[0].read_text(encoding="utf-8")
-            time.sleep(0.1)
+            done = sorted(folder.glob("*.txt")) if folder.exists() else []
+            busy = list(folder.glob("*.crdownload")) if folder.exists() else []
+            if done and not busy:
+                text = done[-1].read_text(encoding="utf-8")
+                if text and text == last:
+                    return text
+                last = text
+            time.sleep(0.2)
         raise AssertionError("nothing was downloaded")
