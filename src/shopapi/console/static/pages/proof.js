@@ -3,21 +3,19 @@
 import { alertBox, busy, clearProblem, field, h, showProblem, uid } from "../ui.js";
 
 /**
- * The proof's fields. Returns `{elements, fields, values()}`: `fields` are keyed by the
- * API's names (`password`, `otp`, `recovery_code`), so problem details land beside them.
+ * The second factor's fields: a code from the app or a recovery code, and the radio group
+ * that chooses between them (the sign-in's code step and the proof share it). `code()` is
+ * the API's form of what was typed (`{otp}` or `{recovery_code}`).
  */
-export function proofFields() {
+export function codeFields(recoveryHint) {
   const fields = {
-    password: field({
-      name: "password", label: "Current password", type: "password", autocomplete: "current-password", required: true,
-    }),
     otp: field({
       name: "otp", label: "6-digit code from your authenticator app", autocomplete: "one-time-code",
       inputmode: "numeric", required: true,
     }),
     recovery_code: field({
       name: "recovery_code", label: "Recovery code", autocomplete: "off", spellcheck: "false",
-      hint: "A recovery code is used up by this change.", required: true,
+      hint: recoveryHint, required: true,
     }),
   };
   fields.recovery_code.element.hidden = true;
@@ -35,6 +33,31 @@ export function proofFields() {
     fields.otp.element.hidden = useRecovery;
     fields.recovery_code.element.hidden = !useRecovery;
   });
+  return {
+    fields,
+    methods,
+    usesRecovery: () => !fields.recovery_code.element.hidden,
+    code() {
+      return fields.recovery_code.element.hidden
+        ? { otp: fields.otp.input.value.replace(/\s+/g, "") }
+        : { recovery_code: fields.recovery_code.input.value.trim() };
+    },
+  };
+}
+
+/**
+ * The proof's fields. Returns `{elements, fields, values()}`: `fields` are keyed by the
+ * API's names (`password`, `otp`, `recovery_code`), so problem details land beside them.
+ */
+export function proofFields() {
+  const second = codeFields("A recovery code is used up by this change.");
+  const fields = {
+    password: field({
+      name: "password", label: "Current password", type: "password", autocomplete: "current-password", required: true,
+    }),
+    ...second.fields,
+  };
+  const methods = second.methods;
   const elements = h("fieldset", { class: "proof" },
     h("legend", {}, "Confirm it is you"),
     h("p", { class: "hint" }, "This change needs your password and a fresh code, even though you are signed in."),
@@ -43,10 +66,7 @@ export function proofFields() {
     elements,
     fields,
     values() {
-      const password = fields.password.input.value;
-      return fields.recovery_code.element.hidden
-        ? { password, otp: fields.otp.input.value.replace(/\s+/g, "") }
-        : { password, recovery_code: fields.recovery_code.input.value.trim() };
+      return { password: fields.password.input.value, ...second.code() };
     },
     /** A code works once: after a success, or a refused proof, it is typed afresh. */
     clearCode() {

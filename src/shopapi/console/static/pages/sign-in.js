@@ -5,6 +5,7 @@ import { session } from "../session.js";
 import { alertBox, append, busy, clearProblem, field, h, heading, showProblem, takeFlash, uid } from "../ui.js";
 import { passkeysSupported, usePasskey } from "../webauthn.js";
 import { enrolment } from "./enrolment.js";
+import { codeFields } from "./proof.js";
 
 let returnHash = null;
 
@@ -42,31 +43,8 @@ export function signInFlow({ username = "", login = null, showEnrolment = true, 
 
   function codeStep(answer, name) {
     const alert = alertBox();
-    const fields = {
-      otp: field({
-        name: "otp", label: "6-digit code from your authenticator app", autocomplete: "one-time-code",
-        inputmode: "numeric", required: true,
-      }),
-      recovery_code: field({
-        name: "recovery_code", label: "Recovery code", autocomplete: "off", spellcheck: "false",
-        hint: "One of the codes you saved when you created the account. Each works once.", required: true,
-      }),
-    };
-    fields.recovery_code.element.hidden = true;
-    const group = uid("method");
-    const choice = (value, label, checked) =>
-      h("div", { class: "choice" },
-        h("input", { type: "radio", name: group, id: `${group}-${value}`, value, checked }),
-        h("label", { for: `${group}-${value}` }, label));
-    const methods = h("fieldset", { class: "methods" },
-      h("legend", {}, "Confirm it is you with"),
-      choice("otp", "a code from the app", true),
-      choice("recovery_code", "a recovery code", false));
-    methods.addEventListener("change", (event) => {
-      const useRecovery = event.target.value === "recovery_code";
-      fields.otp.element.hidden = useRecovery;
-      fields.recovery_code.element.hidden = !useRecovery;
-    });
+    const second = codeFields("One of the codes you saved when you created the account. Each works once.");
+    const { fields, methods } = second;
     const submit = h("button", { type: "submit" }, "Sign in");
     const again = h("button", { type: "button", class: "secondary" }, "Start again");
     again.addEventListener("click", () => passwordStep(name));
@@ -101,12 +79,9 @@ export function signInFlow({ username = "", login = null, showEnrolment = true, 
       event.preventDefault();
       busy(submit, async () => {
         clearProblem(alert, fields);
-        const useRecovery = !fields.recovery_code.element.hidden;
-        const code = useRecovery
-          ? { recovery_code: fields.recovery_code.input.value.trim() }
-          : { otp: fields.otp.input.value.replace(/\s+/g, "") };
+        const useRecovery = second.usesRecovery();
         try {
-          await finish(code);
+          await finish(second.code());
         } catch (error) {
           showProblem(error, alert, fields);
           const input = useRecovery ? fields.recovery_code.input : fields.otp.input;
