@@ -6,6 +6,7 @@ import os
 from datetime import timedelta
 from typing import Any
 
+import pyotp
 import pytest
 from support import Account, AuthActions, assert_problem, bearer, execute_sql, wrong_code
 from webauthn_device import SoftPasskey, b64url
@@ -394,3 +395,103 @@ def test_a_user_handle_of_another_account_is_a_wrong_code(client: Any, auth: Aut
     assertion = device.get(_request_options(client, login["mfa_token"]))
     assertion["response"]["userHandle"] = b64url(str(account.id).encode())
     assert _verify(client, login["mfa_token"], assertion).status_code == 200
+
+
+def _me(client: Any, headers: dict[str, str]) -> int:
+    return int(client.get("/auth/me", headers=headers).get_json()["id"])
+
+
+def _removals(client: Any, admin: dict[str, str], user_id: int) -> list[dict[str, Any]]:
+    query = {"user_id": user_id, "type": "passkey_removed"}
+    items: list[dict[str, Any]] = client.get(
+        "/admin/events", query_string=query, headers=admin
+    ).get_json()["items"]
+    return items
+
+
+def test_admins_list_and_remove_a_users_passkeys(
+    client: Any, auth: AuthActions, admin: dict[str, str]
+) -> None:
+    alice, alice_token = auth.sign_in()
+    device, laptop = _add(client, alice, alice_token, "Laptop")
+    _, phone = _add(client, alice, alice_token, "Phone")
+    bob, bob_token = auth.sign_in()
+    _, bobs = _add(client, bob, bob_token)
+    r = client.get(f"/admin/users/{alice.id}/passkeys", headers=admin)
+    assert r.status_code == 200
+    items = r.get_json()["items"]
+    assert [(p["id"], p["name"]) for p in items] == [(laptop, "Laptop"), (phone, "Phone")]
+    assert all(set(p) == {"id", "name", "created_at", "last_used_at"} for p in items)
+    assert_problem(client.delete(f"/admin/users/{alice.id}/passkeys/{bobs}", headers=admin), 404)
+    assert_problem(client.get("/admin/users/999999/passkeys", headers=admin), 404)
+    assert_problem(client.delete(f"/admin/users/999999/passkeys/{bobs}", headers=admin), 404)
+    assert [
+        p["id"] for p in client.get("/auth/passkeys", headers=bearer(bob_token)).get_json()["items"]
+    ] == [bobs]
+    r = client.delete(f"/admin/users/{alice.id}/passkeys/{laptop}", headers=admin)
+    assert r.status_code == 204
+    assert_problem(client.delete(f"/admin/users/{alice.id}/passkeys/{laptop}", headers=admin), 404)
+    left = client.get(f"/admin/users/{alice.id}/passkeys", headers=admin).get_json()["items"]
+    assert [p["id"] for p in left] == [phone]
+    (removed,) = _removals(client, admin, alice.id)
+    assert removed["actor_id"] == _me(client, admin)
+    assert removed["passkey_id"] == laptop and removed["name"] == "Laptop"
+    mine = next(e for e in _events(client, alice_token) if e["type"] == "passkey_removed")
+    assert mine["passkey_id"] == laptop
+    # The removed passkey no longer signs in.
+    login = _login(client, alice)
+    options = _request_options(client, login["mfa_token"])
+    options["allowCredentials"].append({"id": device.id, "type": "public-key"})
+    assert_problem(_verify(client, login["mfa_token"], device.get(options)), 401)
+
+
+def test_only_admins_see_or_remove_a_users_passkeys(
+    client: Any, auth: AuthActions, admin: dict[str, str]
+) -> None:
+    account, token = auth.sign_in()
+    _, passkey_id = _add(client, account, token)
+    own = bearer(token)  # the account itself, without the admin role
+    r = client.get(f"/admin/users/{account.id}/passkeys", headers=own)
+    assert assert_problem(r, 403)["detail"].startswith("This needs the admin role")
+    r = client.delete(f"/admin/users/{account.id}/passkeys/{passkey_id}", headers=own)
+    assert assert_problem(r, 403)["detail"].startswith("This needs the admin role")
+    items = client.get(f"/admin/users/{account.id}/passkeys", headers=admin).get_json()["items"]
+    assert [p["id"] for p in items] == [passkey_id]
+
+
+def test_reset_totp_leaves_no_passkey_and_no_replacement_under_way(
+    client: Any, auth: AuthActions, admin: dict[str, str]
+) -> None:
+    account, token = auth.sign_in()
+    device, passkey_id = _add(client, account, token)
+    r = client.post("/auth/totp", json=_proof(account), headers=bearer(token))
+    assert r.status_code == 200, r.get_json()
+    started = r.get_json()
+    assert client.post(f"/admin/users/{account.id}/reset-totp", headers=admin).status_code == 204
+
+    login = _login(client, account)
+    assert login["methods"] == ["totp", "recovery_code"]
+    r = client.post("/auth/verify/passkey-options", json={"mfa_token": login["mfa_token"]})
+    assert_problem(r, 409)
+    made_up = {
+        "allowCredentials": [{"id": device.id}],
+        "rpId": device.rp_id,
+        "challenge": b64url(b"made up"),
+    }
+    assert_problem(_verify(client, login["mfa_token"], device.get(made_up)), 401)
+    account.secret, account.used_steps = login["enrollment"]["secret"], set()
+    new_token = auth.verify(account, login["mfa_token"])
+
+    # The replacement started before the reset cannot take the new authenticator's place.
+    old_start = {
+        "enrollment_token": started["enrollment_token"],
+        "otp": pyotp.TOTP(started["totp"]["secret"]).now(),
+    }
+    assert_problem(
+        client.post("/auth/totp/confirm", json=old_start, headers=bearer(new_token)), 403
+    )
+    auth.sign_in(account)  # the new authenticator still signs in
+
+    assert client.get("/auth/passkeys", headers=bearer(new_token)).get_json() == {"items": []}
+    (removed,) = _removals(client, admin, account.id)
+    assert removed["actor_id"] == _me(client, admin) and removed["passkey_id"] == passkey_id

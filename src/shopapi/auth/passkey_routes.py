@@ -23,7 +23,6 @@ from .schemas import (
     RequestOptionsOut,
 )
 
-
 _FULL = f"The account has {passkeys.MAX_PASSKEYS} passkeys, the most it may have"
 
 
