@@ -65,6 +65,8 @@ def test_unknown_users_are_404(client: Any, admin: dict[str, str], user_id: str)
         ("patch", ""),
         ("post", "/unlock"),
         ("post", "/reset-totp"),
+        ("get", "/passkeys"),
+        ("delete", "/passkeys/1"),
     ]:
         kwargs = {"json": {"role": "viewer"}} if method == "patch" else {}
         r = getattr(client, method)(f"/admin/users/{user_id}{path}", headers=admin, **kwargs)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from typing import Any
 
+import pyotp
 import pytest
 from support import Account, AuthActions, assert_problem, bearer, execute_sql, wrong_code
 from webauthn_device import SoftPasskey, b64url
 
+from shopapi.auth.passkeys import MAX_PASSKEYS, NO_OPTIONS, REFUSALS
 from shopapi.db import utcnow
 
 ORIGIN = "http://localhost:5000"  # the default WEBAUTHN_ORIGINS of the tests' settings
@@ -147,28 +150,92 @@ def test_creation_options_need_a_right_proof(client: Any, signed_in: tuple[Accou
     assert_problem(client.post("/auth/passkeys/options", json=_proof(account)), 401)
 
 
-@pytest.mark.parametrize(
-    ("change", "why"),
-    [
-        ({"origin": "https://evil.example"}, "origin"),
-        ({"rp_id": "evil.example"}, "RP ID"),
-    ],
-)
-def test_a_credential_for_another_site_is_422_and_adds_nothing(
-    client: Any, signed_in: tuple[Account, str], change: dict[str, str], why: str
+def _answer(client: Any, token: str, credential: dict[str, Any], name: str = "k") -> Any:
+    return client.post(
+        "/auth/passkeys", json={"name": name, "credential": credential}, headers=bearer(token)
+    )
+
+
+def _refusal(response: Any) -> str:
+    """The one reason of a refused credential, which is always one of the service's own."""
+    body = assert_problem(response, 422)
+    (why,) = body["errors"]["credential"]
+    assert why in REFUSALS, why
+    return str(why)
+
+
+@pytest.mark.parametrize("change", [{"origin": "http://evil.example"}, {"rp_id": "evil.example"}])
+def test_a_credential_for_another_site_is_422_in_our_words_and_spends_its_options(
+    client: Any, signed_in: tuple[Account, str], change: dict[str, str]
 ) -> None:
     account, token = signed_in
     options = _creation_options(client, account, token)
-    bad = SoftPasskey(ORIGIN).create(options, **change)
-    r = client.post("/auth/passkeys", json={"name": "k", "credential": bad}, headers=bearer(token))
-    body = assert_problem(r, 422)
-    assert why in body["errors"]["credential"][0]
-    # Refused, it changed nothing: the challenge still serves a right credential.
-    right = SoftPasskey(ORIGIN).create(options)
-    r = client.post(
-        "/auth/passkeys", json={"name": "k", "credential": right}, headers=bearer(token)
-    )
-    assert r.status_code == 201
+    r = _answer(client, token, SoftPasskey(ORIGIN).create(options, **change))
+    assert _refusal(r) != NO_OPTIONS
+    assert "evil" not in r.get_data(as_text=True)  # nothing of the credential echoed
+    # Refused, the options are spent all the same: not even a right credential uses them.
+    assert _refusal(_answer(client, token, SoftPasskey(ORIGIN).create(options))) == NO_OPTIONS
+    assert client.get("/auth/passkeys", headers=bearer(token)).get_json() == {"items": []}
+
+
+def _deep(credential: dict[str, Any]) -> None:
+    credential["response"]["clientDataJSON"] = b64url(b"[" * 6000)
+
+
+def _not_json(credential: dict[str, Any]) -> None:
+    credential["response"]["clientDataJSON"] = b64url(b"not json")
+
+
+def _no_attestation(credential: dict[str, Any]) -> None:
+    credential["response"]["attestationObject"] = b64url(b"\xa0")
+
+
+def _other_raw_id(credential: dict[str, Any]) -> None:
+    credential["rawId"] = b64url(b"another id")
+
+
+def _empty_client_data(credential: dict[str, Any]) -> None:
+    credential["response"]["clientDataJSON"] = ""
+
+
+@pytest.mark.parametrize(
+    "spoil", [_deep, _not_json, _no_attestation, _other_raw_id, _empty_client_data]
+)
+def test_a_malformed_credential_is_422_and_spends_its_options(
+    client: Any, signed_in: tuple[Account, str], spoil: Any
+) -> None:
+    account, token = signed_in
+    options = _creation_options(client, account, token)
+    credential = SoftPasskey(ORIGIN).create(options)
+    spoil(credential)
+    assert _refusal(_answer(client, token, credential)) != NO_OPTIONS
+    assert _refusal(_answer(client, token, SoftPasskey(ORIGIN).create(options))) == NO_OPTIONS
+    assert client.get("/auth/passkeys", headers=bearer(token)).get_json() == {"items": []}
+
+
+def test_a_credential_without_pending_options_is_422_unread(
+    client: Any, signed_in: tuple[Account, str]
+) -> None:
+    _, token = signed_in
+    made_up = {
+        "pubKeyCredParams": [{"type": "public-key", "alg": -7}],
+        "rp": {"id": "localhost"},
+        "challenge": b64url(b"made up"),
+    }
+    credential = SoftPasskey(ORIGIN).create(made_up)
+    _deep(credential)  # json.loads would give up on it, were it read
+    assert _refusal(_answer(client, token, credential)) == NO_OPTIONS
+    assert client.get("/auth/passkeys", headers=bearer(token)).get_json() == {"items": []}
+
+
+def test_only_the_latest_options_count_and_any_answer_spends_them(
+    client: Any, signed_in: tuple[Account, str]
+) -> None:
+    account, token = signed_in
+    first = _creation_options(client, account, token)
+    latest = _creation_options(client, account, token)
+    assert _refusal(_answer(client, token, SoftPasskey(ORIGIN).create(first))) != NO_OPTIONS
+    assert _refusal(_answer(client, token, SoftPasskey(ORIGIN).create(latest))) == NO_OPTIONS
 
 
 def test_a_creation_challenge_is_single_use_and_expires(
@@ -182,10 +249,7 @@ def test_a_creation_challenge_is_single_use_and_expires(
     )
     assert r.status_code == 201
     again = SoftPasskey(ORIGIN).create(options)
-    r = client.post(
-        "/auth/passkeys", json={"name": "b", "credential": again}, headers=bearer(token)
-    )
-    assert "challenge" in assert_problem(r, 422)["errors"]["credential"][0]
+    assert _refusal(_answer(client, token, again, "b")) == NO_OPTIONS
     late = _creation_options(client, account, token)
     execute_sql(
         app, "UPDATE passkey_registrations SET expires_at = :t", t=utcnow() - timedelta(seconds=1)
@@ -280,3 +344,154 @@ def test_a_tampered_assertion_is_a_wrong_code(client: Any, signed_in: tuple[Acco
     body = assert_problem(_verify(client, login["mfa_token"], assertion), 401)
     assert body["detail"] == "The code is wrong or has already been used."
     assert _events(client, token)[0]["type"] == "code_failed"
+
+
+def _fill_up(app: Any, account: Account, count: int) -> None:
+    """Passkeys the account made elsewhere, written straight to the database."""
+    for n in range(count):
+        execute_sql(
+            app,
+            "INSERT INTO passkeys (user_id, name, credential_id, public_key, sign_count,"
+            " transports, created_at) VALUES (:u, :n, :c, :k, 0, '', :t)",
+            u=account.id,
+            n=f"Spare {n}",
+            c=os.urandom(16),
+            k=b"not a key",
+            t=utcnow(),
+        )
+
+
+def test_an_account_has_at_most_ten_passkeys(
+    client: Any, app: Any, signed_in: tuple[Account, str]
+) -> None:
+    account, token = signed_in
+    _, first = _add(client, account, token)
+    _fill_up(app, account, MAX_PASSKEYS - 1)
+    codes_left = list(account.recovery_codes)
+    r = client.post("/auth/passkeys/options", json=_proof(account), headers=bearer(token))
+    assert str(MAX_PASSKEYS) in assert_problem(r, 409)["detail"]
+    account.recovery_codes = codes_left  # refused before the proof was judged: still unused
+    r = client.delete(f"/auth/passkeys/{first}", json=_proof(account), headers=bearer(token))
+    assert r.status_code == 204
+    options = _creation_options(client, account, token)
+    _fill_up(app, account, 1)  # one more, made meanwhile
+    assert_problem(_answer(client, token, SoftPasskey(ORIGIN).create(options)), 409)
+    items = client.get("/auth/passkeys", headers=bearer(token)).get_json()["items"]
+    assert len(items) == MAX_PASSKEYS and first not in [p["id"] for p in items]
+
+
+def test_a_user_handle_of_another_account_is_a_wrong_code(client: Any, auth: AuthActions) -> None:
+    other, _ = auth.sign_in()
+    account, token = auth.sign_in()
+    device, _ = _add(client, account, token)
+    login = _login(client, account)
+    assertion = device.get(_request_options(client, login["mfa_token"]))
+    assertion["response"]["userHandle"] = b64url(str(other.id).encode())
+    body = assert_problem(_verify(client, login["mfa_token"], assertion), 401)
+    assert body["detail"] == "The code is wrong or has already been used."
+    assert _events(client, token)[0]["type"] == "code_failed"
+    # Its own handle, sent by an authenticator that keeps it, signs in.
+    login = _login(client, account)
+    assertion = device.get(_request_options(client, login["mfa_token"]))
+    assertion["response"]["userHandle"] = b64url(str(account.id).encode())
+    assert _verify(client, login["mfa_token"], assertion).status_code == 200
+
+
+def _me(client: Any, headers: dict[str, str]) -> int:
+    return int(client.get("/auth/me", headers=headers).get_json()["id"])
+
+
+def _removals(client: Any, admin: dict[str, str], user_id: int) -> list[dict[str, Any]]:
+    query = {"user_id": user_id, "type": "passkey_removed"}
+    items: list[dict[str, Any]] = client.get(
+        "/admin/events", query_string=query, headers=admin
+    ).get_json()["items"]
+    return items
+
+
+def test_admins_list_and_remove_a_users_passkeys(
+    client: Any, auth: AuthActions, admin: dict[str, str]
+) -> None:
+    alice, alice_token = auth.sign_in()
+    device, laptop = _add(client, alice, alice_token, "Laptop")
+    _, phone = _add(client, alice, alice_token, "Phone")
+    bob, bob_token = auth.sign_in()
+    _, bobs = _add(client, bob, bob_token)
+    r = client.get(f"/admin/users/{alice.id}/passkeys", headers=admin)
+    assert r.status_code == 200
+    items = r.get_json()["items"]
+    assert [(p["id"], p["name"]) for p in items] == [(laptop, "Laptop"), (phone, "Phone")]
+    assert all(set(p) == {"id", "name", "created_at", "last_used_at"} for p in items)
+    assert_problem(client.delete(f"/admin/users/{alice.id}/passkeys/{bobs}", headers=admin), 404)
+    assert_problem(client.get("/admin/users/999999/passkeys", headers=admin), 404)
+    assert_problem(client.delete(f"/admin/users/999999/passkeys/{bobs}", headers=admin), 404)
+    assert [
+        p["id"] for p in client.get("/auth/passkeys", headers=bearer(bob_token)).get_json()["items"]
+    ] == [bobs]
+    r = client.delete(f"/admin/users/{alice.id}/passkeys/{laptop}", headers=admin)
+    assert r.status_code == 204
+    assert_problem(client.delete(f"/admin/users/{alice.id}/passkeys/{laptop}", headers=admin), 404)
+    left = client.get(f"/admin/users/{alice.id}/passkeys", headers=admin).get_json()["items"]
+    assert [p["id"] for p in left] == [phone]
+    (removed,) = _removals(client, admin, alice.id)
+    assert removed["actor_id"] == _me(client, admin)
+    assert removed["passkey_id"] == laptop and removed["name"] == "Laptop"
+    mine = next(e for e in _events(client, alice_token) if e["type"] == "passkey_removed")
+    assert mine["passkey_id"] == laptop
+    # The removed passkey no longer signs in.
+    login = _login(client, alice)
+    options = _request_options(client, login["mfa_token"])
+    options["allowCredentials"].append({"id": device.id, "type": "public-key"})
+    assert_problem(_verify(client, login["mfa_token"], device.get(options)), 401)
+
+
+def test_only_admins_see_or_remove_a_users_passkeys(
+    client: Any, auth: AuthActions, admin: dict[str, str]
+) -> None:
+    account, token = auth.sign_in()
+    _, passkey_id = _add(client, account, token)
+    own = bearer(token)  # the account itself, without the admin role
+    r = client.get(f"/admin/users/{account.id}/passkeys", headers=own)
+    assert assert_problem(r, 403)["detail"].startswith("This needs the admin role")
+    r = client.delete(f"/admin/users/{account.id}/passkeys/{passkey_id}", headers=own)
+    assert assert_problem(r, 403)["detail"].startswith("This needs the admin role")
+    items = client.get(f"/admin/users/{account.id}/passkeys", headers=admin).get_json()["items"]
+    assert [p["id"] for p in items] == [passkey_id]
+
+
+def test_reset_totp_leaves_no_passkey_and_no_replacement_under_way(
+    client: Any, auth: AuthActions, admin: dict[str, str]
+) -> None:
+    account, token = auth.sign_in()
+    device, passkey_id = _add(client, account, token)
+    r = client.post("/auth/totp", json=_proof(account), headers=bearer(token))
+    assert r.status_code == 200, r.get_json()
+    started = r.get_json()
+    assert client.post(f"/admin/users/{account.id}/reset-totp", headers=admin).status_code == 204
+
+    login = _login(client, account)
+    assert login["methods"] == ["totp", "recovery_code"]
+    r = client.post("/auth/verify/passkey-options", json={"mfa_token": login["mfa_token"]})
+    assert_problem(r, 409)
+    made_up = {
+        "allowCredentials": [{"id": device.id}],
+        "rpId": device.rp_id,
+        "challenge": b64url(b"made up"),
+    }
+    assert_problem(_verify(client, login["mfa_token"], device.get(made_up)), 401)
+    account.secret, account.used_steps = login["enrollment"]["secret"], set()
+    new_token = auth.verify(account, login["mfa_token"])
+
+    # The replacement started before the reset cannot take the new authenticator's place.
+    old_start = {
+        "enrollment_token": started["enrollment_token"],
+        "otp": pyotp.TOTP(started["totp"]["secret"]).now(),
+    }
+    assert_problem(
+        client.post("/auth/totp/confirm", json=old_start, headers=bearer(new_token)), 403
+    )
+    auth.sign_in(account)  # the new authenticator still signs in
+
+    assert client.get("/auth/passkeys", headers=bearer(new_token)).get_json() == {"items": []}
+    (removed,) = _removals(client, admin, account.id)
+    assert removed["actor_id"] == _me(client, admin) and removed["passkey_id"] == passkey_id

@@ -226,14 +226,14 @@ def test_events_past_security_log_days_are_hidden_before_the_purge_runs(
 def test_passkey_creation_options_never_answered_are_purged(
     app: Any, client: Any, auth: AuthActions
 ) -> None:
-    account, token = auth.sign_in()
-    for _ in range(2):
+    for _ in range(2):  # two accounts: an account's new options replace its older ones
+        account, token = auth.sign_in()
         proof = {"password": account.password, "recovery_code": account.recovery_codes.pop()}
         r = client.post("/auth/passkeys/options", json=proof, headers=bearer(token))
         assert r.status_code == 200, r.get_json()
     assert _purged(_purge(app, utcnow())) == {}
     later = _purged(_purge(app, utcnow() + timedelta(minutes=5, seconds=1)))
-    assert later["passkey_registrations"] == 2  # (the sign-in's mfa challenge goes too)
+    assert later["passkey_registrations"] == 2  # (the sign-ins' mfa challenges go too)
     assert _rows(app, "passkey_registrations") == 0
 
 

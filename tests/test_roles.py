@@ -86,6 +86,8 @@ def test_a_viewer_reads_products_and_their_history(
         ("delete", "/api/products/{id}", {"headers": {"If-Match": '"9"'}}),
         ("delete", "/api/products/999999", {}),  # a missing product
         ("get", "/admin/users", {}),
+        ("get", "/admin/users/1/passkeys", {}),
+        ("delete", "/admin/users/1/passkeys/1", {}),
         ("post", "/admin/invites", {"json": {"role": "admin"}}),
     ],
 )
@@ -202,6 +204,8 @@ def test_the_openapi_document_names_the_role_of_every_operation(client: Any) -> 
         ("patch", "/admin/users/{user_id}"): "admin",
         ("post", "/admin/users/{user_id}/unlock"): "admin",
         ("post", "/admin/users/{user_id}/reset-totp"): "admin",
+        ("get", "/admin/users/{user_id}/passkeys"): "admin",
+        ("delete", "/admin/users/{user_id}/passkeys/{passkey_id}"): "admin",
         ("post", "/admin/invites"): "admin",
         ("post", "/auth/passkeys/options"): "viewer",
         ("post", "/auth/passkeys"): "viewer",

@@ -11,6 +11,7 @@ from .. import db
 from ..auth import events, invites
 from ..auth.current import account, authenticated
 from ..auth.roles import ADMIN
+from ..auth.schemas import PasskeysOut
 from ..config import Settings
 from ..pages import PageQuery, make_cursor, read_cursor
 from . import service
@@ -83,8 +84,28 @@ def unlock_user(user_id: int) -> Any:
 @bp.output({}, status_code=204)
 @bp.doc(responses=_ONE)
 def reset_totp(user_id: int) -> Any:
-    """Give the account a new authenticator (shown at its next login); its recovery codes go."""
+    """Give the account a new authenticator (shown at its next login); its recovery codes
+    and passkeys go, and so does any replacement of its authenticator under way."""
     service.reset_totp(db.session(), _settings(), account(), user_id)
+    return Response(status=204)
+
+
+@bp.get("/users/<id:user_id>/passkeys")
+@authenticated(ADMIN)
+@bp.output(PasskeysOut)
+@bp.doc(responses=_ONE)
+def list_user_passkeys(user_id: int) -> Any:
+    """The account's passkeys, oldest first."""
+    return {"items": service.passkeys_of(db.session(), user_id)}
+
+
+@bp.delete("/users/<id:user_id>/passkeys/<id:passkey_id>")
+@authenticated(ADMIN)
+@bp.output({}, status_code=204)
+@bp.doc(responses={404: "No such user, or not a passkey of theirs"})
+def remove_user_passkey(user_id: int, passkey_id: int) -> Any:
+    """Remove a passkey of the account; it no longer signs in."""
+    service.remove_passkey(db.session(), account(), user_id, passkey_id)
     return Response(status=204)
 
 

@@ -24,13 +24,13 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from .. import security
-from ..auth import admins, attempts, events, sessions
+from ..auth import admins, attempts, events, passkeys, sessions
 from ..auth.current import Account
 from ..auth.roles import ADMIN
 from ..config import Settings
 from ..db import utcnow
 from ..errors import ApiError
-from ..models import AttemptCounter, MfaChallenge, RecoveryCode, User
+from ..models import AttemptCounter, MfaChallenge, Passkey, RecoveryCode, TotpEnrollment, User
 
 
 def _exhausted(kind: str, subject: Any) -> ColumnElement[bool]:
@@ -158,7 +158,8 @@ def unlock(session: Session, admin: Account, user_id: int) -> None:
 
 def reset_totp(session: Session, settings: Settings, admin: Account, user_id: int) -> None:
     """A new authenticator secret, shown at the next login as for a new account; the
-    recovery codes, every session and any sign-in under way are gone."""
+    recovery codes, the passkeys, every session, any sign-in under way and any replacement
+    of the authenticator under way are gone: the new secret is the only way in."""
     target = _target(session, user_id)
     secret = security.new_totp_secret()
     session.execute(
@@ -174,8 +175,24 @@ def reset_totp(session: Session, settings: Settings, admin: Account, user_id: in
     )
     session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == target.id))
     session.execute(delete(MfaChallenge).where(MfaChallenge.user_id == target.id))
+    session.execute(delete(TotpEnrollment).where(TotpEnrollment.user_id == target.id))
     events.record(session, target.id, "totp_reset", actor_id=admin.id)
+    passkeys.remove_of(session, target.id, actor_id=admin.id)
     sessions.end(session, user_id=target.id, reason="totp_reset", actor_id=admin.id)
+
+
+def passkeys_of(session: Session, user_id: int) -> list[dict[str, Any]]:
+    """A user's passkeys, oldest first (404 for no such user)."""
+    _target(session, user_id)
+    rows = session.execute(passkeys.OWN_PASSKEYS.order_by(Passkey.id), {"me": user_id}).all()
+    return [as_api(row) for row in rows]
+
+
+def remove_passkey(session: Session, admin: Account, user_id: int, passkey_id: int) -> None:
+    """Remove a passkey of the user, recorded as the admin's doing (404 for any other)."""
+    _target(session, user_id)
+    if not passkeys.remove_of(session, user_id, passkey_id=passkey_id, actor_id=admin.id):
+        raise ApiError(404, f"User {user_id} has no passkey {passkey_id}.")
 
 
 def set_role_by_name(session: Session, username: str, role: str) -> User:

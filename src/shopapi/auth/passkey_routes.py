@@ -23,6 +23,8 @@ from .schemas import (
     RequestOptionsOut,
 )
 
+_FULL = f"The account has {passkeys.MAX_PASSKEYS} passkeys, the most it may have"
+
 
 def _out(passkey: Any) -> dict[str, Any]:
     return {
@@ -37,9 +39,10 @@ def _out(passkey: Any) -> dict[str, Any]:
 @authenticated()
 @bp.input(ProofIn, arg_name="data")
 @bp.output(CreationOptionsOut)
-@bp.doc(responses=_PROOF)
+@bp.doc(responses={**_PROOF, 409: _FULL})
 def passkey_creation_options(data: dict[str, Any]) -> Any:
-    """Options for navigator.credentials.create(); the challenge is single-use, 5 minutes."""
+    """Options for navigator.credentials.create(); single-use, 5 minutes, replacing any
+    earlier options of the account."""
     return passkeys.creation_options(db.session(), _settings(), _me(), _proof(data))
 
 
@@ -49,12 +52,13 @@ def passkey_creation_options(data: dict[str, Any]) -> Any:
 @bp.output(PasskeyOut, status_code=201)
 @bp.doc(
     responses={
-        409: "This passkey is already registered",
-        422: "Invalid input, or a credential that fails verification",
+        409: f"This passkey is already registered, or {_FULL.lower()}",
+        422: "Invalid input, no options pending, or a credential that fails verification",
     }
 )
 def add_passkey(data: dict[str, Any]) -> Any:
-    """Keep a new passkey, created with the options of POST /auth/passkeys/options."""
+    """Keep a new passkey, created with the latest options of POST /auth/passkeys/options
+    (any answer uses them up)."""
     passkey = passkeys.add(
         db.session(), _settings(), _me(), name=data["name"], credential=data["credential"]
     )

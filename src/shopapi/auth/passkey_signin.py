@@ -1,8 +1,8 @@
 """A passkey as the second factor of a sign-in: request options whose challenge the
 mfa_token carries, and the judgement of an assertion. py_webauthn checks the signature,
-client data and relying party; this module checks that the credential is the account's
-and that its signature count moves forward (a count that goes back means a cloned
-authenticator)."""
+client data and relying party; this module checks that the credential is the account's,
+that the user handle, when the authenticator sends one, is the account's too, and that
+its signature count moves forward (a count that goes back means a cloned authenticator)."""
 
 from __future__ import annotations
 
@@ -29,6 +29,23 @@ from ..models import Passkey
 
 def new_challenge() -> bytes:
     return secrets.token_bytes(32)
+
+
+def user_handle(user_id: int) -> bytes:
+    """The WebAuthn user handle of an account, given to its authenticators at creation."""
+    return str(user_id).encode()
+
+
+def _handle_is_theirs(assertion: dict[str, Any], user_id: int) -> bool:
+    """An authenticator may leave the user handle out (null, or empty from some browsers);
+    one it sends must be the account's."""
+    handle = assertion["response"].get("userHandle")
+    if not handle:
+        return True
+    try:
+        return bool(base64url_to_bytes(handle) == user_handle(user_id))
+    except (ValueError, TypeError):
+        return False
 
 
 def descriptors(rows: Any) -> list[PublicKeyCredentialDescriptor]:
@@ -97,7 +114,9 @@ def judge(
     passkey's signature count forward (one conditional statement, in the unit of work)."""
     try:
         raw_id = base64url_to_bytes(assertion["rawId"])
-    except (ValueError, KeyError, TypeError):
+        if not _handle_is_theirs(assertion, user_id):  # another account's handle
+            return WRONG
+    except (ValueError, KeyError, TypeError, AttributeError):
         return WRONG
     p = Passkey
     found = session.execute(
