@@ -22,7 +22,10 @@ from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
-from granian.rsgi import ProtocolClosed, ProtocolError
+from granian.rsgi import (  # type: ignore[attr-defined] # re-exported without `as` its own name
+    ProtocolClosed,
+    ProtocolError,
+)
 
 log = logging.getLogger(__name__)
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]

@@ -3,8 +3,8 @@
 `python -m shopapi.serving` is what `make serve`, the end-to-end tests and the load and
 fuzz drivers start: it replaces itself with granian serving `app:rsgi`, the WSGI app
 behind `shopapi.gateway.BodyFirst` (bodies are read whole before a thread runs the
-request), with the settings below. Why granian, and how each production need is met: README, Performance and
-Production.
+request), with the settings below. Why granian, and how each production need is met:
+README, Performance and Production.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from pathlib import Path
 
 from werkzeug.serving import WSGIRequestHandler
 
-from .gateway import BodyFirst, WsgiApp
 from . import MAX_BODY_BYTES
+from .gateway import BodyFirst, WsgiApp
 
 PRODUCTION_SERVER = "granian"
 # One process per core; threads to overlap database waits and to keep spare ones while
