@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: install install-dev node run serve test lint typecheck bench profile fuzz loadtest postman screenshots clean
+.PHONY: install install-dev node run serve test lint typecheck bench profile fuzz loadtest slowloris postman screenshots clean
 
 install: $(STAMP)
 
@@ -74,6 +74,13 @@ fuzz: install-dev
 # MariaDB database, then a consistency check (see scripts/loadtest.py). Not part of CI.
 loadtest: install-dev
 	$(BIN)/python scripts/loadtest.py $(LOADTEST_ARGS)
+
+# Benchmark, not a test: 256 connections sending request bodies one byte a second for 60 s
+# against make serve's server, while /healthz and a signed-in read are timed (see
+# scripts/slowloris.py). SLOWLORIS_ARGS="--connections 64 --duration 10" for a shorter run;
+# SLOWLORIS_MARIADB_URL=mysql+pymysql://root@127.0.0.1:3306/ for a scratch MariaDB database.
+slowloris: install-dev
+	$(BIN)/python scripts/slowloris.py $(SLOWLORIS_ARGS)
 
 # The README's pictures of the web console (docs/screenshots/), taken by its browser test;
 # QR codes, keys and recovery codes are blurred. Commit them when they change.

@@ -1,8 +1,10 @@
-"""Entry point: `python app.py` applies pending migrations and serves; `app` is for WSGI servers."""
+"""Entry point: `python app.py` applies pending migrations and serves; `app` is for WSGI
+servers, `rsgi` (the same app, bodies read first) for `make serve`'s granian."""
 
 from __future__ import annotations
 
 import logging
+import os
 
 from dotenv import load_dotenv
 
@@ -12,11 +14,12 @@ from shopapi import create_app  # noqa: E402 - .env must be loaded before settin
 from shopapi.config import Settings  # noqa: E402
 from shopapi.db import upgrade  # noqa: E402
 from shopapi.logs import configure_logging  # noqa: E402
-from shopapi.serving import QuietRequestHandler  # noqa: E402
+from shopapi.serving import QuietRequestHandler, body_first  # noqa: E402
 
 configure_logging()
 settings = Settings.from_env()
 app = create_app(settings)
+rsgi = body_first(app, os.environ)
 
 if __name__ == "__main__":
     upgrade(settings.database_url)

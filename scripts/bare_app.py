@@ -1,8 +1,13 @@
 """The benchmark's yardstick: a bare Flask app, no middleware, served like the service."""
 
+import os
+
 from flask import Flask
 
+from shopapi.serving import body_first
+
 app = Flask(__name__)
+rsgi = body_first(app, os.environ)  # what granian serves, as for the service
 
 
 @app.get("/healthz")

@@ -71,9 +71,14 @@ def _executable(name: str) -> str:
 
 
 def granian(spec: Spec, target: str, port: int) -> list[str]:
-    from shopapi.serving import granian_command
+    """As `make serve` runs it: the module's `rsgi`, the WSGI `app` behind BodyFirst (whose
+    threads come from THREADS)."""
+    from shopapi.serving import HEADER_TIMEOUT, granian_command
 
-    return granian_command(target, "127.0.0.1", port, spec.workers, spec.threads, _executable)
+    module = target.partition(":")[0]
+    return granian_command(
+        f"{module}:rsgi", "127.0.0.1", port, spec.workers, HEADER_TIMEOUT, _executable
+    )
 
 
 def gunicorn(spec: Spec, target: str, port: int) -> list[str]:

@@ -33,6 +33,7 @@ from support import (
     shared_redis,
     start_production,
     stop_production,
+    workers_started,
     wrong_code,
 )
 
@@ -61,10 +62,10 @@ def scrape(base: str, **headers: str) -> Figures:
 def replace_every_worker(server: LiveServer) -> None:
     """SIGKILL each worker in turn and wait until the server has started its successor."""
     for victim in sorted(server.workers()):
-        started = server.log().count("Started worker-")
+        started = workers_started(server)
         os.kill(victim, signal.SIGKILL)
         deadline = time.monotonic() + 60
-        while server.log().count("Started worker-") <= started:
+        while workers_started(server) <= started:
             assert time.monotonic() < deadline, server.log()[-3000:]
             time.sleep(0.2)
     deadline = time.monotonic() + 30

@@ -23,6 +23,7 @@ from support import (
     settings_for,
     start_production,
     stop_production,
+    workers_started,
 )
 
 pytestmark = pytest.mark.e2e
@@ -87,7 +88,7 @@ def test_a_worker_that_dies_is_replaced(server: LiveServer) -> None:
     victim = min(before)
     os.kill(victim, signal.SIGKILL)
     deadline = time.monotonic() + 60
-    while server.log().count("Started worker-") < 3:  # two at start, then the new one
+    while workers_started(server) < 3:  # two at start, then the new one
         assert time.monotonic() < deadline, server.log()[-3000:]
         time.sleep(0.2)
     now = set(server.workers())

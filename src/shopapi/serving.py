@@ -1,9 +1,10 @@
 """Serving: Werkzeug for development (`python app.py`), granian for production (`make serve`).
 
 `python -m shopapi.serving` is what `make serve`, the end-to-end tests and the load and
-fuzz drivers start: it replaces itself with granian serving `app:app` (WSGI), with the
-settings below. Why granian, and how each production need is met: README, Performance and
-Production.
+fuzz drivers start: it replaces itself with granian serving `app:rsgi`, the WSGI app
+behind `shopapi.gateway.BodyFirst` (bodies are read whole before a thread runs the
+request), with the settings below. Why granian, and how each production need is met:
+README, Performance and Production.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ from pathlib import Path
 
 from werkzeug.serving import WSGIRequestHandler
 
+from . import MAX_BODY_BYTES
+from .gateway import BodyFirst, WsgiApp
+
 PRODUCTION_SERVER = "granian"
 # One process per core; threads to overlap database waits and to keep spare ones while
 # sign-ins wait for their Argon2 hash (see shopapi.security). Measured with `make bench`.
@@ -29,6 +33,11 @@ SHUTDOWN_SECONDS = "30"
 # A request running longer than this ends its worker, which granian replaces (see
 # shopapi.logs.RequestLog); database and Redis waits are bounded well below it.
 REQUEST_TIMEOUT = "30"
+# A client has this long to send its request headers (granian's bound) and then its body
+# (BodyFirst's); a slower one gets 408 and its connection is closed. Waiting for either
+# costs a connection, never a thread.
+HEADER_TIMEOUT = 10
+BODY_TIMEOUT = 10
 MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
 
@@ -45,14 +54,14 @@ def granian_command(
     host: str,
     port: int,
     workers: int,
-    threads: int,
+    header_timeout: int = HEADER_TIMEOUT,
     executable: Callable[[str], str] = lambda name: shutil.which(name) or name,
 ) -> list[str]:
-    """The granian command line serving the WSGI app `target` ("module:attribute")."""
+    """The granian command line serving the RSGI app `target` ("module:attribute")."""
     return [
         executable("granian"),
         "--interface",
-        "wsgi",
+        "rsgi",
         "--host",
         host,
         "--port",
@@ -60,7 +69,9 @@ def granian_command(
         "--workers",
         str(workers),
         "--blocking-threads",
-        str(threads),
+        "1",  # RSGI's event loop; the app's THREADS threads are BodyFirst's
+        "--http1-header-read-timeout",
+        str(header_timeout * 1000),
         "--http",
         "1",  # behind a proxy or a load balancer; no HTTP/2 negotiation per connection
         "--no-ws",
@@ -74,15 +85,25 @@ def granian_command(
     ]
 
 
-def production_command(env: Mapping[str, str], target: str = "app:app") -> list[str]:
-    """`make serve`'s command line, from HOST, PORT, WEB_CONCURRENCY and THREADS."""
+def production_command(env: Mapping[str, str], target: str = "app:rsgi") -> list[str]:
+    """`make serve`'s command line, from HOST, PORT, WEB_CONCURRENCY and HEADER_TIMEOUT."""
     return granian_command(
         target,
         env.get("HOST", "127.0.0.1"),
         int(env.get("PORT", "5000")),
         int(env.get("WEB_CONCURRENCY") or DEFAULT_WORKERS),
-        int(env.get("THREADS") or DEFAULT_THREADS),
+        int(env.get("HEADER_TIMEOUT") or HEADER_TIMEOUT),
         lambda name: str(_bin(name)),
+    )
+
+
+def body_first(app: WsgiApp, env: Mapping[str, str]) -> BodyFirst:
+    """What granian serves: `app` behind BodyFirst, with THREADS threads and BODY_TIMEOUT."""
+    return BodyFirst(
+        app,
+        threads=int(env.get("THREADS") or DEFAULT_THREADS),
+        body_timeout=float(env.get("BODY_TIMEOUT") or BODY_TIMEOUT),
+        max_body=MAX_BODY_BYTES,
     )
 
 

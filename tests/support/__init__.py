@@ -42,6 +42,7 @@ from support.servers import (
     start_server,
     stop_production,
     stop_server,
+    workers_started,
 )
 from support.signin import (
     PASSWORD,
@@ -89,6 +90,7 @@ __all__ = [
     "statements_sent",
     "stop_production",
     "stop_server",
+    "workers_started",
     "unavailable",
     "user_row",
     "wrong_code",

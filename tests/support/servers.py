@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import sys
 import time
 from pathlib import Path
@@ -71,12 +72,18 @@ def start_production(
         host,
     )
     deadline = time.monotonic() + 60
-    while server.log().count("Started worker-") < workers:
+    while workers_started(server) < workers:
         if time.monotonic() > deadline:
             stop_production(server)
             raise RuntimeError(f"not every worker started: {server.log()}")
         time.sleep(0.1)
     return server
+
+
+def workers_started(server: LiveServer) -> int:
+    """How many worker processes the production server has started so far (each also
+    logs its runtime's start, `Started worker-1 runtime-1`, which is not counted)."""
+    return len(re.findall(r"Started worker-\d+$", server.log(), re.MULTILINE))
 
 
 def stop_production(server: LiveServer) -> None:
