@@ -21,7 +21,7 @@ from ..config import Settings
 from ..errors import ApiError
 from ..models import RecoveryCode, User
 from . import attempts, events
-from .service import code_hash, hasher, too_many
+from .service import code_hash, hasher, hashing, too_many
 
 WRONG_PROOF = "The password or the code is wrong."
 
@@ -47,7 +47,13 @@ def check(session: Session, settings: Settings, user: User, proof: Proof) -> Non
         attempts.release(attempts.PASSWORD, user.username_normalized)
         raise too_many("Too many wrong codes for this account.", code_slot.retry_after, "code")
 
-    password_right = security.verify_password(hasher(settings), user.password, proof.password)
+    try:
+        password_right = security.verify_password(
+            hasher(settings), user.password, proof.password, hashing(settings)
+        )
+    except security.HashingBusy:  # not judged: not counted
+        db.when_work_ends(lambda: _give_back(counted, password=True, code=True))
+        raise
     step = _totp_step(settings, user, proof.otp) if proof.otp is not None else None
     code_right = step is not None if proof.otp is not None else _unused(session, user, proof)
     if password_right and code_right:

@@ -109,11 +109,11 @@ for _metric, _values in (
     (SIGN_INS, ("totp", "recovery_code", "passkey")),
     (SIGN_IN_FAILURES, ("password", "code")),
     (LOCKOUTS, ("password", "code")),
-    (RATE_LIMITED, ("sign_in_per_address", "register_per_address")),
+    (RATE_LIMITED, ("sign_in_per_address", "register_per_address", "password_hashing_global")),
     (RATE_LIMITED, ("password_per_account", "code_per_account")),
     (SESSIONS_ENDED, ("signed_out", "revoked", "reuse_detected", "password_changed")),
     (SESSIONS_ENDED, ("totp_replaced", "disabled", "totp_reset")),
-    (UNAVAILABLE, ("database", "database_busy")),
+    (UNAVAILABLE, ("database", "database_busy", "hashing_busy")),
 ):
     for _value in _values:
         _metric.labels(_value)
