@@ -11,16 +11,28 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from support import (
     PASSWORD,
     REDIS_URL,
     AuthActions,
+    HttpAuth,
     assert_problem,
+    bearer,
+    http_session,
+    is_problem,
+    loopback_address,
+    server_env,
     shared_redis,
+    start_production,
+    stop_production,
 )
 
 from shopapi import security
@@ -234,3 +246,51 @@ def test_hashing_pool_settings_out_of_range_are_refused(
 def test_a_global_budget_that_is_not_a_rate_is_refused(make_app: Callable[..., Any]) -> None:
     with pytest.raises(ConfigError, match="not a rate limit"):
         make_app(login_rate_limit_global="lots")
+
+
+# --- over HTTP, against the production server -------------------------------------------
+
+# About a third of a second a hash here: long enough that racing logins meet in the pool.
+SLOWER_ARGON2 = {"ARGON2_TIME_COST": "3000", "ARGON2_MEMORY_COST": "256"}
+FLOOD = 12
+
+
+@pytest.mark.e2e
+def test_a_login_flood_past_the_pool_gets_503_while_a_product_read_answers(
+    settings: Settings, secrets_env: dict[str, str], tmp_path: Path
+) -> None:
+    """One worker of 4 threads, one hashing thread and one waiting place: of 12 logins at
+    once (fresh usernames, each from its own address) the ones beyond get 503 at once, and
+    a read sent meanwhile is served before the flood is over."""
+    env = server_env(settings, secrets_env, HASH_THREADS="1", HASH_QUEUE="1", **SLOWER_ARGON2)
+    server = start_production(env, tmp_path / "server.log", workers=1)
+    try:
+        auth = HttpAuth(server.url, loopback_address())
+        account, token = auth.sign_in()
+        start = threading.Barrier(FLOOD + 1)
+
+        def login(i: int) -> requests.Response:
+            http = http_session()
+            start.wait()
+            body = {"username": f"flood_{i}_{uuid.uuid4().hex[:8]}", "password": "guess-guess"}
+            return http.post(f"{server.url}/auth/login", json=body, timeout=60)
+
+        with ThreadPoolExecutor(FLOOD) as pool:
+            flood = [pool.submit(login, i) for i in range(FLOOD)]
+            start.wait()
+            read = requests.get(f"{server.url}/api/products", headers=bearer(token), timeout=30)
+            still_hashing = not all(f.done() for f in flood)
+            answers = [f.result() for f in flood]
+        assert read.status_code == 200
+        assert still_hashing  # the read did not wait for the flood to end
+        statuses = [r.status_code for r in answers]
+        assert set(statuses) <= {401, 503}, statuses
+        assert statuses.count(503) >= 1, statuses
+        for refused in (r for r in answers if r.status_code == 503):
+            assert is_problem(refused, 503)
+            assert refused.headers["Retry-After"] == "1"
+        # Once it has passed, the owner of an account signs in as ever.
+        assert auth.login(account)
+    finally:
+        stop_production(server)
+    assert "Traceback" not in server.log(), server.log()[-3000:]

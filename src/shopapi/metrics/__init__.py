@@ -83,7 +83,8 @@ UNAVAILABLE = Counter(
 )
 RATE_LIMIT_FALLBACKS = Counter(
     "shopapi_rate_limit_fallbacks",
-    "Per-address limit checks counted in process memory because Redis was unreachable.",
+    "Limit checks (per address, and the global budget) counted in process memory because "
+    "Redis was unreachable.",
 )
 DB_IN_USE = Gauge(
     "shopapi_db_connections_in_use",
