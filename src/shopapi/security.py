@@ -11,7 +11,7 @@ import secrets
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
@@ -62,7 +62,11 @@ class HashingBusy(RuntimeError):
 
 
 class HashingPool:
-    """`threads` niced threads hashing, and room for `queue` hashes waiting for one."""
+    """`threads` niced threads hashing, and room for `queue` hashes waiting for one.
+
+    A request takes its place with `place()` before any other work of a sign-in, so a
+    refusal costs nothing but the check; the hashes it runs meanwhile use that place.
+    """
 
     def __init__(self, threads: int, queue: int) -> None:
         self.threads, self.queue = threads, queue
@@ -72,24 +76,37 @@ class HashingPool:
         self._places = threading.BoundedSemaphore(threads + queue)
         self._lock = threading.Lock()
         self._taken = 0
+        self._held = threading.local()
 
     @property
     def taken(self) -> int:
-        """Hashes running or waiting now."""
+        """Places taken now (hashes running, waiting, or about to be asked for)."""
         return self._taken
 
-    def run(self, work: Callable[..., T], *args: Any) -> T:
-        """`work(*args)` on a hashing thread; `HashingBusy` at once when there is no room."""
-        if not self._places.acquire(blocking=False):
-            raise HashingBusy(f"{self.threads} hashing and {self.queue} waiting")
-        with self._lock:
-            self._taken += 1
-        try:
-            return self._executor.submit(work, *args).result()
-        finally:
+    @contextlib.contextmanager
+    def place(self) -> Iterator[None]:
+        """Hold a place for this thread's hashes; `HashingBusy` at once when none is free."""
+        if getattr(self._held, "depth", 0):
+            self._held.depth += 1  # already holds one: hashes of one request share it
+        else:
+            if not self._places.acquire(blocking=False):
+                raise HashingBusy(f"{self.threads} hashing and {self.queue} waiting")
             with self._lock:
-                self._taken -= 1
-            self._places.release()
+                self._taken += 1
+            self._held.depth = 1
+        try:
+            yield
+        finally:
+            self._held.depth -= 1
+            if not self._held.depth:
+                with self._lock:
+                    self._taken -= 1
+                self._places.release()
+
+    def run(self, work: Callable[..., T], *args: Any) -> T:
+        """`work(*args)` on a hashing thread, in this thread's place (or a new one)."""
+        with self.place():
+            return self._executor.submit(work, *args).result()
 
 
 _pools: dict[tuple[int, int, int], HashingPool] = {}

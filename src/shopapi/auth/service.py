@@ -146,20 +146,23 @@ def login(
     """Check the password. A known device of the account (`device_token`) is counted on its
     own, and not refused by the account's lockout: whoever locks an account out does not
     lock its owner out of the devices it signed in from."""
+    # A place in the hashing pool first, before anything is counted or read: a full pool
+    # refuses a known and an unknown username alike (503), at the cost of a check.
+    with hashing(settings).place():
+        return _login(session, settings, username, password, device_token)
+
+
+def _login(
+    session: Session, settings: Settings, username: str, password: str, device_token: str | None
+) -> dict[str, Any]:
     subject = username.lower()
     kind, counted, slot = _reserve_login(session, subject, device_token)
     if not slot.granted:
         raise too_many("Too many failed sign-ins for this account.", slot.retry_after, "password")
     user = session.scalar(select(User).where(User.username_normalized == subject))
     h, pool = hasher(settings), hashing(settings)
-    # A known and an unknown username take the same way through the same pool: a full
-    # pool refuses both alike, before either is judged, and the attempt is not counted.
     stored = _dummy_hash(*_params(settings)) if user is None else user.password
-    try:
-        right = security.verify_password(h, stored, password, pool)
-    except security.HashingBusy:
-        db.when_work_ends(lambda: attempts.release(kind, counted))
-        raise
+    right = security.verify_password(h, stored, password, pool)
     if user is None:
         events.unknown_username("password")
         metrics.sign_in_failed("password")
