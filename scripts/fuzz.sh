@@ -48,6 +48,7 @@ fi
 # address, and should reach the API's logic rather than the limiter.
 export ARGON2_TIME_COST=1 ARGON2_MEMORY_COST=256
 export LOGIN_RATE_LIMIT_PER_ADDRESS=100000/minute REGISTER_RATE_LIMIT_PER_ADDRESS=100000/minute
+export LOGIN_RATE_LIMIT_GLOBAL=100000/minute HASH_QUEUE=64
 export WEB_CONCURRENCY=2 THREADS=4
 # Every fuzzing account is an admin, so the administration operations are reached too.
 export NEW_USER_ROLE=admin

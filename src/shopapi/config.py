@@ -26,6 +26,11 @@ ACCESS_TOKEN_TTL = 600
 # Words of copied example values; long enough that random keys do not contain them.
 PLACEHOLDER_WORDS = ("changeme", "change-me", "change_me", "secret", "example", "placeholder")
 DEFAULT_METRICS_NETWORKS = ("127.0.0.0/8", "::1/128")
+# 20 hashes a second: half of what one core hashes at OWASP's cost, so a flood that spends
+# it all still leaves most of the CPU to everything else, while ordinary sign-in traffic
+# never meets it. See README, "Bounds on password hashing".
+DEFAULT_LOGIN_RATE_LIMIT_GLOBAL = "1200/minute"
+DEFAULT_HASH_THREADS, DEFAULT_HASH_QUEUE = 1, 2
 
 
 class ConfigError(RuntimeError):
@@ -50,10 +55,17 @@ class Settings:
     trusted_proxies: int = 0
     login_rate_limit_per_address: str = "100/minute"
     register_rate_limit_per_address: str = "20/minute"
+    # Every client together, in every instance sharing REDIS_URL (per process without it):
+    # /auth/login and /auth/register, the requests that cost an Argon2 hash.
+    login_rate_limit_global: str = DEFAULT_LOGIN_RATE_LIMIT_GLOBAL
     cors_origins: tuple[str, ...] = ()
     argon2_time_cost: int = OWASP_ARGON2["time_cost"]
     argon2_memory_cost: int = OWASP_ARGON2["memory_cost"]
     argon2_parallelism: int = OWASP_ARGON2["parallelism"]
+    # Per process: threads hashing passwords, and hashes that may wait for one. A hash
+    # beyond both is refused with 503 at once, so request threads stay free for reads.
+    hash_threads: int = DEFAULT_HASH_THREADS
+    hash_queue: int = DEFAULT_HASH_QUEUE
     jwt_issuer: str = "shopapi"
     totp_issuer: str = "ShopAPI"
     # Seconds an access token lives. Only tests and development shorten it (to watch
@@ -117,10 +129,15 @@ class Settings:
             "register_rate_limit_per_address": env.get(
                 "REGISTER_RATE_LIMIT_PER_ADDRESS", "20/minute"
             ),
+            "login_rate_limit_global": env.get(
+                "LOGIN_RATE_LIMIT_GLOBAL", DEFAULT_LOGIN_RATE_LIMIT_GLOBAL
+            ),
             "cors_origins": _split(env.get("CORS_ORIGINS", "")),
             "argon2_time_cost": _int(env, "ARGON2_TIME_COST", OWASP_ARGON2["time_cost"]),
             "argon2_memory_cost": _int(env, "ARGON2_MEMORY_COST", OWASP_ARGON2["memory_cost"]),
             "argon2_parallelism": _int(env, "ARGON2_PARALLELISM", OWASP_ARGON2["parallelism"]),
+            "hash_threads": _int(env, "HASH_THREADS", DEFAULT_HASH_THREADS),
+            "hash_queue": _int(env, "HASH_QUEUE", DEFAULT_HASH_QUEUE),
             "new_user_role": env.get("NEW_USER_ROLE", ""),
             "registration": env.get("REGISTRATION", "open"),
             "session_idle_timeout": _int(env, "SESSION_IDLE_TIMEOUT", 86400),
@@ -254,6 +271,10 @@ def _check_choices(settings: Settings) -> None:
             f"ACCESS_TOKEN_TTL must be 1 to {ACCESS_TOKEN_TTL} seconds, "
             f"got {settings.access_token_ttl}"
         )
+    if settings.hash_threads < 1:
+        raise ConfigError(f"HASH_THREADS must be at least 1, got {settings.hash_threads}")
+    if settings.hash_queue < 0:
+        raise ConfigError(f"HASH_QUEUE must be 0 or more, got {settings.hash_queue}")
     if settings.new_user_role not in ROLES:
         raise ConfigError(
             f"NEW_USER_ROLE must be one of {', '.join(ROLES)}, got {settings.new_user_role!r}"

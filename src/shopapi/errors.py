@@ -15,6 +15,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
 
 from . import metrics
+from .security import HASHING_RETRY_AFTER, HashingBusy
 
 PROBLEM_TYPE = "about:blank"
 # The answer to a write that a constraint refused, by the constraint's name (see
@@ -176,6 +177,17 @@ def register_error_handlers(app: APIFlask) -> None:
             503,
             "The service is too busy right now; try again shortly.",
             headers={"Retry-After": "5"},
+        )
+
+    @app.errorhandler(HashingBusy)
+    def hashing_busy(error: HashingBusy) -> Response:
+        _rollback()
+        metrics.unavailable("hashing_busy")
+        log.warning("password hashing busy: %s", error)
+        return problem(
+            503,
+            "Too many sign-ins are being checked right now; try again shortly.",
+            headers={"Retry-After": str(HASHING_RETRY_AFTER)},
         )
 
     @app.errorhandler(OperationalError)

@@ -1,8 +1,9 @@
 """Extension objects, built per application so several apps never share state.
 
-The per-address limits are checked by a decorator on the views they apply to, and by
-nothing else: a request to any other view pays nothing for them, and only a 429 carries
-`Retry-After` (no `X-RateLimit-*` headers on other answers).
+The per-address limits, and the global budget every client shares, are checked by a
+decorator on the views they apply to, and by nothing else: a request to any other view
+pays nothing for them, and only a 429 carries `Retry-After` (no `X-RateLimit-*` headers
+on other answers).
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from .errors import ApiError
 log = logging.getLogger(__name__)
 View = TypeVar("View", bound=Callable[..., Any])
 KEY_PREFIX = "shopapi"
+EVERYONE = "everyone"  # the key of a limit that counts every client together
+TOO_MANY_FROM_ADDRESS = "Too many requests from this address; wait before trying again."
 # While Redis is unreachable, look again after this many seconds (doubling up to the cap).
 RECHECK_FIRST, RECHECK_MAX = 1.0, 32.0
 
@@ -93,8 +96,35 @@ class AddressLimiter:
 
         return decorate
 
+    def limit_everyone(self, limits: str, scope: str, detail: str) -> Callable[[View], View]:
+        """A decorator like `limit`, but one budget for every client together: a flood
+        from many addresses, each within its own limit, still meets this one. Refused
+        with 429, `detail` and Retry-After. Without Redis (or while it is unreachable)
+        each process counts its own budget."""
+        try:
+            items = parse_many(limits)
+        except ValueError:
+            raise ConfigError(f"{limits!r} is not a rate limit such as 300/minute") from None
+
+        name = f"{scope.replace('-', '_')}_global"
+
+        def decorate(view: View) -> View:
+            @wraps(view)
+            def limited(*args: Any, **kwargs: Any) -> Any:
+                self.spend(items, scope, EVERYONE, name, detail)
+                return view(*args, **kwargs)
+
+            return limited  # type: ignore[return-value]
+
+        return decorate
+
     def spend(
-        self, items: list[RateLimitItem], scope: str, key: str, name: str | None = None
+        self,
+        items: list[RateLimitItem],
+        scope: str,
+        key: str,
+        name: str | None = None,
+        detail: str = TOO_MANY_FROM_ADDRESS,
     ) -> None:
         """Count one request of `key`; 429 with Retry-After when a limit is exhausted
         (counted in metrics as a refusal of the limit `name`)."""
@@ -111,7 +141,7 @@ class AddressLimiter:
             metrics.rate_limited(name or scope)
             raise ApiError(
                 429,
-                "Too many requests from this address; wait before trying again.",
+                detail,
                 headers={"Retry-After": str(max(waits))},
             )
 

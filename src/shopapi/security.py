@@ -11,11 +11,12 @@ import secrets
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import jwt
 import pyotp
@@ -33,6 +34,7 @@ REQUIRED_CLAIMS = ["sub", "sid", "iat", "nbf", "exp", "jti", "type", "iss"]
 # The header members the service writes. Any other (jku, x5u, jwk, x5c, crit, ...) would
 # ask a verifier to fetch or trust a key the token names itself: such a token is refused.
 TOKEN_HEADER = frozenset({"alg", "typ", "kid"})
+T = TypeVar("T")
 
 
 # --- passwords -------------------------------------------------------------------------
@@ -45,12 +47,70 @@ def password_hasher(time_cost: int, memory_cost: int, parallelism: int) -> Passw
 
 # Argon2 runs outside the GIL, in a small per-process pool of threads with a lower CPU
 # priority: a burst of sign-ins then takes the CPU the readers leave, instead of
-# starving them (hashing is deliberately slow; reads must stay fast).
+# starving them (hashing is deliberately slow; reads must stay fast). The pool's queue is
+# short and a hash beyond it is refused at once (`HashingBusy`): request threads never
+# pile up behind hashes, so there are always threads left to serve reads.
 HASHING_THREADS = 1
+HASHING_QUEUE = 2
 HASHING_NICENESS = 19
-_pool: ThreadPoolExecutor | None = None
-_pool_pid = 0
-_pool_lock = threading.Lock()
+# What a refusal asks the client to wait: about one hash and a queue ahead of it.
+HASHING_RETRY_AFTER = 1
+
+
+class HashingBusy(RuntimeError):
+    """Every hashing thread of this process is busy and its queue is full."""
+
+
+class HashingPool:
+    """`threads` niced threads hashing, and room for `queue` hashes waiting for one.
+
+    A request takes its place with `place()` before any other work of a sign-in, so a
+    refusal costs nothing but the check; the hashes it runs meanwhile use that place.
+    """
+
+    def __init__(self, threads: int, queue: int) -> None:
+        self.threads, self.queue = threads, queue
+        self._executor = ThreadPoolExecutor(
+            threads, thread_name_prefix="argon2", initializer=_lower_priority
+        )
+        self._places = threading.BoundedSemaphore(threads + queue)
+        self._lock = threading.Lock()
+        self._taken = 0
+        self._held = threading.local()
+
+    @property
+    def taken(self) -> int:
+        """Places taken now (hashes running, waiting, or about to be asked for)."""
+        return self._taken
+
+    @contextlib.contextmanager
+    def place(self) -> Iterator[None]:
+        """Hold a place for this thread's hashes; `HashingBusy` at once when none is free."""
+        if getattr(self._held, "depth", 0):
+            self._held.depth += 1  # already holds one: hashes of one request share it
+        else:
+            if not self._places.acquire(blocking=False):
+                raise HashingBusy(f"{self.threads} hashing and {self.queue} waiting")
+            with self._lock:
+                self._taken += 1
+            self._held.depth = 1
+        try:
+            yield
+        finally:
+            self._held.depth -= 1
+            if not self._held.depth:
+                with self._lock:
+                    self._taken -= 1
+                self._places.release()
+
+    def run(self, work: Callable[..., T], *args: Any) -> T:
+        """`work(*args)` on a hashing thread, in this thread's place (or a new one)."""
+        with self.place():
+            return self._executor.submit(work, *args).result()
+
+
+_pools: dict[tuple[int, int, int], HashingPool] = {}
+_pools_lock = threading.Lock()
 
 
 def _lower_priority() -> None:
@@ -61,23 +121,25 @@ def _lower_priority() -> None:
         os.setpriority(os.PRIO_PROCESS, tid, min(current + HASHING_NICENESS, 19))
 
 
-def _hashing_pool() -> ThreadPoolExecutor:
-    global _pool, _pool_pid
-    with _pool_lock:
-        if _pool is None or _pool_pid != os.getpid():  # a forked worker makes its own
-            _pool = ThreadPoolExecutor(
-                HASHING_THREADS, thread_name_prefix="argon2", initializer=_lower_priority
-            )
-            _pool_pid = os.getpid()
-        return _pool
+def hashing_pool(threads: int = HASHING_THREADS, queue: int = HASHING_QUEUE) -> HashingPool:
+    """This process's pool of that size (a forked worker makes its own): every app of a
+    process with the same settings shares one bound."""
+    key = (os.getpid(), threads, queue)
+    with _pools_lock:
+        pool = _pools.get(key)
+        if pool is None:
+            pool = _pools[key] = HashingPool(threads, queue)
+        return pool
 
 
-def hash_password(hasher: PasswordHasher, password: str) -> str:
-    return _hashing_pool().submit(hasher.hash, password).result()
+def hash_password(hasher: PasswordHasher, password: str, pool: HashingPool | None = None) -> str:
+    return (pool or hashing_pool()).run(hasher.hash, password)
 
 
-def verify_password(hasher: PasswordHasher, stored_hash: str, password: str) -> bool:
-    return _hashing_pool().submit(_verify, hasher, stored_hash, password).result()
+def verify_password(
+    hasher: PasswordHasher, stored_hash: str, password: str, pool: HashingPool | None = None
+) -> bool:
+    return (pool or hashing_pool()).run(_verify, hasher, stored_hash, password)
 
 
 def _verify(hasher: PasswordHasher, stored_hash: str, password: str) -> bool:

@@ -16,7 +16,7 @@ from ..errors import ApiError, validation_error
 from ..models import AttemptCounter, DeviceToken, RecoveryCode, TotpEnrollment, User
 from . import admins, attempts, events, proofs, sessions
 from .current import Account
-from .service import Enrollment, code_hash, enrollment, hasher
+from .service import Enrollment, code_hash, enrollment, hasher, hashing
 
 ENROLLMENT_LIFETIME = timedelta(minutes=10)
 MAX_WRONG_CODES_PER_ENROLLMENT = 5
@@ -45,7 +45,7 @@ def change_password(
     if problems:
         raise validation_error({"new_password": problems})
     proofs.check(session, settings, user, proof)
-    user.password = security.hash_password(hasher(settings), new_password)
+    user.password = security.hash_password(hasher(settings), new_password, hashing(settings))
     sessions.end(session, user_id=user.id, keep=current_session, reason="password_changed")
     events.record(session, user.id, "password_changed")
 

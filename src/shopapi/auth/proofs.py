@@ -21,7 +21,7 @@ from ..config import Settings
 from ..errors import ApiError
 from ..models import RecoveryCode, User
 from . import attempts, events
-from .service import code_hash, hasher, too_many
+from .service import code_hash, hasher, hashing, too_many
 
 WRONG_PROOF = "The password or the code is wrong."
 
@@ -34,7 +34,13 @@ class Proof:
 
 
 def check(session: Session, settings: Settings, user: User, proof: Proof) -> None:
-    """Use the proof up if every part of it is right; 403 (or 429) otherwise."""
+    """Use the proof up if every part of it is right; 403 (or 429) otherwise (503 while
+    the hashing pool is full, before anything is counted)."""
+    with hashing(settings).place():
+        _check(session, settings, user, proof)
+
+
+def _check(session: Session, settings: Settings, user: User, proof: Proof) -> None:
     # What the counters are keyed on, read now: a rollback expires the account's row.
     counted = (user.username_normalized, str(user.id))
     password_slot = attempts.reserve(attempts.PASSWORD, user.username_normalized)
@@ -47,7 +53,9 @@ def check(session: Session, settings: Settings, user: User, proof: Proof) -> Non
         attempts.release(attempts.PASSWORD, user.username_normalized)
         raise too_many("Too many wrong codes for this account.", code_slot.retry_after, "code")
 
-    password_right = security.verify_password(hasher(settings), user.password, proof.password)
+    password_right = security.verify_password(
+        hasher(settings), user.password, proof.password, hashing(settings)
+    )
     step = _totp_step(settings, user, proof.otp) if proof.otp is not None else None
     code_right = step is not None if proof.otp is not None else _unused(session, user, proof)
     if password_right and code_right:

@@ -41,6 +41,11 @@ def hasher(settings: Settings) -> PasswordHasher:
     return _hasher(*_params(settings))
 
 
+def hashing(settings: Settings) -> security.HashingPool:
+    """This process's bounded pool of hashing threads (HASH_THREADS, HASH_QUEUE)."""
+    return security.hashing_pool(settings.hash_threads, settings.hash_queue)
+
+
 @lru_cache(maxsize=8)
 def _hasher(time_cost: int, memory_cost: int, parallelism: int) -> PasswordHasher:
     return security.password_hasher(time_cost, memory_cost, parallelism)
@@ -74,7 +79,7 @@ def register(
         raise ApiError(403, "Registration is closed.")
     if invite_code is None and settings.registration == "invite":
         raise ApiError(403, "Registration needs an invite_code.")
-    password_hash = security.hash_password(hasher(settings), password)
+    password_hash = security.hash_password(hasher(settings), password, hashing(settings))
     if invite_code is not None:
         role = invites.claim(session, invite_code)
         if role is None:
@@ -141,18 +146,28 @@ def login(
     """Check the password. A known device of the account (`device_token`) is counted on its
     own, and not refused by the account's lockout: whoever locks an account out does not
     lock its owner out of the devices it signed in from."""
+    # A place in the hashing pool first, before anything is counted or read: a full pool
+    # refuses a known and an unknown username alike (503), at the cost of a check.
+    with hashing(settings).place():
+        return _login(session, settings, username, password, device_token)
+
+
+def _login(
+    session: Session, settings: Settings, username: str, password: str, device_token: str | None
+) -> dict[str, Any]:
     subject = username.lower()
     kind, counted, slot = _reserve_login(session, subject, device_token)
     if not slot.granted:
         raise too_many("Too many failed sign-ins for this account.", slot.retry_after, "password")
     user = session.scalar(select(User).where(User.username_normalized == subject))
-    h = hasher(settings)
+    h, pool = hasher(settings), hashing(settings)
+    stored = _dummy_hash(*_params(settings)) if user is None else user.password
+    right = security.verify_password(h, stored, password, pool)
     if user is None:
-        security.verify_password(h, _dummy_hash(*_params(settings)), password)
         events.unknown_username("password")
         metrics.sign_in_failed("password")
         raise unauthorized(BAD_CREDENTIALS, error="")
-    if not security.verify_password(h, user.password, password):
+    if not right:
         locked = slot.last and kind == attempts.PASSWORD
         events.record_failure(user.id, "password_failed", *(["locked_out"] if locked else []))
         metrics.sign_in_failed("password", locked_out=locked)
@@ -162,7 +177,7 @@ def login(
     if user.disabled:  # only the right password learns this
         raise ApiError(403, "This account is disabled; ask an administrator.")
     if h.check_needs_rehash(user.password):
-        user.password = security.hash_password(h, password)
+        user.password = security.hash_password(h, password, pool)
     now = utcnow()
     token = security.new_mfa_token()
     session.execute(

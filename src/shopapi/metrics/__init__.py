@@ -83,7 +83,8 @@ UNAVAILABLE = Counter(
 )
 RATE_LIMIT_FALLBACKS = Counter(
     "shopapi_rate_limit_fallbacks",
-    "Per-address limit checks counted in process memory because Redis was unreachable.",
+    "Limit checks (per address, and the global budget) counted in process memory because "
+    "Redis was unreachable.",
 )
 DB_IN_USE = Gauge(
     "shopapi_db_connections_in_use",
@@ -109,11 +110,11 @@ for _metric, _values in (
     (SIGN_INS, ("totp", "recovery_code", "passkey")),
     (SIGN_IN_FAILURES, ("password", "code")),
     (LOCKOUTS, ("password", "code")),
-    (RATE_LIMITED, ("sign_in_per_address", "register_per_address")),
+    (RATE_LIMITED, ("sign_in_per_address", "register_per_address", "password_hashing_global")),
     (RATE_LIMITED, ("password_per_account", "code_per_account")),
     (SESSIONS_ENDED, ("signed_out", "revoked", "reuse_detected", "password_changed")),
     (SESSIONS_ENDED, ("totp_replaced", "disabled", "totp_reset")),
-    (UNAVAILABLE, ("database", "database_busy")),
+    (UNAVAILABLE, ("database", "database_busy", "hashing_busy")),
 ):
     for _value in _values:
         _metric.labels(_value)
