@@ -117,6 +117,7 @@ def change(
     if disabled and not target.disabled:
         # Every session ends, and whoever is half way through signing in stops here.
         sessions.end(session, user_id=user_id, reason="disabled", actor_id=admin.id)
+        sessions.forget_devices(session, user_id=user_id)
         session.execute(delete(MfaChallenge).where(MfaChallenge.user_id == user_id))
     session.expire(target)
     return get(session, user_id)
@@ -176,6 +177,7 @@ def reset_totp(session: Session, settings: Settings, admin: Account, user_id: in
     session.execute(delete(MfaChallenge).where(MfaChallenge.user_id == target.id))
     events.record(session, target.id, "totp_reset", actor_id=admin.id)
     sessions.end(session, user_id=target.id, reason="totp_reset", actor_id=admin.id)
+    sessions.forget_devices(session, user_id=target.id)
 
 
 def set_role_by_name(session: Session, username: str, role: str) -> User:
