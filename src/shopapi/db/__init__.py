@@ -24,7 +24,7 @@ from typing import Any
 from flask import Flask, current_app, g
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.dialects import mysql, sqlite
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL, ExceptionContext, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -144,6 +144,8 @@ def init_app(
     # One dispose() closes every pool.
     for other in {side, reader or side}:
         event.listen(engine, "engine_disposed", lambda _engine, other=other: other.dispose())
+    for each in (engine, side):
+        event.listen(each, "handle_error", _roll_back_conflict)
     app.extensions["db_sessionmaker"] = sessionmaker(engine, expire_on_commit=False)
     app.teardown_appcontext(close_request_connections)
 
@@ -188,7 +190,10 @@ def conflict_cause(error: BaseException) -> str | None:
     "lock_wait", "busy"), or None when `error` is something else (a dead link included)."""
     if not isinstance(error, DBAPIError) or error.connection_invalidated:
         return None
-    orig = error.orig
+    return _driver_conflict(error.orig)
+
+
+def _driver_conflict(orig: BaseException | None) -> str | None:
     if isinstance(orig, sqlite3.OperationalError):
         name = getattr(orig, "sqlite_errorname", "")
         if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "database is locked" in str(orig):
@@ -196,6 +201,18 @@ def conflict_cause(error: BaseException) -> str | None:
         return None
     code = orig.args[0] if orig is not None and orig.args else None
     return _CONFLICT_CODES.get(code) if isinstance(code, int) else None
+
+
+def _roll_back_conflict(context: ExceptionContext) -> None:
+    """A conflict ends the transaction: roll it back on the connection at once. (A failed
+    COMMIT leaves SQLite's transaction open, and the pool does not roll back a connection
+    whose transaction SQLAlchemy has seen end.)"""
+    if context.connection is None or _driver_conflict(context.original_exception) is None:
+        return
+    try:
+        context.connection.connection.dbapi_connection.rollback()  # type: ignore[union-attr]
+    except Exception:  # noqa: BLE001 - a connection that cannot roll back is not reused
+        context.connection.invalidate()
 
 
 def unit_of_work(view: Callable[..., Any]) -> Callable[..., Any]:
