@@ -8,7 +8,6 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-import pytest
 from metrics_support import Figures
 from sqlalchemy import text
 from support import AuthActions, assert_problem, conflicts_at_commit
@@ -50,9 +49,10 @@ def test_a_conflict_at_commit_is_retried_and_the_refresh_answered(app: Any, back
     assert moved == 2
     # One refresh took effect, once: its new token works, the old one is used up.
     assert _refresh(client, r.get_json()["refresh_token"]).status_code == 200
-    assert "used already" in assert_problem(_refresh(client, signed_in["refresh_token"]), 401)[
-        "detail"
-    ]
+    assert (
+        "used already"
+        in assert_problem(_refresh(client, signed_in["refresh_token"]), 401)["detail"]
+    )
 
 
 def test_when_conflicts_outlast_the_retry_time_the_answer_is_503_and_nothing_changed(

@@ -259,7 +259,10 @@ def _sign_in_with_recovery_code(client: Any, account: Any) -> dict[str, Any]:
     assert r.status_code == 200, r.get_json()
     r = client.post(
         "/auth/verify",
-        json={"mfa_token": r.get_json()["mfa_token"], "recovery_code": account.recovery_codes.pop()},
+        json={
+            "mfa_token": r.get_json()["mfa_token"],
+            "recovery_code": account.recovery_codes.pop(),
+        },
     )
     assert r.status_code == 200, r.get_json()
     body: dict[str, Any] = r.get_json()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +80,18 @@ class _Sessions:
         return account, r.json()
 
 
+def _at_once(*calls: Callable[..., requests.Response]) -> list[requests.Response]:
+    """The answers to `calls`, sent together (from threads released by one barrier)."""
+    start = threading.Barrier(len(calls))
+
+    def send(call: Callable[..., requests.Response]) -> requests.Response:
+        start.wait()
+        return call(timeout=60)
+
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        return list(pool.map(send, calls))
+
+
 @pytest.mark.parametrize("ending", ENDINGS)
 def test_a_refresh_racing_the_end_of_its_session_is_never_a_server_error(
     settings: Settings, secrets_env: dict[str, str], tmp_path: Path, ending: str
@@ -95,32 +108,24 @@ def test_a_refresh_racing_the_end_of_its_session_is_never_a_server_error(
         for _ in range(20):
             account, tokens = sessions.start()
             mine = {"Authorization": f"Bearer {tokens['access_token']}"}
-            end: Callable[[], requests.Response] = {
-                "logout": lambda: requests.post(f"{base}/auth/logout", headers=mine, timeout=60),
-                "sign_out_everywhere": lambda: requests.delete(
-                    f"{base}/auth/sessions", headers=mine, timeout=60
+            ends = {
+                "logout": partial(requests.post, f"{base}/auth/logout", headers=mine),
+                "sign_out_everywhere": partial(
+                    requests.delete, f"{base}/auth/sessions", headers=mine
                 ),
-                "admin_disable": lambda: requests.patch(
+                "admin_disable": partial(
+                    requests.patch,
                     f"{base}/admin/users/{account.id}",
                     json={"disabled": True},
                     headers=admin,
-                    timeout=60,
                 ),
-            }[ending]
-            start = threading.Barrier(2)
-
-            def refresh(token: str = tokens["refresh_token"]) -> requests.Response:
-                start.wait()
-                return requests.post(
-                    f"{base}/auth/refresh", json={"refresh_token": token}, timeout=60
-                )
-
-            def ended(end: Callable[[], requests.Response] = end) -> requests.Response:
-                start.wait()
-                return end()
-
-            with ThreadPoolExecutor(max_workers=2) as pool:
-                refreshed, ending_answer = (f.result() for f in [pool.submit(refresh), pool.submit(ended)])
+            }
+            refresh = partial(
+                requests.post,
+                f"{base}/auth/refresh",
+                json={"refresh_token": tokens["refresh_token"]},
+            )
+            refreshed, ending_answer = _at_once(refresh, ends[ending])
             assert ending_answer.status_code == (200 if ending == "admin_disable" else 204)
             assert refreshed.status_code in (200, 401), (refreshed.status_code, refreshed.text)
             if refreshed.status_code == 200:  # the refresh went first: its tokens ended too

@@ -24,11 +24,12 @@ def conflict_error(backend: str) -> Exception:
     """The driver's own error for a transaction the database aborted to resolve a conflict:
     InnoDB's deadlock (1213) on MariaDB, "database is locked" on SQLite."""
     if backend == "mysql":
-        import pymysql
+        import pymysql  # type: ignore[import-untyped]
 
-        return pymysql.err.OperationalError(
+        error: Exception = pymysql.err.OperationalError(
             1213, "Deadlock found when trying to get lock; try restarting transaction"
         )
+        return error
     import sqlite3
 
     return sqlite3.OperationalError("database is locked")

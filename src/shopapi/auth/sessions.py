@@ -129,7 +129,9 @@ def refresh(session: Session, settings: Settings, *, token: str, user_agent: str
     if session_id is None:
         raise unauthorized(BAD_REFRESH_TOKEN)
     held = session.execute(
-        select(s.user_id, s.max_expires_at, s.expires_at).where(s.id == session_id).with_for_update()
+        select(s.user_id, s.max_expires_at, s.expires_at)
+        .where(s.id == session_id)
+        .with_for_update()
     ).first()
     if held is None:  # ended (its tokens went with it) while we looked
         raise unauthorized(BAD_REFRESH_TOKEN)

@@ -3,8 +3,9 @@
 Each request has one unit of work (`session()`): services add and flush, and the view's
 wrapper (`unit_of_work`) commits when the view returns, or the error handlers roll back
 when it raises. A transaction the database aborts to resolve a conflict (a deadlock, a lock
-wait timeout, SQLite's busy) is rolled back and the view runs again, whole. Reads that need no transaction use `reader()`; counters that must commit
-on their own whatever the request's outcome use `side_connection()`.
+wait timeout, SQLite's busy) is rolled back and the view runs again, whole. Reads that need
+no transaction use `reader()`; counters that must commit on their own whatever the
+request's outcome use `side_connection()`.
 """
 
 from __future__ import annotations
@@ -67,7 +68,9 @@ def make_engine(
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
-            parsed, connect_args={"timeout": lock_wait_timeout, "check_same_thread": False}, **kwargs
+            parsed,
+            connect_args={"timeout": lock_wait_timeout, "check_same_thread": False},
+            **kwargs,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
