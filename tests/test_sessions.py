@@ -62,12 +62,22 @@ def test_a_reused_refresh_token_ends_the_whole_session(client: Any, auth: AuthAc
         assert_problem(client.get("/auth/me", headers=bearer(access)), 401)
 
 
-@pytest.mark.parametrize(
-    "token", ["", "garbage", "x" * 129, "é" * 10, 12345, None, ["a"], {"a": 1}, True]
-)
+@pytest.mark.parametrize("token", ["", "garbage", "x" * 129, "é" * 10])
 def test_malformed_or_unknown_refresh_tokens_are_401(client: Any, token: Any) -> None:
     r = _refresh(client, token)
     assert "refresh token" in assert_problem(r, 401)["detail"]
+
+
+@pytest.mark.parametrize("token", [12345, None, ["a"], {"a": 1}, True])
+def test_a_refresh_token_that_is_not_a_string_is_422(client: Any, token: Any) -> None:
+    problem = assert_problem(_refresh(client, token), 422)
+    assert set(problem["errors"]) == {"refresh_token"}
+
+
+@pytest.mark.parametrize("token", [12345, None, ["a"], True])
+def test_an_mfa_token_that_is_not_a_string_is_422(client: Any, token: Any) -> None:
+    r = client.post("/auth/verify", json={"mfa_token": token, "otp": "123456"})
+    assert "mfa_token" in assert_problem(r, 422)["errors"]
 
 
 @pytest.mark.parametrize("body", [{}, {"refresh_token": "x", "other": 1}])
@@ -239,3 +249,71 @@ def test_refresh_and_device_tokens_are_stored_only_as_hashes(
     assert stored and signed_in["refresh_token"] not in stored
     assert signed_in["device_token"] not in stored
     assert all(len(value) == 64 for value in stored)
+
+
+def _sign_in_with_recovery_code(client: Any, account: Any) -> dict[str, Any]:
+    """A new session without waiting for a fresh TOTP step."""
+    r = client.post(
+        "/auth/login", json={"username": account.username, "password": account.password}
+    )
+    assert r.status_code == 200, r.get_json()
+    r = client.post(
+        "/auth/verify",
+        json={
+            "mfa_token": r.get_json()["mfa_token"],
+            "recovery_code": account.recovery_codes.pop(),
+        },
+    )
+    assert r.status_code == 200, r.get_json()
+    body: dict[str, Any] = r.get_json()
+    return body
+
+
+def test_past_the_cap_a_sign_in_ends_the_oldest_session(
+    make_app: Callable[..., Any], settings: Any
+) -> None:
+    client = make_app(session_max_per_account=3).test_client()
+    account = AuthActions(client).register()
+    first, *_, last = [_sign_in_with_recovery_code(client, account) for _ in range(4)]
+    assert_problem(_refresh(client, first["refresh_token"]), 401)
+    listed = client.get("/auth/sessions", headers=bearer(last["access_token"])).get_json()
+    assert len(listed["items"]) == 3
+    events = client.get("/auth/events", headers=bearer(last["access_token"])).get_json()
+    reasons = [e["reason"] for e in events["items"] if e["type"] == "session_ended"]
+    assert reasons == ["session_cap"]
+    assert _refresh(client, last["refresh_token"]).status_code == 200
+
+
+def _change_password(client: Any, account: Any, access: str, admin: Any) -> None:
+    new = "a-brand-new-long-passphrase"
+    body = {
+        "password": account.password,
+        "recovery_code": account.recovery_codes.pop(),
+        "new_password": new,
+    }
+    assert client.post("/auth/password", json=body, headers=bearer(access)).status_code == 204
+    account.password = new
+
+
+def _reset_totp(client: Any, account: Any, access: str, admin: Any) -> None:
+    r = client.post(f"/admin/users/{account.id}/reset-totp", headers=admin)
+    assert r.status_code == 204
+
+
+def _disable_and_enable(client: Any, account: Any, access: str, admin: Any) -> None:
+    for disabled in (True, False):
+        r = client.patch(f"/admin/users/{account.id}", json={"disabled": disabled}, headers=admin)
+        assert r.status_code == 200
+
+
+@pytest.mark.parametrize("change", [_change_password, _reset_totp, _disable_and_enable])
+def test_a_device_token_from_before_a_security_change_no_longer_passes_a_lockout(
+    client: Any, auth: AuthActions, change: Callable[..., None]
+) -> None:
+    admin = auth.headers()
+    signed_in = _sign_in(client, auth)
+    account, device = signed_in["account"], signed_in["device_token"]
+    change(client, account, signed_in["access_token"], admin)
+    _lock_out(client, account.username)
+    right = {"username": account.username, "password": account.password}
+    assert_problem(client.post("/auth/login", json={**right, "device_token": device}), 429)

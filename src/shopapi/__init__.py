@@ -78,13 +78,14 @@ def register_database(app: APIFlask, settings: Settings) -> None:
             settings.database_url,
             connect_timeout=settings.db_connect_timeout,
             query_timeout=settings.db_query_timeout,
+            lock_wait_timeout=max(1, settings.db_retry_seconds // 2),
             read_only=read_only,
             pool_size=settings.db_pool_size,
         )
 
     main = engine()
     reader = engine(read_only=True) if main.dialect.name == "mysql" else None
-    db.init_app(app, main, engine(), reader)
+    db.init_app(app, main, engine(), reader, retry_seconds=settings.db_retry_seconds)
 
 
 def register_blueprints(app: APIFlask, settings: Settings) -> None:

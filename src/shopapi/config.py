@@ -74,11 +74,16 @@ class Settings:
     mfa_token_ttl: int = 300
     db_connect_timeout: int = 3
     db_query_timeout: int = 10
+    # Seconds within which a unit of work the database aborted (deadlock, lock wait, busy)
+    # is retried; a statement waits at most half of it for a lock.
+    db_retry_seconds: int = 5
     # The role of a new account without an invite; empty: editor, or viewer in production.
     new_user_role: str = ""
     registration: str = "open"
     session_idle_timeout: int = 86400
     session_max_age: int = 604800
+    # Live sessions an account may have; a sign-in past it ends the oldest.
+    session_max_per_account: int = 20
     security_log_days: int = 90
     # Connections each pool keeps open: at least the threads of a worker, or requests
     # beyond it open and close a connection each (a TCP and TLS handshake per request).
@@ -142,6 +147,8 @@ class Settings:
             "registration": env.get("REGISTRATION", "open"),
             "session_idle_timeout": _int(env, "SESSION_IDLE_TIMEOUT", 86400),
             "session_max_age": _int(env, "SESSION_MAX_AGE", 604800),
+            "session_max_per_account": _int(env, "SESSION_MAX_PER_ACCOUNT", 20),
+            "db_retry_seconds": _int(env, "DB_RETRY_SECONDS", 5),
             "security_log_days": _int(env, "SECURITY_LOG_DAYS", 90),
             "request_timeout": _int(env, "REQUEST_TIMEOUT", 0),
             "db_pool_size": _int(env, "DB_POOL_SIZE", 10),
@@ -263,9 +270,15 @@ def _check_choices(settings: Settings) -> None:
         ("SESSION_IDLE_TIMEOUT", settings.session_idle_timeout),
         ("SESSION_MAX_AGE", settings.session_max_age),
         ("SECURITY_LOG_DAYS", settings.security_log_days),
+        ("DB_RETRY_SECONDS", settings.db_retry_seconds),
     ):
         if value < 1:
             raise ConfigError(f"{name} must be a positive number of seconds, got {value}")
+    if settings.session_max_per_account < 1:
+        raise ConfigError(
+            "SESSION_MAX_PER_ACCOUNT must be a positive number of sessions, "
+            f"got {settings.session_max_per_account}"
+        )
     if not 1 <= settings.access_token_ttl <= ACCESS_TOKEN_TTL:
         raise ConfigError(
             f"ACCESS_TOKEN_TTL must be 1 to {ACCESS_TOKEN_TTL} seconds, "

@@ -15,6 +15,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
 
 from . import metrics
+from .db import ConflictPersisted
 from .security import HASHING_RETRY_AFTER, HashingBusy
 
 PROBLEM_TYPE = "about:blank"
@@ -167,6 +168,16 @@ def register_error_handlers(app: APIFlask) -> None:
             return problem(*answer)
         log.error("unexpected constraint violation", extra={"constraint": name})
         return problem(500, "The server failed to handle this request.")
+
+    @app.errorhandler(ConflictPersisted)
+    def conflict_persisted(error: ConflictPersisted) -> Response:
+        _rollback()
+        metrics.unavailable("database_conflict")
+        return problem(
+            503,
+            "The service is too busy right now; try again shortly.",
+            headers={"Retry-After": "1"},
+        )
 
     @app.errorhandler(PoolTimeoutError)
     def no_connection_free(error: PoolTimeoutError) -> Response:

@@ -30,7 +30,7 @@ from support.database import (
     unavailable,
     user_row,
 )
-from support.faults import CuttableLink, redis_server
+from support.faults import CuttableLink, conflicts_at_commit, redis_server
 from support.problems import assert_problem, is_problem
 from support.products import create_product, product_body
 from support.servers import (
@@ -63,6 +63,7 @@ __all__ = [
     "Account",
     "AuthActions",
     "CuttableLink",
+    "conflicts_at_commit",
     "HttpAuth",
     "LiveServer",
     "absent",

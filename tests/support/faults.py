@@ -1,7 +1,8 @@
 """Faults the tests inject: a TCP link to MariaDB they can cut, and a Redis they can kill.
 
 `CuttableLink` sits between the service and MariaDB: the test cuts it, stalls it, or cuts it
-exactly at a COMMIT. `redis_server` is a Redis of the test's own, on its own port.
+exactly at a COMMIT. `conflicts_at_commit` makes an engine's COMMITs fail as the database
+fails one it aborted to resolve a conflict. `redis_server` is a Redis of the test's own.
 """
 
 from __future__ import annotations
@@ -11,9 +12,49 @@ import socket
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from support.database import unavailable
+
+
+def conflict_error(backend: str) -> Exception:
+    """The driver's own error for a transaction the database aborted to resolve a conflict:
+    InnoDB's deadlock (1213) on MariaDB, "database is locked" on SQLite."""
+    if backend == "mysql":
+        import pymysql  # type: ignore[import-untyped]
+
+        error: Exception = pymysql.err.OperationalError(
+            1213, "Deadlock found when trying to get lock; try restarting transaction"
+        )
+        return error
+    import sqlite3
+
+    return sqlite3.OperationalError("database is locked")
+
+
+@contextmanager
+def conflicts_at_commit(engine: Any, times: int) -> Iterator[list[int]]:
+    """The next `times` COMMITs of `engine` fail with the backend's conflict error instead
+    of committing (the transaction is then rolled back, as the server does); yields the
+    count of COMMITs failed so far, in a one-item list."""
+    dialect = engine.dialect
+    real_commit = dialect.do_commit
+    failed = [0]
+
+    def do_commit(dbapi_connection: Any) -> None:
+        if failed[0] < times:
+            failed[0] += 1
+            raise conflict_error(dialect.name)
+        real_commit(dbapi_connection)
+
+    dialect.do_commit = do_commit
+    try:
+        yield failed
+    finally:
+        dialect.do_commit = real_commit
 
 
 def redis_server(port: int, folder: Path) -> subprocess.Popen[bytes]:

@@ -117,6 +117,7 @@ def change(
     if disabled and not target.disabled:
         # Every session ends, and whoever is half way through signing in stops here.
         sessions.end(session, user_id=user_id, reason="disabled", actor_id=admin.id)
+        sessions.forget_devices(session, user_id=user_id)
         session.execute(delete(MfaChallenge).where(MfaChallenge.user_id == user_id))
     session.expire(target)
     return get(session, user_id)
@@ -179,6 +180,7 @@ def reset_totp(session: Session, settings: Settings, admin: Account, user_id: in
     events.record(session, target.id, "totp_reset", actor_id=admin.id)
     passkeys.remove_of(session, target.id, actor_id=admin.id)
     sessions.end(session, user_id=target.id, reason="totp_reset", actor_id=admin.id)
+    sessions.forget_devices(session, user_id=target.id)
 
 
 def passkeys_of(session: Session, user_id: int) -> list[dict[str, Any]]:

@@ -47,6 +47,7 @@ def change_password(
     proofs.check(session, settings, user, proof)
     user.password = security.hash_password(hasher(settings), new_password, hashing(settings))
     sessions.end(session, user_id=user.id, keep=current_session, reason="password_changed")
+    sessions.forget_devices(session, user_id=user.id)
     events.record(session, user.id, "password_changed")
 
 

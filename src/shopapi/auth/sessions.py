@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, exists, false, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from .. import db, metrics, security
@@ -89,48 +89,68 @@ def start(session: Session, settings: Settings, *, user_id: int, user_agent: str
     if session_id is None:  # pragma: no cover - every supported backend reports the new id
         raise RuntimeError("the database did not report the new session's id")
     db.when_committed(metrics.session_started)
+    _end_past_cap(session, settings, user_id)
     return _issue(
         session, settings, user_id=user_id, session_id=int(session_id), expires_at=expires_at
     )
 
 
-def refresh(session: Session, settings: Settings, *, token: Any, user_agent: str | None) -> Tokens:
-    """Rotate: use the refresh token up and hand out new tokens, in one conditional UPDATE
-    (of racing refreshes with one token exactly one wins). A used-up token presented again
-    ends its whole session: the refusal is kept (committed), then 401."""
-    if not isinstance(token, str) or not token.isascii() or not 0 < len(token) <= 128:
+def _end_past_cap(session: Session, settings: Settings, user_id: int) -> None:
+    """Past `SESSION_MAX_PER_ACCOUNT` live sessions, the oldest end (reason `session_cap`)."""
+    s = SignInSession
+    past = (
+        session.execute(
+            select(s.id)
+            .where(s.user_id == user_id, s.expires_at > utcnow())
+            .order_by(s.id.desc())
+            .offset(settings.session_max_per_account)
+        )
+        .scalars()
+        .all()
+    )
+    for session_id in past:
+        end(session, user_id=user_id, session_id=session_id, reason="session_cap")
+
+
+def refresh(session: Session, settings: Settings, *, token: str, user_agent: str | None) -> Tokens:
+    """Rotate: use the refresh token up and hand out new tokens (of racing refreshes with one
+    token exactly one wins). A used-up token presented again ends its whole session: the
+    refusal is kept (committed), then 401.
+
+    Locks are taken in the order every ending of a session takes them: the session row
+    first (`FOR UPDATE`), then its refresh tokens; so a refresh racing a logout, a sign-out
+    everywhere or a disabled account waits for it instead of deadlocking with it."""
+    if not token.isascii() or not 0 < len(token) <= 128:
         raise unauthorized(BAD_REFRESH_TOKEN)
     now = utcnow()
     digest = security.sha256(token)
     s, r = SignInSession, RefreshToken
-    alive = (
-        select(s.id)
-        .join(User, User.id == s.user_id)
-        .where(s.id == r.session_id, s.expires_at > now, User.disabled == false())
-    )
+    session_id = session.scalar(select(r.session_id).where(r.token_hash == digest))
+    if session_id is None:
+        raise unauthorized(BAD_REFRESH_TOKEN)
+    held = session.execute(
+        select(s.user_id, s.max_expires_at, s.expires_at)
+        .where(s.id == session_id)
+        .with_for_update()
+    ).first()
+    if held is None:  # ended (its tokens went with it) while we looked
+        raise unauthorized(BAD_REFRESH_TOKEN)
+    user_id, max_expires_at, expires_at = held
     used = session.execute(
         update(r)
-        .where(r.token_hash == digest, r.used_at.is_(None), exists(alive))
+        .where(r.token_hash == digest, r.used_at.is_(None))
         .values(used_at=now)
         .execution_options(synchronize_session=False)
     )
     if used.rowcount != 1:  # type: ignore[attr-defined]
-        found = session.execute(select(r.session_id, r.used_at).where(r.token_hash == digest))
-        row = found.first()
-        if row is not None and row.used_at is not None:
-            metrics.refresh_reused()
-            owner = session.scalar(select(s.user_id).where(s.id == row.session_id))
-            if owner is not None:
-                end(session, user_id=owner, session_id=row.session_id, reason="reuse_detected")
-            raise unauthorized(
-                "This refresh token was used already: its session has ended; sign in again."
-            ).keeping_work()
-        raise unauthorized(BAD_REFRESH_TOKEN)
-    (session_id, user_id, max_expires_at) = session.execute(
-        select(s.id, s.user_id, s.max_expires_at)
-        .join(r, r.session_id == s.id)
-        .where(r.token_hash == digest)
-    ).one()
+        metrics.refresh_reused()
+        end(session, user_id=user_id, session_id=session_id, reason="reuse_detected")
+        raise unauthorized(
+            "This refresh token was used already: its session has ended; sign in again."
+        ).keeping_work()
+    disabled = session.scalar(select(User.disabled).where(User.id == user_id))
+    if expires_at <= now or disabled is not False:
+        raise unauthorized(BAD_REFRESH_TOKEN)  # rolled back: the token is not used up
     expires_at = _idle_end(settings, now, max_expires_at)
     session.execute(
         update(s)
@@ -218,6 +238,12 @@ def device_of(session: Session, token: str, username_normalized: str) -> int | N
         )
     ).scalar()
     return None if found is None else int(found)
+
+
+def forget_devices(session: Session, *, user_id: int) -> None:
+    """Every device token of the account dies: after a password change, a reset of its
+    second factor or its disabling, no device signed in before may pass its lockout."""
+    session.execute(delete(DeviceToken).where(DeviceToken.user_id == user_id))
 
 
 def forget_device(device_id: int) -> None:

@@ -2,14 +2,19 @@
 
 Each request has one unit of work (`session()`): services add and flush, and the view's
 wrapper (`unit_of_work`) commits when the view returns, or the error handlers roll back
-when it raises. Reads that need no transaction use `reader()`; counters that must commit
-on their own whatever the request's outcome use `side_connection()`.
+when it raises. A transaction the database aborts to resolve a conflict (a deadlock, a lock
+wait timeout, SQLite's busy) is rolled back and the view runs again, whole. Reads that need
+no transaction use `reader()`; counters that must commit on their own whatever the
+request's outcome use `side_connection()`.
 """
 
 from __future__ import annotations
 
 import logging
+import random
 import select
+import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -20,9 +25,11 @@ from typing import Any
 from flask import Flask, current_app, g
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.dialects import mysql, sqlite
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
+from sqlalchemy.engine import URL, ExceptionContext, make_url
+from sqlalchemy.exc import DBAPIError, DisconnectionError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
+
+from .. import metrics
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent.parent / "migrations"
@@ -45,18 +52,25 @@ def make_engine(
     *,
     connect_timeout: int = 3,
     query_timeout: int = 10,
+    lock_wait_timeout: int = 2,
     read_only: bool = False,
     **kwargs: Any,
 ) -> Engine:
     """The engine for `url`; `read_only=True` gives MariaDB connections in autocommit mode
-    for requests that only read (no transaction to end, no ROLLBACK round trip)."""
+    for requests that only read (no transaction to end, no ROLLBACK round trip).
+
+    A statement waits at most `lock_wait_timeout` seconds for a lock (SQLite's busy
+    timeout, MariaDB's innodb_lock_wait_timeout), below the unit of work's retry time, so
+    that a wait that runs out is retried (`unit_of_work`) rather than holding the request."""
     parsed = normalise_url(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
-            parsed, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs
+            parsed,
+            connect_args={"timeout": lock_wait_timeout, "check_same_thread": False},
+            **kwargs,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
@@ -73,6 +87,7 @@ def make_engine(
                 "connect_timeout": connect_timeout,
                 "read_timeout": query_timeout,
                 "write_timeout": query_timeout,
+                "init_command": f"SET SESSION innodb_lock_wait_timeout = {int(lock_wait_timeout)}",
             },
             **kwargs,
         )
@@ -112,17 +127,28 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def init_app(app: Flask, engine: Engine, side: Engine, reader: Engine | None = None) -> None:
+def init_app(
+    app: Flask,
+    engine: Engine,
+    side: Engine,
+    reader: Engine | None = None,
+    *,
+    retry_seconds: float = 5.0,
+) -> None:
     """`engine` serves the units of work; `side` the side connections, from a pool of its own
     (a request that holds its unit of work's connection and asks for a side one must never
     wait for another request to give back a connection of the same kind); `reader` the
-    reads without a transaction (SQLite reads outside a transaction already: none needed)."""
+    reads without a transaction (SQLite reads outside a transaction already: none needed);
+    `retry_seconds` bounds the retries of a unit of work the database aborted."""
     app.extensions["db_engine"] = engine
+    app.extensions["db_retry_seconds"] = retry_seconds
     app.extensions["db_side"] = side
     app.extensions["db_reader"] = reader or engine
     # One dispose() closes every pool.
     for other in {side, reader or side}:
         event.listen(engine, "engine_disposed", lambda _engine, other=other: other.dispose())
+    for each in (engine, side):
+        event.listen(each, "handle_error", _roll_back_conflict)
     app.extensions["db_sessionmaker"] = sessionmaker(engine, expire_on_commit=False)
     app.teardown_appcontext(close_request_connections)
 
@@ -148,24 +174,110 @@ def session() -> Session:
     return result
 
 
+class ConflictPersisted(Exception):
+    """The database kept aborting the request's transaction until its retry time ran out."""
+
+    def __init__(self, cause: str) -> None:
+        super().__init__(cause)
+        self.cause = cause
+
+
+# MySQL/MariaDB error codes of a transaction aborted to resolve a conflict.
+_CONFLICT_CODES = {1213: "deadlock", 1205: "lock_wait"}
+# Backoff between attempts: full jitter under a doubling ceiling, in seconds.
+_FIRST_DELAY, _MOST_DELAY = 0.01, 0.5
+
+
+def conflict_cause(error: BaseException) -> str | None:
+    """Why the database aborted this statement to resolve a conflict ("deadlock",
+    "lock_wait", "busy"), or None when `error` is something else (a dead link included)."""
+    if not isinstance(error, DBAPIError) or error.connection_invalidated:
+        return None
+    return _driver_conflict(error.orig)
+
+
+def _driver_conflict(orig: BaseException | None) -> str | None:
+    if isinstance(orig, sqlite3.OperationalError):
+        name = getattr(orig, "sqlite_errorname", "")
+        if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "database is locked" in str(orig):
+            return "busy"
+        return None
+    code = orig.args[0] if orig is not None and orig.args else None
+    return _CONFLICT_CODES.get(code) if isinstance(code, int) else None
+
+
+def _roll_back_conflict(context: ExceptionContext) -> None:
+    """A conflict ends the transaction: roll it back on the connection at once. (A failed
+    COMMIT leaves SQLite's transaction open, and the pool does not roll back a connection
+    whose transaction SQLAlchemy has seen end.)"""
+    if context.connection is None or _driver_conflict(context.original_exception) is None:
+        return
+    try:
+        context.connection.connection.dbapi_connection.rollback()  # type: ignore[union-attr]
+    except Exception:  # noqa: BLE001 - a connection that cannot roll back is not reused
+        context.connection.invalidate()
+
+
 def unit_of_work(view: Callable[..., Any]) -> Callable[..., Any]:
     """Commit what `view` wrote through `session()` once it returns (the only commit of
     a request). When it raises, nothing is committed (the error handlers close the session,
     which rolls it back, before the error response is built), unless the error says the
-    refusal is itself an outcome to keep (`ApiError.keeping_work`)."""
+    refusal is itself an outcome to keep (`ApiError.keeping_work`).
+
+    When the database aborts the transaction to resolve a conflict, the attempt is rolled
+    back and forgotten (its session, what it kept in `g`, its `when_committed` and
+    `when_work_ends` callbacks) and the view runs again, whole, after a jittered pause: every
+    condition is judged again, the body parsed again from Flask's cache. Once the retry time
+    is spent: `ConflictPersisted` (503)."""
 
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            response = view(*args, **kwargs)
-        except Exception as error:
-            if getattr(error, "keep_work", False):  # a refusal that is itself an outcome
-                _commit()
-            raise
-        _commit()
-        return response
+        deadline = time.monotonic() + current_app.extensions["db_retry_seconds"]
+        before = set(g)
+        retries = 0
+        while True:
+            try:
+                return _attempt(view, args, kwargs)
+            except SQLAlchemyError as error:
+                cause = conflict_cause(error)
+                if cause is None:
+                    raise
+                _forget_attempt(before)
+                ceiling = min(_MOST_DELAY, _FIRST_DELAY * 2**retries)
+                pause = ceiling * (0.5 + random.random() / 2)  # noqa: S311 - jitter, no secret
+                if time.monotonic() + pause >= deadline:
+                    log.warning("database conflict persisted: %s", cause)
+                    raise ConflictPersisted(cause) from None
+                retries += 1
+                metrics.db_retried(cause)
+                time.sleep(pause)
 
     return wrapper
+
+
+def _attempt(view: Callable[..., Any], args: Any, kwargs: Any) -> Any:
+    try:
+        response = view(*args, **kwargs)
+    except Exception as error:
+        if getattr(error, "keep_work", False):  # a refusal that is itself an outcome
+            _commit()
+        raise
+    _commit()
+    return response
+
+
+def _forget_attempt(before: set[str]) -> None:
+    """Roll the failed attempt back and drop what it left in `g`, callbacks included."""
+    g.pop("db_when_committed", None)
+    g.pop("db_when_work_ends", None)
+    s = g.pop("db_session", None)
+    if s is not None:
+        s.close()
+    conn = g.pop("db_reader", None)
+    if conn is not None:
+        conn.close()
+    for name in set(g) - before:
+        g.pop(name, None)
 
 
 def when_work_ends(callback: Callable[[], None]) -> None:

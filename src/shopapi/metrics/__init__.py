@@ -81,6 +81,13 @@ UNAVAILABLE = Counter(
     "Answers of 503, by cause.",
     ["cause"],
 )
+DB_RETRIES = Counter(
+    "shopapi_db_retries",
+    "Units of work run again after the database aborted them to resolve a conflict, by "
+    "cause: deadlock (also a lost certification), lock_wait (a lock wait timed out), busy "
+    "(SQLite's database is locked).",
+    ["cause"],
+)
 RATE_LIMIT_FALLBACKS = Counter(
     "shopapi_rate_limit_fallbacks",
     "Limit checks (per address, and the global budget) counted in process memory because "
@@ -113,8 +120,9 @@ for _metric, _values in (
     (RATE_LIMITED, ("sign_in_per_address", "register_per_address", "password_hashing_global")),
     (RATE_LIMITED, ("password_per_account", "code_per_account")),
     (SESSIONS_ENDED, ("signed_out", "revoked", "reuse_detected", "password_changed")),
-    (SESSIONS_ENDED, ("totp_replaced", "disabled", "totp_reset")),
-    (UNAVAILABLE, ("database", "database_busy", "hashing_busy")),
+    (SESSIONS_ENDED, ("totp_replaced", "disabled", "totp_reset", "session_cap")),
+    (UNAVAILABLE, ("database", "database_busy", "database_conflict", "hashing_busy")),
+    (DB_RETRIES, ("deadlock", "lock_wait", "busy")),
 ):
     for _value in _values:
         _metric.labels(_value)
@@ -132,6 +140,10 @@ def sign_in_failed(step: str, *, locked_out: bool = False) -> None:
 
 def unavailable(cause: str) -> None:
     UNAVAILABLE.labels(cause).inc()
+
+
+def db_retried(cause: str) -> None:
+    DB_RETRIES.labels(cause).inc()
 
 
 def refresh_reused() -> None:

@@ -27,6 +27,7 @@ const METHODS = { totp: "with a code from the app", recovery_code: "with a recov
 const REASONS = {
   revoked: "signed out from another session",
   reuse_detected: "a used refresh token came back (a possible theft)",
+  session_cap: "too many sessions: the oldest ended",
   password_changed: "the password changed",
   totp_replaced: "the authenticator was replaced",
   disabled: "the account was disabled",
