@@ -24,13 +24,15 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from .. import clock
+
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent.parent / "migrations"
 
 
 def utcnow() -> datetime:
     """Now in UTC, in whole seconds: what every backend stores and reads back unchanged."""
-    return datetime.now(UTC).replace(microsecond=0, tzinfo=None)
+    return datetime.fromtimestamp(clock.now(), UTC).replace(microsecond=0, tzinfo=None)
 
 
 def normalise_url(url: str) -> URL:
