@@ -3,11 +3,16 @@
 Every test runs on SQLite and on MariaDB. MariaDB and Redis are skipped when absent,
 unless REQUIRE_MARIADB=1 / REQUIRE_REDIS=1 (as in CI), which turns absence into failure.
 The helpers live in tests/support/; the names below are also importable from here.
+
+No test waits for the clock: the in-process service reads a clock the tests move
+(`clock`), and a test that sleeps longer than a second in one call fails (`sleep_guard`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,6 +23,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy.engine import make_url
 from support import (
     FAST_ARGON2,
+    LONGEST_SLEEP,
     MARIADB_URL,
     PASSWORD,
     REDIS_URL,
@@ -26,11 +32,14 @@ from support import (
     AuthActions,
     HttpAuth,
     LiveServer,
+    MovableClock,
     assert_problem,
     empty_tables,
     execute_sql,
     free_port,
+    install_clock,
     migrated_sqlite,
+    real_sleep,
     scratch_mariadb,
     server_env,
     settings_for,
@@ -70,6 +79,35 @@ __all__ = [
     "user_row",
     "wrong_code",
 ]
+
+
+@pytest.fixture(autouse=True)
+def clock(monkeypatch: pytest.MonkeyPatch) -> MovableClock:
+    """The clock the in-process service reads (TOTP steps, token times, timestamps): the
+    system clock, moved forward by the sign-in helpers or by the test (`clock.advance`)."""
+    return install_clock(monkeypatch)
+
+
+@pytest.fixture(autouse=True)
+def sleep_guard(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[float]]:
+    """Counts the test's own time.sleep calls, and fails it at once when one would sleep
+    longer than LONGEST_SLEEP: a test waits for a condition, up to a deadline, never for
+    the clock. (The service's own threads sleep as they like.)"""
+    calls: list[float] = []
+    test_thread = threading.get_ident()
+
+    def sleep(seconds: float) -> None:
+        if threading.get_ident() == test_thread:
+            calls.append(seconds)
+            if seconds > LONGEST_SLEEP:
+                pytest.fail(
+                    f"time.sleep({seconds}) in a test (call {len(calls)}): wait for a "
+                    "condition with a deadline, or move the clock (the `clock` fixture)"
+                )
+        real_sleep(seconds)
+
+    monkeypatch.setattr(time, "sleep", sleep)
+    yield calls
 
 
 @pytest.fixture(

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 from typing import Any
 
-import pyotp
 import pytest
 from support import (
     PASSWORD,
@@ -26,12 +24,8 @@ WRONG = "The password or the code is wrong."
 
 def _proof(account: Account, **changes: Any) -> dict[str, Any]:
     """A right proof: the password and one of the account's unused recovery codes (a TOTP
-    code would wait for the next 30 s step after each use)."""
+    code would move the clock on to the next 30 s step after each use)."""
     return {"password": account.password, "recovery_code": account.recovery_codes.pop(), **changes}
-
-
-def _now_step() -> set[int]:
-    return {int(time.time()) // 30}
 
 
 def _can_log_in(client: Any, username: str, password: str) -> bool:
@@ -168,20 +162,23 @@ def test_a_new_authenticator_replaces_the_old_once_confirmed(
     auth.sign_in(account)  # the old authenticator still works
     wrong = {"enrollment_token": started["enrollment_token"], "otp": wrong_code(new_secret)}
     assert_problem(client.post("/auth/totp/confirm", json=wrong, headers=bearer(token)), 403)
-    right = {"enrollment_token": started["enrollment_token"], "otp": pyotp.TOTP(new_secret).now()}
+    right = {
+        "enrollment_token": started["enrollment_token"],
+        "otp": account.current_code(new_secret),
+    }
     assert client.post("/auth/totp/confirm", json=right, headers=bearer(token)).status_code == 204
     assert_problem(client.post("/auth/totp/confirm", json=right, headers=bearer(token)), 403)
     assert_problem(client.get("/auth/me", headers=bearer(other)), 401)
     assert client.get("/auth/me", headers=bearer(token)).status_code == 200
     old = client.post(
         "/auth/verify",
-        json={"mfa_token": auth.login(account), "otp": pyotp.TOTP(account.secret).now()},
+        json={"mfa_token": auth.login(account), "otp": account.current_code()},
     )
     assert_problem(old, 401)
     # The confirming code's step was taken: the same code does not sign in.
     same = client.post("/auth/verify", json={"mfa_token": auth.login(account), "otp": right["otp"]})
     assert_problem(same, 401)
-    account.secret, account.used_steps = new_secret, _now_step()
+    account.replace_authenticator(new_secret)
     auth.sign_in(account)
 
 
@@ -192,7 +189,7 @@ def test_an_enrollment_token_dies_after_five_wrong_codes(client: Any, auth: Auth
     body = {"enrollment_token": started["enrollment_token"], "otp": wrong_code(secret)}
     for _ in range(5):
         assert_problem(client.post("/auth/totp/confirm", json=body, headers=bearer(token)), 403)
-    body["otp"] = pyotp.TOTP(secret).now()
+    body["otp"] = account.current_code(secret)
     assert_problem(client.post("/auth/totp/confirm", json=body, headers=bearer(token)), 403)
 
 
@@ -204,7 +201,7 @@ def test_a_foreign_or_expired_enrollment_token_is_403(
     started = _start_replacement(client, account, token)
     right = {
         "enrollment_token": started["enrollment_token"],
-        "otp": pyotp.TOTP(started["totp"]["secret"]).now(),
+        "otp": account.current_code(started["totp"]["secret"]),
     }
     assert_problem(
         client.post("/auth/totp/confirm", json=right, headers=bearer(stranger_token)), 403
@@ -228,9 +225,12 @@ def test_the_lost_phone_path(client: Any, auth: AuthActions) -> None:
         client, account, token, password=account.password, recovery_code=account.recovery_codes[1]
     )
     new_secret = started["totp"]["secret"]
-    confirm = {"enrollment_token": started["enrollment_token"], "otp": pyotp.TOTP(new_secret).now()}
+    confirm = {
+        "enrollment_token": started["enrollment_token"],
+        "otp": account.current_code(new_secret),
+    }
     assert client.post("/auth/totp/confirm", json=confirm, headers=bearer(token)).status_code == 204
-    account.secret, account.used_steps = new_secret, _now_step()
+    account.replace_authenticator(new_secret)
     r = client.post("/auth/recovery-codes", json=_proof(account), headers=bearer(token))
     assert r.status_code == 200 and len(r.get_json()["recovery_codes"]) == 10
     auth.sign_in(account)

@@ -15,6 +15,7 @@ from support import (
     server_env,
     start_server,
     stop_server,
+    wait_until,
     wrong_code,
 )
 
@@ -68,7 +69,12 @@ def test_whole_flow_and_the_log_keeps_secrets_out(
     assert after.headers["WWW-Authenticate"].startswith("Bearer")
     assert after.headers["Content-Type"].startswith("application/problem+json")
 
-    log = live_server.log()
+    # Request lines reach the log from a thread every 50 ms: wait for the last request's.
+    refused_me = '"path": "/auth/me", "status": 401'
+    log = wait_until(
+        lambda: (text := live_server.log()).count(refused_me) >= 2 and text,
+        what="the log line of the last request",
+    )
     assert "/auth/me" in log  # the log is really being written
     for secret in (
         password,

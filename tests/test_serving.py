@@ -103,7 +103,7 @@ def test_sigterm_lets_a_request_in_flight_finish_then_stops(
     server = start_production({**env, **SLOW_ARGON2}, tmp_path / "server.log", workers=1)
     try:
         login = _slow_login(server.url)
-        time.sleep(1.5)  # the login is hashing now
+        time.sleep(1)  # the login is hashing now
         server.process.send_signal(signal.SIGTERM)
         response = login.result(timeout=120)
         assert response.status_code == 401, response.text  # answered, not cut off

@@ -9,7 +9,6 @@ import hmac
 import os
 import secrets
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -25,6 +24,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
+from . import clock
 from .signing import SigningKeys
 
 TOTP_STEP = 30
@@ -182,7 +182,7 @@ def qr_png_data_uri(uri: str) -> str:
 
 
 def current_step(now: float | None = None) -> int:
-    return int((time.time() if now is None else now) // TOTP_STEP)
+    return int((clock.now() if now is None else now) // TOTP_STEP)
 
 
 def matching_step(secret: str, code: str, now: float | None = None, drift: int = 1) -> int | None:
@@ -253,7 +253,7 @@ class AccessToken:
 def create_access_token(
     user_id: int, session_id: int, keys: SigningKeys, issuer: str, ttl: int, now: int | None = None
 ) -> AccessToken:
-    iat = int(time.time()) if now is None else now
+    iat = int(clock.now()) if now is None else now
     jti = uuid.uuid4().hex
     claims = {
         "sub": str(user_id),
@@ -339,7 +339,7 @@ def decode_access_token(
         },
     )
     _check_claim_types(claims, ttl)
-    now = time.time() if now is None else now
+    now = clock.now() if now is None else now
     if claims["exp"] <= now:
         raise jwt.ExpiredSignatureError("Signature has expired")
     if claims["nbf"] > now or claims["iat"] > now:

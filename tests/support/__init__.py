@@ -2,7 +2,10 @@
 
 - database: scratch MariaDB and SQLite databases, the tests' Redis, reading the rows, and
   skipping (or failing, with REQUIRE_*=1) when a server is not there;
+- clock: the service's clock, which in-process tests move instead of waiting for it, and
+  the longest sleep a test may take;
 - signin: the whole sign-in flow with real TOTP codes, through the test client or HTTP;
+- waiting: waiting for a condition (a log line, a row gone) up to a deadline;
 - servers: live servers (started by scripts/harness.py, as the drivers start theirs) and
   clients sending from their own loopback addresses;
 - faults: a link to MariaDB the tests cut, stall or cut at a COMMIT, and a Redis to kill;
@@ -14,6 +17,8 @@ Tests import from here: `from support import AuthActions, assert_problem`.
 
 from harness import ROOT, free_port, scratch_database
 
+from support.clock import LONGEST_SLEEP, MovableClock, real_sleep
+from support.clock import install as install_clock
 from support.database import (
     FAST_ARGON2,
     MARIADB_URL,
@@ -53,9 +58,14 @@ from support.signin import (
     settled_time,
     wrong_code,
 )
+from support.waiting import log_with, wait_until
 
 __all__ = [
     "FAST_ARGON2",
+    "LONGEST_SLEEP",
+    "MovableClock",
+    "install_clock",
+    "real_sleep",
     "MARIADB_URL",
     "PASSWORD",
     "REDIS_URL",
@@ -94,5 +104,7 @@ __all__ = [
     "workers_started",
     "unavailable",
     "user_row",
+    "log_with",
+    "wait_until",
     "wrong_code",
 ]

@@ -17,7 +17,6 @@ ended gets 401, and then one whose role is too low gets 403, before any other an
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache, wraps
@@ -29,7 +28,7 @@ from flask import current_app, g, request
 from sqlalchemy import bindparam, exists, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from .. import db, security
+from .. import clock, db, security
 from ..config import Settings
 from ..db import utcnow
 from ..db.together import AnySelect, Together, run_together, together
@@ -123,7 +122,7 @@ def _verify_token() -> Principal:
         raise unauthorized("The access token has expired.") from None
     except jwt.InvalidTokenError:
         raise unauthorized("The access token is invalid.") from None
-    if claims["exp"] <= time.time():  # checked again for a token decoded earlier
+    if claims["exp"] <= clock.now():  # checked again for a token decoded earlier
         raise unauthorized("The access token has expired.")
     return Principal(int(claims["sub"]), int(claims["sid"]), claims["jti"], claims["exp"])
 

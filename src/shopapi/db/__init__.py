@@ -29,7 +29,7 @@ from sqlalchemy.engine import URL, ExceptionContext, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from .. import metrics
+from .. import clock, metrics
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent.parent / "migrations"
@@ -37,7 +37,7 @@ MIGRATIONS = Path(__file__).parent.parent / "migrations"
 
 def utcnow() -> datetime:
     """Now in UTC, in whole seconds: what every backend stores and reads back unchanged."""
-    return datetime.now(UTC).replace(microsecond=0, tzinfo=None)
+    return datetime.fromtimestamp(clock.now(), UTC).replace(microsecond=0, tzinfo=None)
 
 
 def normalise_url(url: str) -> URL:
