@@ -2,7 +2,8 @@
 // the account's passkey.
 import { auth, reloadUser } from "../api.js";
 import { session } from "../session.js";
-import { alertBox, append, busy, clearProblem, field, h, heading, showProblem, takeFlash, uid } from "../ui.js";
+import { modal } from "../dialog.js";
+import { alertBox, append, busy, clearProblem, field, h, heading, showProblem, takeFlash } from "../ui.js";
 import { passkeysSupported, usePasskey } from "../webauthn.js";
 import { enrolment } from "./enrolment.js";
 import { codeFields } from "./proof.js";
@@ -103,22 +104,12 @@ let dialogOpen = false;
 export function reauthenticate(onDone) {
   if (dialogOpen) return;
   dialogOpen = true;
-  const titleId = uid("reauth");
   const close = h("button", { type: "button", class: "secondary" }, "Close");
-  const dialog = h("dialog", { class: "reauth", "aria-labelledby": titleId },
-    h("h2", { id: titleId }, "Sign in again"),
-    h("p", {}, "Your session has ended. Sign in again to carry on; this page keeps what you typed."));
-  dialog.append(
-    signInFlow({ username: session.user?.username || "", onDone: () => { dialog.close(); onDone(); } }),
-    h("div", { class: "actions" }, close),
-  );
+  const flow = signInFlow({ username: session.user?.username || "", onDone: () => { dialog.close(); onDone(); } });
+  const dialog = modal({ title: "Sign in again", class: "reauth", onClose: () => { dialogOpen = false; } },
+    h("p", {}, "Your session has ended. Sign in again to carry on; this page keeps what you typed."),
+    flow, h("div", { class: "actions" }, close));
   close.addEventListener("click", () => dialog.close());
-  dialog.addEventListener("close", () => {
-    dialog.remove();
-    dialogOpen = false;
-  });
-  document.body.append(dialog);
-  dialog.showModal();
   // The first empty field: the password when the username is already known.
   [...dialog.querySelectorAll("input")].find((i) => i.type !== "radio" && !i.value)?.focus();
 }
