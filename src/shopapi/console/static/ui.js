@@ -117,6 +117,31 @@ export function showProblem(error, alert, fields = {}, ...extra) {
   (first || alert.element).focus();
 }
 
+/**
+ * A form sent with its button (`danger`: a red one), `buttons` beside it. On submit,
+ * `send()` runs while the button is busy, once the last refusal is cleared; a refusal it
+ * throws is shown beside the `fields` it names, `extra(error)` after it, and then
+ * `failed(error)` runs. Returns `{form, alert, submit}`.
+ */
+export function sendingForm({ submitLabel, danger = false, fields = {}, content = [], buttons = [], send, extra = () => null, failed = () => {} }) {
+  const alert = alertBox();
+  const submit = h("button", { type: "submit", class: danger ? "danger" : null }, submitLabel);
+  const form = h("form", { method: "post", novalidate: true }, alert.element, content, h("div", { class: "actions" }, submit, buttons));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    busy(submit, async () => {
+      clearProblem(alert, fields);
+      try {
+        await send();
+      } catch (error) {
+        showProblem(error, alert, fields, extra(error));
+        failed(error);
+      }
+    });
+  });
+  return { form, alert, submit };
+}
+
 /** Clear what `showProblem` showed. */
 export function clearProblem(alert, fields = {}) {
   alert.clear();

@@ -3,8 +3,8 @@ import { admin, whoami } from "../api.js";
 import { confirmDialog } from "../dialog.js";
 import { ROLES, can } from "../roles.js";
 import {
-  alertBox, append, busy, cell, clearProblem, details, field, flash, h, heading, load, pager, showProblem, table, takeFlash,
-  time, uid,
+  alertBox, append, busy, cell, clearProblem, details, field, flash, h, heading, load, pager, sendingForm, showProblem,
+  table, takeFlash, time, uid,
 } from "../ui.js";
 import { shownOnce } from "./codes.js";
 import { EVENT_TYPES, eventTable, olderNewer } from "./security-log.js";
@@ -84,24 +84,15 @@ export const user = {
 
     const roleId = uid("role");
     const select = roleSelect(roleId, u.role);
-    const roleAlert = alertBox();
-    const saveRole = h("button", { type: "submit" }, "Change role");
-    const roleForm = h("form", { method: "post", novalidate: true }, roleAlert.element,
-      h("div", { class: "field" }, h("label", { for: roleId }, "Role"),
+    const { form: roleForm } = sendingForm({
+      submitLabel: "Change role",
+      content: h("div", { class: "field" }, h("label", { for: roleId }, "Role"),
         h("p", { class: "hint" }, "Viewers read products; editors also change them; admins also administer accounts. The change applies at the account's next request."),
         select),
-      h("div", { class: "actions" }, saveRole));
-    roleForm.addEventListener("submit", (event) => {
-      event.preventDefault();
-      busy(saveRole, async () => {
-        clearProblem(roleAlert);
-        try {
-          const { body } = await admin.change(u.id, { role: select.value });
-          done(`${body.username} is now ${body.role}.`);
-        } catch (error) {
-          showProblem(error, roleAlert);
-        }
-      });
+      send: async () => {
+        const { body } = await admin.change(u.id, { role: select.value });
+        done(`${body.username} is now ${body.role}.`);
+      },
     });
 
     const actionAlert = alertBox();
@@ -162,32 +153,24 @@ export const invites = {
     const role = roleSelect(roleId, "viewer");
     const days = field({ name: "expires_in", label: "Valid for (days)", value: "7", inputmode: "numeric", required: true,
       hint: "1 to 30 days." });
-    const formAlert = alertBox();
-    const submit = h("button", { type: "submit" }, "Create invite");
     const result = h("div", { role: "status" });
-    const form = h("form", { method: "post", novalidate: true }, formAlert.element,
-      h("div", { class: "field" }, h("label", { for: roleId }, "Role of the new account"), role),
-      days.element, h("div", { class: "actions" }, submit));
-    form.addEventListener("submit", (event) => {
-      event.preventDefault();
-      busy(submit, async () => {
-        clearProblem(formAlert, { expires_in: days });
+    const { form } = sendingForm({
+      submitLabel: "Create invite",
+      fields: { expires_in: days },
+      content: [h("div", { class: "field" }, h("label", { for: roleId }, "Role of the new account"), role), days.element],
+      send: async () => {
         result.replaceChildren();
         const typed = days.input.value.trim();
         // Days here, seconds in the API; anything else goes as typed, for the API to judge.
         const seconds = /^[0-9]{1,4}$/.test(typed) ? Number(typed) * 86400 : typed;
-        try {
-          const { body } = await admin.invite(role.value, seconds);
-          const { shown } = shownOnce({
-            codes: [body.code],
-            about: [`Give this code to the person invited; it makes one ${body.role} account, until `, time(body.expires_at),
-              ". It is shown only now."],
-          });
-          result.replaceChildren(h("h2", {}, "Invite created"), ...shown);
-        } catch (error) {
-          showProblem(error, formAlert, { expires_in: days });
-        }
-      });
+        const { body } = await admin.invite(role.value, seconds);
+        const { shown } = shownOnce({
+          codes: [body.code],
+          about: [`Give this code to the person invited; it makes one ${body.role} account, until `, time(body.expires_at),
+            ". It is shown only now."],
+        });
+        result.replaceChildren(h("h2", {}, "Invite created"), ...shown);
+      },
     });
     append(view, h("p", {}, "An invite lets one person register, with the role you choose, also when registration is by invite only."),
       form, result);

@@ -1,7 +1,7 @@
 // Passkeys: a second factor beside the app's codes. The list, adding one (a fresh proof,
 // then the browser makes the passkey), and renaming or removing one (with a proof).
 import { auth } from "../api.js";
-import { alertBox, append, busy, cell, clearProblem, details, field, flash, h, heading, load, showProblem, table, takeFlash, time } from "../ui.js";
+import { alertBox, append, cell, details, field, flash, h, heading, load, sendingForm, table, takeFlash, time } from "../ui.js";
 import { createPasskey, passkeysSupported } from "../webauthn.js";
 import { accountNav } from "./account.js";
 import { careForm, proofFields } from "./proof.js";
@@ -54,33 +54,25 @@ export const add = {
   auth: true,
   keepsInput: true,
   render(view, { navigate }) {
-    const alert = alertBox();
     const name = nameField();
     const proof = proofFields();
-    const fields = { name, ...proof.fields };
-    const submit = h("button", { type: "submit" }, "Add passkey");
-    const form = h("form", { method: "post", novalidate: true }, alert.element, name.element, proof.elements,
-      h("p", { class: "hint" }, "Your browser then asks the device to make the passkey."),
-      h("div", { class: "actions" }, submit));
-    form.addEventListener("submit", (event) => {
-      event.preventDefault();
-      busy(submit, async () => {
-        clearProblem(alert, fields);
-        let options;
-        try {
-          const label = checkedName(name);
-          ({ body: options } = await auth.passkeyOptions(proof.values()));
-          // The proof is used: a code from the app works once, a recovery code too.
-          proof.clearCode();
-          const credential = await createPasskey(options);
-          const { body } = await auth.addPasskey(label, credential);
-          flash(`The passkey “${body.name}” is added: it signs you in from now on.`);
-          navigate("#/account/passkeys");
-        } catch (error) {
-          const again = options ? h("p", {}, "Your code was used: enter a new one to try again.") : null;
-          showProblem(error, alert, fields, again);
-        }
-      });
+    let options = null;
+    const { form } = sendingForm({
+      submitLabel: "Add passkey",
+      fields: { name, ...proof.fields },
+      content: [name.element, proof.elements, h("p", { class: "hint" }, "Your browser then asks the device to make the passkey.")],
+      send: async () => {
+        options = null;
+        const label = checkedName(name);
+        ({ body: options } = await auth.passkeyOptions(proof.values()));
+        // The proof is used: a code from the app works once, a recovery code too.
+        proof.clearCode();
+        const credential = await createPasskey(options);
+        const { body } = await auth.addPasskey(label, credential);
+        flash(`The passkey “${body.name}” is added: it signs you in from now on.`);
+        navigate("#/account/passkeys");
+      },
+      extra: () => (options ? h("p", {}, "Your code was used: enter a new one to try again.") : null),
     });
     append(view, h("p", { class: "breadcrumbs" }, h("a", { href: "#/account/passkeys" }, "Passkeys")),
       heading("Add a passkey"), accountNav(), passkeysSupported() ? form : unsupported());
@@ -110,23 +102,22 @@ export const one = {
       return true;
     };
 
-    const renameAlert = alertBox();
     const name = nameField(passkey.name);
-    const save = h("button", { type: "submit" }, "Rename");
-    const renameForm = h("form", { method: "post", novalidate: true }, renameAlert.element, name.element,
-      h("div", { class: "actions" }, save));
-    renameForm.addEventListener("submit", (event) => {
-      event.preventDefault();
-      busy(save, async () => {
-        clearProblem(renameAlert, { name });
+    const { form: renameForm } = sendingForm({
+      submitLabel: "Rename",
+      fields: { name },
+      content: name.element,
+      send: async () => {
+        let body;
         try {
-          const { body } = await auth.renamePasskey(passkey.id, checkedName(name));
-          flash(`The passkey is now called “${body.name}”.`);
-          navigate("#/account/passkeys");
+          ({ body } = await auth.renamePasskey(passkey.id, checkedName(name)));
         } catch (error) {
-          if (!gone(error)) showProblem(error, renameAlert, { name });
+          if (gone(error)) return;
+          throw error;
         }
-      });
+        flash(`The passkey is now called “${body.name}”.`);
+        navigate("#/account/passkeys");
+      },
     });
 
     const { form: removeForm } = careForm({

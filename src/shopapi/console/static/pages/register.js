@@ -1,13 +1,12 @@
 // Creating an account: username and password, then the authenticator and recovery codes.
 import { auth } from "../api.js";
 import { session } from "../session.js";
-import { alertBox, append, busy, clearProblem, field, h, heading, showProblem, uid } from "../ui.js";
+import { append, field, h, heading, sendingForm, showProblem, uid } from "../ui.js";
 import { recoveryFile, shownOnce } from "./codes.js";
 import { enrolment } from "./enrolment.js";
 import { signInFlow } from "./sign-in.js";
 
 function accountForm(view, onCreated) {
-  const alert = alertBox();
   const fields = {
     username: field({
       name: "username", label: "Username", autocomplete: "username", required: true,
@@ -23,24 +22,16 @@ function accountForm(view, onCreated) {
   toggle.addEventListener("change", () => {
     fields.password.input.type = toggle.checked ? "text" : "password";
   });
-  const submit = h("button", { type: "submit" }, "Create account");
-  const form = h("form", { method: "post", novalidate: true },
-    alert.element, fields.username.element, fields.password.element,
-    h("div", { class: "choice" }, toggle, h("label", { for: reveal }, "Show the password")),
-    h("div", { class: "actions" }, submit));
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    busy(submit, async () => {
-      clearProblem(alert, fields);
-      const username = fields.username.input.value.trim();
+  const { form } = sendingForm({
+    submitLabel: "Create account",
+    fields,
+    content: [fields.username.element, fields.password.element,
+      h("div", { class: "choice" }, toggle, h("label", { for: reveal }, "Show the password"))],
+    send: async () => {
       const password = fields.password.input.value;
-      try {
-        const { body } = await auth.register(username, password);
-        onCreated(body, password);
-      } catch (error) {
-        showProblem(error, alert, fields);
-      }
-    });
+      const { body } = await auth.register(fields.username.input.value.trim(), password);
+      onCreated(body, password);
+    },
   });
   append(view, form, h("p", {}, "Already have an account? ", h("a", { href: "#/sign-in" }, "Sign in"), "."));
 }

@@ -3,7 +3,7 @@
 import { auth, reloadUser } from "../api.js";
 import { session } from "../session.js";
 import { modal } from "../dialog.js";
-import { alertBox, append, busy, clearProblem, field, h, heading, showProblem, takeFlash } from "../ui.js";
+import { alertBox, append, busy, clearProblem, field, h, heading, sendingForm, showProblem, takeFlash } from "../ui.js";
 import { passkeysSupported, usePasskey } from "../webauthn.js";
 import { enrolment } from "./enrolment.js";
 import { codeFields } from "./proof.js";
@@ -18,25 +18,19 @@ export function signInFlow({ username = "", login = null, showEnrolment = true, 
   const box = h("div", { class: "sign-in-flow" });
 
   function passwordStep(name) {
-    const alert = alertBox();
     const fields = {
       username: field({ name: "username", label: "Username", value: name, autocomplete: "username", required: true }),
       password: field({ name: "password", label: "Password", type: "password", autocomplete: "current-password", required: true }),
     };
-    const submit = h("button", { type: "submit" }, "Continue");
-    const form = h("form", { method: "post", novalidate: true }, alert.element, fields.username.element, fields.password.element, submit);
-    form.addEventListener("submit", (event) => {
-      event.preventDefault();
-      busy(submit, async () => {
-        clearProblem(alert, fields);
+    const { form } = sendingForm({
+      submitLabel: "Continue",
+      fields,
+      content: [fields.username.element, fields.password.element],
+      send: async () => {
         const user = fields.username.input.value.trim();
-        try {
-          const { body } = await auth.login(user, fields.password.input.value);
-          codeStep(body, user);
-        } catch (error) {
-          showProblem(error, alert, fields);
-        }
-      });
+        const { body } = await auth.login(user, fields.password.input.value);
+        codeStep(body, user);
+      },
     });
     box.replaceChildren(form);
     (name ? fields.password : fields.username).input.focus();
