@@ -23,7 +23,7 @@ $(DEV_STAMP): $(STAMP) requirements-dev.txt
 	touch $(DEV_STAMP)
 
 # Node tools from package-lock.json into node_modules/: axe-core (the web console's
-# accessibility check in the browser tests) and newman (make postman).
+# accessibility check in the browser tests), newman (make postman) and ESLint (make lint).
 NODE_STAMP := node_modules/.package-lock.json
 node: $(NODE_STAMP)
 
@@ -54,9 +54,11 @@ profile: install-dev
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	BENCH_PROFILE=$${BENCH_PROFILE:-profile.svg} $(BIN)/python scripts/bench.py
 
-lint: install-dev
+# ruff for the Python; ESLint (eslint.config.js, from node_modules/) for the console's modules.
+lint: install-dev node
 	$(BIN)/ruff check src tests scripts app.py
 	$(BIN)/ruff format --check src tests scripts app.py
+	node_modules/.bin/eslint
 
 typecheck: install-dev
 	$(BIN)/mypy

@@ -315,9 +315,9 @@ def test_an_admin_changes_a_role_and_the_users_console_follows_at_its_next_page(
     assert console.error_beside("Valid for (days)")
     console.fill("Valid for (days)", "2")
     console.button("Create invite").click()
-    code = console.find("//code[contains(@class, 'invite-code')]", "the invite code").text
+    code = console.find("//code[contains(@class, 'shown-code')]", "the invite code").text
     assert len(code) >= 16
-    console.check("admin-invites", blur=(".invite-code",), docs=True)
+    console.check("admin-invites", blur=(".shown-code",), docs=True)
     console.click("Security log")
     console.on_page("Security log of all accounts")
     console.fill("User id", judy_id)

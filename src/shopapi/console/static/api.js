@@ -186,12 +186,6 @@ export function whoami() {
   return asking || reloadUser();
 }
 
-const RANK = { viewer: 0, editor: 1, admin: 2 };
-/** The account may do what `role` may (`editor`: change products; `admin`: everything). */
-export function allowed(user, role) {
-  return Boolean(user) && (RANK[user.role] ?? -1) >= RANK[role];
-}
-
 export const products = {
   page: ({ limit, cursor }, options) => call("GET", `/api/products?${pageQuery(limit, cursor)}`, options),
   get: (id, options) => call("GET", `/api/products/${enc(id)}`, options),

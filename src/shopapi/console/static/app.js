@@ -1,5 +1,6 @@
 // The console: its routes, the navigation bar, and what happens when a session ends.
-import { allowed, reloadUser } from "./api.js";
+import { reloadUser } from "./api.js";
+import { can } from "./roles.js";
 import { createRouter } from "./router.js";
 import { session } from "./session.js";
 import { h } from "./ui.js";
@@ -74,9 +75,9 @@ function drawNav() {
     const who = session.user ? h("li", { class: "who" }, `Signed in as ${session.user.username}`) : null;
     const button = h("button", { type: "button", class: "link-button" }, "Sign out");
     button.addEventListener("click", () => signOut(router.navigate));
-    const admin = allowed(session.user, "admin") ? link("Administration", "#/admin/users") : null;
+    const administration = can("administer") ? link("Administration", "#/admin/users") : null;
     nav.replaceChildren(
-      h("ul", {}, link("Products", "#/products"), link("Your account", "#/account"), admin, who, h("li", {}, button)),
+      h("ul", {}, link("Products", "#/products"), link("Your account", "#/account"), administration, who, h("li", {}, button)),
     );
   } else {
     nav.replaceChildren(h("ul", {}, link("Sign in", "#/sign-in"), link("Create an account", "#/register")));

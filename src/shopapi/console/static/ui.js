@@ -117,6 +117,31 @@ export function showProblem(error, alert, fields = {}, ...extra) {
   (first || alert.element).focus();
 }
 
+/**
+ * A form sent with its button (`danger`: a red one), `buttons` beside it. On submit,
+ * `send()` runs while the button is busy, once the last refusal is cleared; a refusal it
+ * throws is shown beside the `fields` it names, `extra(error)` after it, and then
+ * `failed(error)` runs. Returns `{form, alert, submit}`.
+ */
+export function sendingForm({ submitLabel, danger = false, fields = {}, content = [], buttons = [], send, extra = () => null, failed = () => {} }) {
+  const alert = alertBox();
+  const submit = h("button", { type: "submit", class: danger ? "danger" : null }, submitLabel);
+  const form = h("form", { method: "post", novalidate: true }, alert.element, content, h("div", { class: "actions" }, submit, buttons));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    busy(submit, async () => {
+      clearProblem(alert, fields);
+      try {
+        await send();
+      } catch (error) {
+        showProblem(error, alert, fields, extra(error));
+        failed(error);
+      }
+    });
+  });
+  return { form, alert, submit };
+}
+
 /** Clear what `showProblem` showed. */
 export function clearProblem(alert, fields = {}) {
   alert.clear();
@@ -163,4 +188,67 @@ export function takeFlash() {
 /** A page heading the router can move focus to. */
 export function heading(text) {
   return h("h1", { tabindex: "-1" }, text);
+}
+
+/**
+ * The answer of a page's request, or null once its refusal is shown in `alert` (with the
+ * `fields` it names, and `extra(error)` after it). A page left meanwhile stops here too:
+ * the AbortError goes on to the router.
+ */
+export async function load(request, alert, { fields = {}, extra = () => null } = {}) {
+  try {
+    return await request;
+  } catch (error) {
+    if (error.name === "AbortError") throw error;
+    showProblem(error, alert, fields, extra(error));
+    return null;
+  }
+}
+
+/** Label and value pairs as a description list; a null pair shows nothing. */
+export function details(...pairs) {
+  return h("dl", { class: "details" },
+    pairs.map((pair) => (pair ? [h("dt", {}, pair[0]), h("dd", {}, pair[1])] : null)));
+}
+
+/** A table cell; `label` names it where narrow screens show each row as a card. */
+export function cell(label, ...content) {
+  return h("td", { "data-label": label }, ...content);
+}
+
+/** A cell of a number, set flush right (prices stay the strings the API sent). */
+export function numberCell(label, value) {
+  return h("td", { "data-label": label, class: "number" }, String(value));
+}
+
+/**
+ * A table in its scrolling frame. `columns` are header texts, elements, or
+ * `{label, class}`; `rows` are its `tr` elements.
+ */
+export function table({ class: className, caption, columns, rows }) {
+  const header = (column) =>
+    column?.label === undefined
+      ? h("th", { scope: "col" }, column)
+      : h("th", { scope: "col", class: column.class }, column.label);
+  return h("div", { class: "table-wrap" }, h("table", { class: className },
+    h("caption", {}, caption),
+    h("thead", {}, h("tr", {}, columns.map(header))),
+    h("tbody", {}, rows)));
+}
+
+/**
+ * The links between the pages of a list the API hands out by cursor, and `beside` them
+ * (a page size): null when there is nothing to show. `hashFor(cursor)` is a page's
+ * address (null: the first page's); `previous`, the previous page's, when it is known.
+ */
+export function pager({ cursor, nextCursor, hashFor, previous = null, labels = {}, beside = null }) {
+  const { first = "First page", next = "Next page" } = labels;
+  const links = [];
+  if (cursor) links.push(h("a", { href: hashFor(null) }, first));
+  if (cursor && previous) links.push(h("a", { href: previous, rel: "prev" }, "Previous page"));
+  if (nextCursor) links.push(h("a", { href: hashFor(nextCursor), rel: "next" }, next));
+  if (!links.length && !beside) return null;
+  return h("div", { class: "pager" },
+    links.length ? h("nav", { "aria-label": "Pages" }, h("ul", {}, links.map((a) => h("li", {}, a)))) : null,
+    beside);
 }

@@ -2,7 +2,7 @@
 // account, and signing out.
 import { ApiError, auth } from "../api.js";
 import { session } from "../session.js";
-import { append, busy, flash, h, heading, alertBox, showProblem, takeFlash, time } from "../ui.js";
+import { alertBox, append, busy, details, flash, h, heading, load, takeFlash, time } from "../ui.js";
 
 /** End the session at the service, then forget the tokens here whatever the answer. */
 export async function signOut(navigate) {
@@ -44,24 +44,18 @@ export default {
   async render(view, { signal, navigate }) {
     const alert = alertBox();
     append(view, heading("Your account"), accountNav(), takeFlash(), alert.element);
-    let me;
-    try {
-      ({ body: me } = await auth.me({ signal }));
-    } catch (error) {
-      if (error.name === "AbortError") throw error;
-      showProblem(error, alert);
-      return;
-    }
+    const answer = await load(auth.me({ signal }), alert);
+    if (!answer) return;
+    const me = answer.body;
     session.setUser(me);
-    const item = (label, value) => [h("dt", {}, label), h("dd", {}, value)];
     const out = h("button", { type: "button" }, "Sign out");
     out.addEventListener("click", () => busy(out, () => signOut(navigate)));
     append(view,
-      h("dl", { class: "details" },
-        item("Username", me.username),
-        me.role ? item("Role", me.role) : null,
-        item("User id", String(me.id)),
-        item("Account created", time(me.created_at))),
+      details(
+        ["Username", me.username],
+        me.role ? ["Role", me.role] : null,
+        ["User id", String(me.id)],
+        ["Account created", time(me.created_at)]),
       h("p", {}, "Signing out ends this session at the service: its tokens stop working everywhere at once."),
       h("div", { class: "actions" }, out));
   },

@@ -1,9 +1,14 @@
 // Administration (admins only): accounts, invites, the security log of every account.
-import { admin, allowed, whoami } from "../api.js";
-import { alertBox, append, busy, field, flash, h, heading, show, showProblem, takeFlash, time, uid, clearProblem } from "../ui.js";
+import { admin, whoami } from "../api.js";
+import { confirmDialog } from "../dialog.js";
+import { ROLES, can } from "../roles.js";
+import {
+  alertBox, append, busy, cell, clearProblem, details, field, flash, h, heading, load, pager, sendingForm, showProblem,
+  table, takeFlash, time, uid,
+} from "../ui.js";
+import { shownOnce } from "./codes.js";
 import { EVENT_TYPES, eventTable, olderNewer } from "./security-log.js";
 
-const ROLES = ["viewer", "editor", "admin"];
 const LIMIT = 25;
 
 export function adminNav() {
@@ -16,7 +21,8 @@ export function adminNav() {
 /** The page's frame; false (with a message) when the account is not an admin. */
 async function frame(view, title, alert) {
   append(view, heading(title), adminNav(), takeFlash(), alert.element);
-  if (allowed(await whoami(), "admin")) return true;
+  await whoami();
+  if (can("administer")) return true;
   alert.show(h("p", {}, "Administration is for admins; your role does not include it."));
   return false;
 }
@@ -38,96 +44,55 @@ export const users = {
     const alert = alertBox();
     if (!(await frame(view, "Users", alert))) return;
     const cursor = query.get("cursor");
-    let body;
-    try {
-      ({ body } = await admin.users({ limit: LIMIT, cursor }, { signal }));
-    } catch (error) {
-      if (error.name === "AbortError") throw error;
-      showProblem(error, alert);
-      return;
-    }
-    const cell = (label, ...content) => h("td", { "data-label": label }, ...content);
-    const links = [];
-    if (cursor) links.push(h("a", { href: "#/admin/users" }, "First page"));
-    if (body.next_cursor) links.push(h("a", { href: `#/admin/users?${new URLSearchParams({ cursor: body.next_cursor })}`, rel: "next" }, "Next page"));
+    const answer = await load(admin.users({ limit: LIMIT, cursor }, { signal }), alert);
+    if (!answer) return;
+    const { body } = answer;
     append(view,
-      h("div", { class: "table-wrap" }, h("table", { class: "cards users" },
-        h("caption", {}, "Accounts, by id"),
-        h("thead", {}, h("tr", {}, ["Username", "Role", "State", "Created", "Id"].map((c) => h("th", { scope: "col" }, c)))),
-        h("tbody", {}, body.items.map((u) => h("tr", {},
+      table({
+        class: "cards users",
+        caption: "Accounts, by id",
+        columns: ["Username", "Role", "State", "Created", "Id"],
+        rows: body.items.map((u) => h("tr", {},
           cell("Username", h("a", { href: `#/admin/users/${u.id}` }, u.username)),
           cell("Role", u.role),
           cell("State", state(u)),
           cell("Created", time(u.created_at)),
-          cell("Id", String(u.id))))))),
-      links.length ? h("nav", { "aria-label": "Pages", class: "pager" }, h("ul", {}, links.map((a) => h("li", {}, a)))) : null);
+          cell("Id", String(u.id)))),
+      }),
+      pager({
+        cursor,
+        nextCursor: body.next_cursor,
+        hashFor: (c) => (c ? `#/admin/users?${new URLSearchParams({ cursor: c })}` : "#/admin/users"),
+      }));
   },
 };
-
-/** Ask first, for what cannot be taken back (a reset authenticator). */
-function confirmDialog(title, text, yesLabel, action) {
-  const titleId = uid("confirm");
-  const alert = alertBox();
-  const yes = h("button", { type: "button", class: "danger" }, yesLabel);
-  const no = h("button", { type: "button", class: "secondary" }, "Cancel");
-  const dialog = h("dialog", { "aria-labelledby": titleId },
-    h("h2", { id: titleId }, title), h("p", {}, text), alert.element, h("div", { class: "actions" }, yes, no));
-  no.addEventListener("click", () => dialog.close());
-  dialog.addEventListener("close", () => dialog.remove());
-  yes.addEventListener("click", () => busy(yes, async () => {
-    try {
-      await action();
-      dialog.close();
-    } catch (error) {
-      showProblem(error, alert);
-    }
-  }));
-  document.body.append(dialog);
-  dialog.showModal();
-  no.focus();
-}
 
 export const user = {
   auth: true,
   async render(view, { params, signal, refresh }) {
     const alert = alertBox();
     if (!(await frame(view, `User ${params.id}`, alert))) return;
-    let u;
-    try {
-      ({ body: u } = await admin.user(params.id, { signal }));
-    } catch (error) {
-      if (error.name === "AbortError") throw error;
-      showProblem(error, alert);
-      return;
-    }
+    const answer = await load(admin.user(params.id, { signal }), alert);
+    if (!answer) return;
+    const u = answer.body;
     view.querySelector("h1").textContent = u.username;
     document.title = `${u.username} - Shop console`;
     const done = (message) => {
       flash(message);
       refresh();
     };
-    const item = (label, value) => [h("dt", {}, label), h("dd", {}, value)];
 
     const roleId = uid("role");
     const select = roleSelect(roleId, u.role);
-    const roleAlert = alertBox();
-    const saveRole = h("button", { type: "submit" }, "Change role");
-    const roleForm = h("form", { method: "post", novalidate: true }, roleAlert.element,
-      h("div", { class: "field" }, h("label", { for: roleId }, "Role"),
+    const { form: roleForm } = sendingForm({
+      submitLabel: "Change role",
+      content: h("div", { class: "field" }, h("label", { for: roleId }, "Role"),
         h("p", { class: "hint" }, "Viewers read products; editors also change them; admins also administer accounts. The change applies at the account's next request."),
         select),
-      h("div", { class: "actions" }, saveRole));
-    roleForm.addEventListener("submit", (event) => {
-      event.preventDefault();
-      busy(saveRole, async () => {
-        clearProblem(roleAlert);
-        try {
-          const { body } = await admin.change(u.id, { role: select.value });
-          done(`${body.username} is now ${body.role}.`);
-        } catch (error) {
-          showProblem(error, roleAlert);
-        }
-      });
+      send: async () => {
+        const { body } = await admin.change(u.id, { role: select.value });
+        done(`${body.username} is now ${body.role}.`);
+      },
     });
 
     const actionAlert = alertBox();
@@ -157,20 +122,20 @@ export const user = {
       done(`${u.username}'s failed attempts are forgotten; the account may sign in again.`);
     });
     const reset = h("button", { type: "button", class: "danger" }, "Reset authenticator…");
-    reset.addEventListener("click", () => confirmDialog(
-      `Reset the authenticator of ${u.username}?`,
-      "The account gets a new authenticator key (shown at its next sign-in with the password), loses its recovery codes, and every session ends.",
-      "Reset authenticator",
-      async () => {
+    reset.addEventListener("click", () => confirmDialog({
+      title: `Reset the authenticator of ${u.username}?`,
+      text: "The account gets a new authenticator key (shown at its next sign-in with the password), loses its recovery codes, and every session ends.",
+      yesLabel: "Reset authenticator",
+      action: async () => {
         await admin.resetTotp(u.id);
         done(`${u.username}'s authenticator is reset; the account sets up a new one at its next sign-in.`);
-      }));
+      },
+    }));
 
     append(view,
       h("p", { class: "breadcrumbs" }, h("a", { href: "#/admin/users" }, "All users")),
-      h("dl", { class: "details" },
-        item("Username", u.username), item("Role", u.role), item("State", state(u)),
-        item("Created", time(u.created_at)), item("Id", String(u.id))),
+      details(["Username", u.username], ["Role", u.role], ["State", state(u)],
+        ["Created", time(u.created_at)], ["Id", String(u.id)]),
       h("h2", {}, "Role"), roleForm,
       h("h2", {}, "Access"), actionAlert.element,
       h("div", { class: "actions" }, toggle, u.locked ? unlock : null, reset),
@@ -188,31 +153,24 @@ export const invites = {
     const role = roleSelect(roleId, "viewer");
     const days = field({ name: "expires_in", label: "Valid for (days)", value: "7", inputmode: "numeric", required: true,
       hint: "1 to 30 days." });
-    const formAlert = alertBox();
-    const submit = h("button", { type: "submit" }, "Create invite");
     const result = h("div", { role: "status" });
-    const form = h("form", { method: "post", novalidate: true }, formAlert.element,
-      h("div", { class: "field" }, h("label", { for: roleId }, "Role of the new account"), role),
-      days.element, h("div", { class: "actions" }, submit));
-    form.addEventListener("submit", (event) => {
-      event.preventDefault();
-      busy(submit, async () => {
-        clearProblem(formAlert, { expires_in: days });
+    const { form } = sendingForm({
+      submitLabel: "Create invite",
+      fields: { expires_in: days },
+      content: [h("div", { class: "field" }, h("label", { for: roleId }, "Role of the new account"), role), days.element],
+      send: async () => {
         result.replaceChildren();
         const typed = days.input.value.trim();
         // Days here, seconds in the API; anything else goes as typed, for the API to judge.
         const seconds = /^[0-9]{1,4}$/.test(typed) ? Number(typed) * 86400 : typed;
-        try {
-          const { body } = await admin.invite(role.value, seconds);
-          result.replaceChildren(
-            h("h2", {}, "Invite created"),
-            h("p", {}, `Give this code to the person invited; it makes one ${body.role} account, until `, time(body.expires_at),
-              ". It is shown only now."),
-            h("p", {}, h("code", { class: "invite-code" }, body.code)));
-        } catch (error) {
-          showProblem(error, formAlert, { expires_in: days });
-        }
-      });
+        const { body } = await admin.invite(role.value, seconds);
+        const { shown } = shownOnce({
+          codes: [body.code],
+          about: [`Give this code to the person invited; it makes one ${body.role} account, until `, time(body.expires_at),
+            ". It is shown only now."],
+        });
+        result.replaceChildren(h("h2", {}, "Invite created"), ...shown);
+      },
     });
     append(view, h("p", {}, "An invite lets one person register, with the role you choose, also when registration is by invite only."),
       form, result);
@@ -246,14 +204,9 @@ export const events = {
       navigate(hashFor(null, who.input.value.trim(), types.value));
     });
     append(view, filters);
-    let body;
-    try {
-      ({ body } = await admin.events({ limit: LIMIT, cursor, userId, type }, { signal }));
-    } catch (error) {
-      if (error.name === "AbortError") throw error;
-      showProblem(error, alert, { user_id: who });
-      return;
-    }
+    const answer = await load(admin.events({ limit: LIMIT, cursor, userId, type }, { signal }), alert, { fields: { user_id: who } });
+    if (!answer) return;
+    const { body } = answer;
     append(view,
       body.items.length ? eventTable(body.items, cursor ? "Older events" : "Latest events", { withUser: true }) : h("p", {}, "No events."),
       olderNewer(cursor, body.next_cursor, (c) => hashFor(c)));

@@ -2,34 +2,26 @@
 // The old authenticator keeps working until the new one is confirmed.
 import { auth } from "../api.js";
 import { session } from "../session.js";
-import { alertBox, append, busy, clearProblem, field, flash, h, heading, showProblem } from "../ui.js";
+import { append, field, flash, h, heading, sendingForm } from "../ui.js";
 import { accountNav } from "./account.js";
 import { enrolment } from "./enrolment.js";
 import { careForm } from "./proof.js";
 
 function confirmStep(view, answer, navigate) {
-  const alert = alertBox();
   const code = field({
     name: "otp", label: "6-digit code from the new authenticator", autocomplete: "one-time-code",
     inputmode: "numeric", required: true,
   });
-  const submit = h("button", { type: "submit" }, "Confirm new authenticator");
-  const form = h("form", { method: "post", novalidate: true }, alert.element, code.element,
-    h("div", { class: "actions" }, submit));
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    busy(submit, async () => {
-      clearProblem(alert, { otp: code });
-      try {
-        await auth.confirmTotp(answer.enrollment_token, code.input.value.replace(/\s+/g, ""));
-      } catch (error) {
-        showProblem(error, alert, { otp: code });
-        code.input.select();
-        return;
-      }
+  const { form } = sendingForm({
+    submitLabel: "Confirm new authenticator",
+    fields: { otp: code },
+    content: code.element,
+    send: async () => {
+      await auth.confirmTotp(answer.enrollment_token, code.input.value.replace(/\s+/g, ""));
       flash("Your new authenticator is set up; the old one no longer works. Every other session was signed out.");
       navigate("#/account");
-    });
+    },
+    failed: () => code.input.select(),
   });
   const minutes = Math.round(Number(answer.expires_in) / 60);
   view.replaceChildren(

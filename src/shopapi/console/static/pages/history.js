@@ -1,7 +1,7 @@
 // Every change of a product, oldest first, also after it was deleted.
 import { products } from "../api.js";
 import { session } from "../session.js";
-import { alertBox, append, h, heading, show, showProblem, time } from "../ui.js";
+import { alertBox, append, h, heading, load, show, time } from "../ui.js";
 
 const ACTIONS = { create: "Created", update: "Updated", delete: "Deleted" };
 
@@ -50,14 +50,9 @@ export default {
       h("p", { class: "breadcrumbs" }, h("a", { href: "#/products" }, "Products"), " › ",
         h("a", { href: `#/products/${id}` }, `Product ${id}`)),
       title, alert.element);
-    let items;
-    try {
-      ({ body: { items } } = await products.history(id, { signal }));
-    } catch (error) {
-      if (error.name === "AbortError") throw error;
-      showProblem(error, alert);
-      return;
-    }
+    const answer = await load(products.history(id, { signal }), alert);
+    if (!answer) return;
+    const { items } = answer.body;
     const name = lastName(items);
     if (name) title.textContent = `History of “${name}”`;
     const deleted = items.at(-1)?.action === "delete";

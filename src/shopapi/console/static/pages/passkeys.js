@@ -1,7 +1,7 @@
 // Passkeys: a second factor beside the app's codes. The list, adding one (a fresh proof,
 // then the browser makes the passkey), and renaming or removing one (with a proof).
 import { auth } from "../api.js";
-import { alertBox, append, busy, clearProblem, field, flash, h, heading, showProblem, takeFlash, time } from "../ui.js";
+import { alertBox, append, cell, details, field, flash, h, heading, load, sendingForm, table, takeFlash, time } from "../ui.js";
 import { createPasskey, passkeysSupported } from "../webauthn.js";
 import { accountNav } from "./account.js";
 import { careForm, proofFields } from "./proof.js";
@@ -30,25 +30,21 @@ export const list = {
     const alert = alertBox();
     append(view, heading("Passkeys"), accountNav(), takeFlash(), alert.element,
       h("p", {}, "A passkey signs you in after your password, instead of a code from the app: the device (a phone, a laptop, a security key) asks for your fingerprint, face or PIN. The app and your recovery codes keep working."));
-    let items;
-    try {
-      ({ body: { items } } = await auth.passkeys({ signal }));
-    } catch (error) {
-      if (error.name === "AbortError") throw error;
-      showProblem(error, alert);
-      return;
-    }
-    const cell = (label, ...content) => h("td", { "data-label": label }, ...content);
+    const answer = await load(auth.passkeys({ signal }), alert);
+    if (!answer) return;
+    const { items } = answer.body;
     append(view,
       items.length
-        ? h("div", { class: "table-wrap" }, h("table", { class: "cards passkeys" },
-          h("caption", {}, `${items.length} passkey${items.length === 1 ? "" : "s"}, oldest first`),
-          h("thead", {}, h("tr", {}, ["Name", "Added", "Last used"].map((c) => h("th", { scope: "col" }, c)))),
-          h("tbody", {}, items.map((p) => h("tr", { "data-passkey": p.id },
+        ? table({
+          class: "cards passkeys",
+          caption: `${items.length} passkey${items.length === 1 ? "" : "s"}, oldest first`,
+          columns: ["Name", "Added", "Last used"],
+          rows: items.map((p) => h("tr", { "data-passkey": p.id },
             cell("Name", h("a", { href: `#/account/passkeys/${p.id}` }, p.name,
               h("span", { class: "visually-hidden" }, ": rename or remove"))),
             cell("Added", time(p.created_at)),
-            cell("Last used", p.last_used_at ? time(p.last_used_at) : h("span", { class: "none" }, "never")))))))
+            cell("Last used", p.last_used_at ? time(p.last_used_at) : h("span", { class: "none" }, "never")))),
+        })
         : h("p", {}, "No passkeys yet."),
       passkeysSupported() ? h("p", {}, h("a", { class: "button", href: "#/account/passkeys/new" }, "Add a passkey")) : unsupported());
   },
@@ -58,33 +54,25 @@ export const add = {
   auth: true,
   keepsInput: true,
   render(view, { navigate }) {
-    const alert = alertBox();
     const name = nameField();
     const proof = proofFields();
-    const fields = { name, ...proof.fields };
-    const submit = h("button", { type: "submit" }, "Add passkey");
-    const form = h("form", { method: "post", novalidate: true }, alert.element, name.element, proof.elements,
-      h("p", { class: "hint" }, "Your browser then asks the device to make the passkey."),
-      h("div", { class: "actions" }, submit));
-    form.addEventListener("submit", (event) => {
-      event.preventDefault();
-      busy(submit, async () => {
-        clearProblem(alert, fields);
-        let options;
-        try {
-          const label = checkedName(name);
-          ({ body: options } = await auth.passkeyOptions(proof.values()));
-          // The proof is used: a code from the app works once, a recovery code too.
-          proof.clearCode();
-          const credential = await createPasskey(options);
-          const { body } = await auth.addPasskey(label, credential);
-          flash(`The passkey “${body.name}” is added: it signs you in from now on.`);
-          navigate("#/account/passkeys");
-        } catch (error) {
-          const again = options ? h("p", {}, "Your code was used: enter a new one to try again.") : null;
-          showProblem(error, alert, fields, again);
-        }
-      });
+    let options = null;
+    const { form } = sendingForm({
+      submitLabel: "Add passkey",
+      fields: { name, ...proof.fields },
+      content: [name.element, proof.elements, h("p", { class: "hint" }, "Your browser then asks the device to make the passkey.")],
+      send: async () => {
+        options = null;
+        const label = checkedName(name);
+        ({ body: options } = await auth.passkeyOptions(proof.values()));
+        // The proof is used: a code from the app works once, a recovery code too.
+        proof.clearCode();
+        const credential = await createPasskey(options);
+        const { body } = await auth.addPasskey(label, credential);
+        flash(`The passkey “${body.name}” is added: it signs you in from now on.`);
+        navigate("#/account/passkeys");
+      },
+      extra: () => (options ? h("p", {}, "Your code was used: enter a new one to try again.") : null),
     });
     append(view, h("p", { class: "breadcrumbs" }, h("a", { href: "#/account/passkeys" }, "Passkeys")),
       heading("Add a passkey"), accountNav(), passkeysSupported() ? form : unsupported());
@@ -98,15 +86,9 @@ export const one = {
     const alert = alertBox();
     append(view, h("p", { class: "breadcrumbs" }, h("a", { href: "#/account/passkeys" }, "Passkeys")),
       heading("Passkey"), accountNav(), alert.element);
-    let passkey;
-    try {
-      const { body: { items } } = await auth.passkeys({ signal });
-      passkey = items.find((p) => String(p.id) === params.id);
-    } catch (error) {
-      if (error.name === "AbortError") throw error;
-      showProblem(error, alert);
-      return;
-    }
+    const listed = await load(auth.passkeys({ signal }), alert);
+    if (!listed) return;
+    const passkey = listed.body.items.find((p) => String(p.id) === params.id);
     if (!passkey) {
       alert.show(h("p", {}, "Your account has no such passkey: it may have been removed."));
       return;
@@ -120,23 +102,22 @@ export const one = {
       return true;
     };
 
-    const renameAlert = alertBox();
     const name = nameField(passkey.name);
-    const save = h("button", { type: "submit" }, "Rename");
-    const renameForm = h("form", { method: "post", novalidate: true }, renameAlert.element, name.element,
-      h("div", { class: "actions" }, save));
-    renameForm.addEventListener("submit", (event) => {
-      event.preventDefault();
-      busy(save, async () => {
-        clearProblem(renameAlert, { name });
+    const { form: renameForm } = sendingForm({
+      submitLabel: "Rename",
+      fields: { name },
+      content: name.element,
+      send: async () => {
+        let body;
         try {
-          const { body } = await auth.renamePasskey(passkey.id, checkedName(name));
-          flash(`The passkey is now called “${body.name}”.`);
-          navigate("#/account/passkeys");
+          ({ body } = await auth.renamePasskey(passkey.id, checkedName(name)));
         } catch (error) {
-          if (!gone(error)) showProblem(error, renameAlert, { name });
+          if (gone(error)) return;
+          throw error;
         }
-      });
+        flash(`The passkey is now called “${body.name}”.`);
+        navigate("#/account/passkeys");
+      },
     });
 
     const { form: removeForm } = careForm({
@@ -157,9 +138,8 @@ export const one = {
       },
     });
     append(view,
-      h("dl", { class: "details" },
-        h("dt", {}, "Added"), h("dd", {}, time(passkey.created_at)),
-        h("dt", {}, "Last used"), h("dd", {}, passkey.last_used_at ? time(passkey.last_used_at) : "never")),
+      details(["Added", time(passkey.created_at)],
+        ["Last used", passkey.last_used_at ? time(passkey.last_used_at) : "never"]),
       h("h2", {}, "Rename"), renameForm,
       h("h2", {}, "Remove"),
       h("p", {}, "A removed passkey no longer signs in. Remove one you lost, or one on a device you gave away."),

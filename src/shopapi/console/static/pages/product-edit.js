@@ -2,23 +2,22 @@
 // someone saved another version meanwhile (412), the form shows theirs with the user's
 // own changes on top, says what differs, and nothing is lost or overwritten unseen.
 import { products } from "../api.js";
-import { alertBox, append, busy, clearProblem, flash, h, heading, show, showProblem } from "../ui.js";
+import { alertBox, append, busy, cell, clearProblem, flash, h, heading, load, show, showProblem, table } from "../ui.js";
 import { FIELDS, changedFields, productForm } from "./product-form.js";
 
 const LABELS = { name: "Name", description: "Description", price: "Price", quantity: "Quantity" };
 
 function differences(rows, opened, mine, saved) {
-  const cell = (label, value) => h("td", { "data-label": label }, show(value));
-  return h("div", { class: "table-wrap" }, h("table", { class: "conflict-table" },
-    h("caption", {}, "What changed"),
-    h("thead", {}, h("tr", {},
-      ["Field", `When you opened it (version ${opened.version})`, "Your edit", `Saved now (version ${saved.version})`]
-        .map((text) => h("th", { scope: "col" }, text)))),
-    h("tbody", {}, rows.map((name) => h("tr", {},
+  return table({
+    class: "conflict-table",
+    caption: "What changed",
+    columns: ["Field", `When you opened it (version ${opened.version})`, "Your edit", `Saved now (version ${saved.version})`],
+    rows: rows.map((name) => h("tr", {},
       h("th", { scope: "row" }, LABELS[name]),
-      cell("When you opened it", opened[name]),
-      cell("Your edit", changedFields(opened, mine).includes(name) ? mine[name] : "(unchanged)"),
-      cell("Saved now", saved[name]))))));
+      cell("When you opened it", show(opened[name])),
+      cell("Your edit", show(changedFields(opened, mine).includes(name) ? mine[name] : "(unchanged)")),
+      cell("Saved now", show(saved[name])))),
+  });
 }
 
 export default {
@@ -31,17 +30,10 @@ export default {
       h("p", { class: "breadcrumbs" }, h("a", { href: "#/products" }, "Products"), " › ",
         h("a", { href: `#/products/${id}` }, `Product ${id}`)),
       heading("Edit product"), alert.element);
-    let opened;
-    let etag;
-    try {
-      const answer = await products.get(id, { signal });
-      opened = answer.body;
-      etag = answer.headers.get("ETag");
-    } catch (error) {
-      if (error.name === "AbortError") throw error;
-      showProblem(error, alert);
-      return;
-    }
+    const answer = await load(products.get(id, { signal }), alert);
+    if (!answer) return;
+    let opened = answer.body;
+    let etag = answer.headers.get("ETag");
     const conflict = h("section", { class: "conflict", hidden: true, "aria-labelledby": `conflict-${id}` });
 
     async function showConflict(mine) {

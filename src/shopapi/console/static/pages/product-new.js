@@ -1,6 +1,7 @@
 // A new product. A retry of the same form after a failure sends the same Idempotency-Key,
 // so a create whose answer was lost on the way is not made twice.
-import { allowed, newKey, products, whoami } from "../api.js";
+import { newKey, products, whoami } from "../api.js";
+import { can } from "../roles.js";
 import { append, busy, clearProblem, flash, h, heading, showProblem } from "../ui.js";
 import { productForm } from "./product-form.js";
 
@@ -15,7 +16,7 @@ export default {
     // Someone who typed the address without the role for it: say so instead of a form
     // the service would refuse. (An unknown role gets the form; the API judges.)
     const me = await whoami();
-    if (me && !allowed(me, "editor")) {
+    if (me && !can("change products", me)) {
       append(view, h("p", { class: "alert", role: "status" },
         `Your role (${me.role}) can't create products: it may only read them. An admin can change your role.`),
       h("p", {}, h("a", { href: "#/products" }, "Back to the products")));

@@ -1,6 +1,7 @@
 // The product list, a page at a time, following the API's cursors.
-import { allowed, products, whoami } from "../api.js";
-import { alertBox, append, h, heading, show, showProblem, takeFlash, time } from "../ui.js";
+import { products, whoami } from "../api.js";
+import { can } from "../roles.js";
+import { alertBox, append, cell, h, heading, load, numberCell, pager, show, table, takeFlash, time } from "../ui.js";
 
 const SIZES = [10, 25, 50, 100];
 const DEFAULT_SIZE = 25;
@@ -24,42 +25,35 @@ function readQuery(query) {
   return { limit, cursor, number };
 }
 
-const COLUMNS = ["Name", "Description", "Price", "Quantity", "Version", "Updated"];
+const NUMBERS = ["Price", "Quantity", "Version"];
+const COLUMNS = ["Name", "Description", ...NUMBERS, "Updated"].map((label) =>
+  ({ label, class: NUMBERS.includes(label) ? "number" : null }));
 
 function row(product) {
-  // data-label names each cell where narrow screens show rows as cards.
-  const cell = (label, ...content) => h("td", { "data-label": label }, ...content);
   return h("tr", {},
     cell("Name", h("a", { href: `#/products/${product.id}` }, product.name)),
     cell("Description", show(product.description)),
-    h("td", { "data-label": "Price", class: "number" }, product.price),
-    h("td", { "data-label": "Quantity", class: "number" }, String(product.quantity)),
-    h("td", { "data-label": "Version", class: "number" }, String(product.version)),
+    numberCell("Price", product.price),
+    numberCell("Quantity", product.quantity),
+    numberCell("Version", product.version),
     cell("Updated", time(product.updated_at)));
 }
 
-function table(items, number) {
-  return h("div", { class: "table-wrap" },
-    h("table", { class: "products" },
-      h("caption", {}, `Products, page ${number}`),
-      h("thead", {}, h("tr", {}, COLUMNS.map((c) =>
-        h("th", { scope: "col", class: ["Price", "Quantity", "Version"].includes(c) ? "number" : null }, c)))),
-      h("tbody", {}, items.map(row))));
-}
-
-function pager(limit, number, nextCursor, navigate) {
-  const links = [];
-  if (number > 1) {
-    links.push(h("a", { href: pageHash(limit, 1) }, "First page"));
-    const previous = number === 2 ? null : cursors.get(`${limit}:${number - 1}`);
-    if (number === 2 || previous) links.push(h("a", { href: pageHash(limit, number - 1, previous), rel: "prev" }, "Previous page"));
-  }
-  if (nextCursor) links.push(h("a", { href: pageHash(limit, number + 1, nextCursor), rel: "next" }, "Next page"));
+/** The links to the first, previous and next pages, and the choice of a page's size. */
+function pages(limit, number, nextCursor, navigate) {
   const select = h("select", { id: "page-size" }, SIZES.map((n) => h("option", { value: String(n), selected: n === limit }, String(n))));
   select.addEventListener("change", () => navigate(pageHash(Number(select.value), 1)));
-  return h("div", { class: "pager" },
-    h("nav", { "aria-label": "Pages" }, h("ul", {}, links.map((a) => h("li", {}, a)))),
-    h("div", { class: "page-size" }, h("label", { for: "page-size" }, "Products per page"), select));
+  const remembered = cursors.get(`${limit}:${number - 1}`);
+  let previous = null;
+  if (number === 2) previous = pageHash(limit, 1);
+  else if (remembered) previous = pageHash(limit, number - 1, remembered);
+  return pager({
+    cursor: number > 1,
+    nextCursor,
+    hashFor: (cursor) => (cursor ? pageHash(limit, number + 1, cursor) : pageHash(limit, 1)),
+    previous,
+    beside: h("div", { class: "page-size" }, h("label", { for: "page-size" }, "Products per page"), select),
+  });
 }
 
 export default {
@@ -70,19 +64,17 @@ export default {
     const status = h("p", { role: "status" }, "Loading products…");
     const titleRow = h("div", { class: "title-row" }, heading("Products"));
     append(view, titleRow, takeFlash(), alert.element, status);
-    let body;
-    let me;
-    try {
-      [{ body }, me] = await Promise.all([products.page({ limit, cursor }, { signal }), whoami()]);
-    } catch (error) {
-      if (error.name === "AbortError") throw error;
+    const [answer] = await load(Promise.all([products.page({ limit, cursor }, { signal }), whoami()]), alert, {
+      extra: () => (cursor ? h("p", {}, h("a", { href: pageHash(limit, 1) }, "Back to the first page")) : null),
+    }) ?? [];
+    if (!answer) {
       status.remove();
-      showProblem(error, alert, {}, cursor ? h("p", {}, h("a", { href: pageHash(limit, 1) }, "Back to the first page")) : null);
       return;
     }
+    const { body } = answer;
     cursors.set(`${limit}:${number}`, cursor);
     // Viewers read; editors and admins also change (the API would refuse them with 403).
-    const editor = allowed(me, "editor");
+    const editor = can("change products");
     if (editor) append(titleRow, h("a", { href: "#/products/new", class: "button" }, "New product"));
     if (body.items.length === 0) {
       if (number > 1) status.replaceChildren("No more products. ", h("a", { href: pageHash(limit, 1) }, "Back to the first page"), ".");
@@ -93,6 +85,8 @@ export default {
     const last = number === 1 && !body.next_cursor ? "" : `, page ${number}`;
     status.textContent = `${body.items.length} product${body.items.length === 1 ? "" : "s"}${last}.`;
     status.classList.add("visually-hidden");
-    append(view, table(body.items, number), pager(limit, number, body.next_cursor, navigate));
+    append(view,
+      table({ class: "products", caption: `Products, page ${number}`, columns: COLUMNS, rows: body.items.map(row) }),
+      pages(limit, number, body.next_cursor, navigate));
   },
 };

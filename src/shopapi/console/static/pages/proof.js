@@ -1,6 +1,6 @@
 // The fresh proof that account care asks for: the current password, and a code from the
 // authenticator app or a recovery code. Account pages put these fields in their forms.
-import { alertBox, busy, clearProblem, field, h, showProblem, uid } from "../ui.js";
+import { field, h, sendingForm, uid } from "../ui.js";
 
 /**
  * The second factor's fields: a code from the app or a recovery code, and the radio group
@@ -82,27 +82,18 @@ export function proofFields() {
  * problem beside its field and keeps everything typed.
  */
 export function careForm({ intro = [], extra = {}, submitLabel, danger = false, send, done }) {
-  const alert = alertBox();
   const proof = proofFields();
-  const submit = h("button", { type: "submit", class: danger ? "danger" : null }, submitLabel);
   const fields = { ...extra, ...proof.fields };
-  const form = h("form", { method: "post", novalidate: true },
-    alert.element, intro, Object.values(extra).map((f) => f.element), proof.elements,
-    h("div", { class: "actions" }, submit));
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    busy(submit, async () => {
-      clearProblem(alert, fields);
-      let answer;
-      try {
-        answer = await send(proof.values());
-      } catch (error) {
-        showProblem(error, alert, fields);
-        return;
-      }
+  const { form, alert } = sendingForm({
+    submitLabel,
+    danger,
+    fields,
+    content: [intro, Object.values(extra).map((f) => f.element), proof.elements],
+    send: async () => {
+      const answer = await send(proof.values());
       proof.clearCode();
       await done(answer);
-    });
+    },
   });
   return { form, alert, fields };
 }

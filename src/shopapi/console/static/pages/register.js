@@ -1,13 +1,12 @@
 // Creating an account: username and password, then the authenticator and recovery codes.
 import { auth } from "../api.js";
 import { session } from "../session.js";
-import { alertBox, append, busy, clearProblem, field, h, heading, showProblem, uid } from "../ui.js";
-import { codeList, download } from "./codes.js";
+import { append, field, h, heading, sendingForm, showProblem, uid } from "../ui.js";
+import { recoveryFile, shownOnce } from "./codes.js";
 import { enrolment } from "./enrolment.js";
 import { signInFlow } from "./sign-in.js";
 
 function accountForm(view, onCreated) {
-  const alert = alertBox();
   const fields = {
     username: field({
       name: "username", label: "Username", autocomplete: "username", required: true,
@@ -23,66 +22,42 @@ function accountForm(view, onCreated) {
   toggle.addEventListener("change", () => {
     fields.password.input.type = toggle.checked ? "text" : "password";
   });
-  const submit = h("button", { type: "submit" }, "Create account");
-  const form = h("form", { method: "post", novalidate: true },
-    alert.element, fields.username.element, fields.password.element,
-    h("div", { class: "choice" }, toggle, h("label", { for: reveal }, "Show the password")),
-    h("div", { class: "actions" }, submit));
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    busy(submit, async () => {
-      clearProblem(alert, fields);
-      const username = fields.username.input.value.trim();
+  const { form } = sendingForm({
+    submitLabel: "Create account",
+    fields,
+    content: [fields.username.element, fields.password.element,
+      h("div", { class: "choice" }, toggle, h("label", { for: reveal }, "Show the password"))],
+    send: async () => {
       const password = fields.password.input.value;
-      try {
-        const { body } = await auth.register(username, password);
-        onCreated(body, password);
-      } catch (error) {
-        showProblem(error, alert, fields);
-      }
-    });
+      const { body } = await auth.register(fields.username.input.value.trim(), password);
+      onCreated(body, password);
+    },
   });
   append(view, form, h("p", {}, "Already have an account? ", h("a", { href: "#/sign-in" }, "Sign in"), "."));
 }
 
 /** The answer of /auth/register: what to scan and what to keep, shown once. */
 function setup(view, account, password, context) {
-  let saved = false;
-  context.onLeave(() =>
-    saved ? null : "Your recovery codes are shown only once. Leave without saving them?");
-  const box = uid("saved");
-  const tick = h("input", { type: "checkbox", id: box, "aria-describedby": `${box}-error` });
-  const tickError = h("p", { class: "field-error", id: `${box}-error`, hidden: true },
-    "Tick the box once the recovery codes are somewhere safe.");
-  const save = h("button", { type: "button", class: "secondary" }, "Download as text");
-  save.addEventListener("click", () => download(account.recovery_codes, account.username));
-  const alert = alertBox();
-  const next = h("button", { type: "submit" }, "Continue");
-  const form = h("form", { method: "post", novalidate: true }, alert.element,
-    h("div", { class: "choice" }, tick, h("label", { for: box }, "I have saved my recovery codes")),
-    tickError, h("div", { class: "actions" }, next));
-  tick.addEventListener("change", () => {
-    tickError.hidden = true;
-  });
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    if (!tick.checked) {
-      tickError.hidden = false;
-      tick.focus();
-      return;
-    }
-    saved = true;
-    busy(next, async () => {
-      alert.clear();
-      try {
-        const { body } = await auth.login(account.username, password);
-        password = null;
-        confirmStep(view, account.username, body, context);
-      } catch (error) {
-        // The account exists; the sign-in page can take it from here.
-        showProblem(error, alert, {}, h("p", {}, h("a", { href: "#/sign-in" }, "Go to the sign-in page")));
-      }
-    });
+  const { shown, form } = shownOnce({
+    codes: account.recovery_codes,
+    about: "If you lose your phone, each of these codes signs you in once. They are shown only now: download them or write them down.",
+    file: recoveryFile(account.username),
+    keep: {
+      label: "I have saved my recovery codes",
+      submitLabel: "Continue",
+      question: "Your recovery codes are shown only once. Leave without saving them?",
+      onLeave: context.onLeave,
+      done: async (alert) => {
+        try {
+          const { body } = await auth.login(account.username, password);
+          password = null;
+          confirmStep(view, account.username, body, context);
+        } catch (error) {
+          // The account exists; the sign-in page can take it from here.
+          showProblem(error, alert, {}, h("p", {}, h("a", { href: "#/sign-in" }, "Go to the sign-in page")));
+        }
+      },
+    },
   });
   view.replaceChildren(
     heading("Set up your authenticator"),
@@ -90,9 +65,7 @@ function setup(view, account, password, context) {
     h("h2", {}, "1. Add the account to your authenticator app"),
     enrolment(account.totp, account.username),
     h("h2", {}, "2. Save your recovery codes"),
-    h("p", {}, "If you lose your phone, each of these codes signs you in once. They are shown only now: download them or write them down."),
-    codeList(account.recovery_codes),
-    h("div", { class: "actions" }, save),
+    ...shown,
     h("h2", {}, "3. Confirm"),
     form,
   );

@@ -1,6 +1,6 @@
 // The account's security log: sign-ins, failures, changes, newest first, a page at a time.
 import { auth } from "../api.js";
-import { alertBox, append, h, heading, showProblem, show, time } from "../ui.js";
+import { alertBox, append, cell, h, heading, load, pager, show, table, time } from "../ui.js";
 import { accountNav } from "./account.js";
 
 export const EVENT_TYPES = {
@@ -46,26 +46,23 @@ function details(event) {
 
 /** A table of security events; `withUser` adds the account's id (the admins' log). */
 export function eventTable(items, caption, { withUser = false } = {}) {
-  const cell = (label, ...content) => h("td", { "data-label": label }, ...content);
-  const columns = ["When", ...(withUser ? ["User"] : []), "Event", "Details", "Address", "Client"];
-  return h("div", { class: "table-wrap" }, h("table", { class: "cards events" },
-    h("caption", {}, caption),
-    h("thead", {}, h("tr", {}, columns.map((c) => h("th", { scope: "col" }, c)))),
-    h("tbody", {}, items.map((e) => h("tr", {},
+  return table({
+    class: "cards events",
+    caption,
+    columns: ["When", ...(withUser ? ["User"] : []), "Event", "Details", "Address", "Client"],
+    rows: items.map((e) => h("tr", {},
       cell("When", time(e.at)),
       withUser ? cell("User", e.user_id === undefined ? show(null) : h("a", { href: `#/admin/users/${e.user_id}` }, String(e.user_id))) : null,
       cell("Event", EVENT_TYPES[e.type] || e.type),
       cell("Details", details(e)),
       cell("Address", show(e.ip)),
-      cell("Client", show(e.user_agent)))))));
+      cell("Client", show(e.user_agent)))),
+  });
 }
 
 /** "Newest" and "Older" links; `hashFor(cursor)` makes a page's address. */
 export function olderNewer(cursor, nextCursor, hashFor) {
-  const links = [];
-  if (cursor) links.push(h("a", { href: hashFor(null) }, "Newest events"));
-  if (nextCursor) links.push(h("a", { href: hashFor(nextCursor), rel: "next" }, "Older events"));
-  return links.length ? h("nav", { "aria-label": "Pages", class: "pager" }, h("ul", {}, links.map((a) => h("li", {}, a)))) : null;
+  return pager({ cursor, nextCursor, hashFor, labels: { first: "Newest events", next: "Older events" } });
 }
 
 const LIMIT = 25;
@@ -77,14 +74,11 @@ export default {
     const alert = alertBox();
     append(view, heading("Security log"), accountNav(), alert.element,
       h("p", {}, "What happened to your account's security, newest first. Something you do not recognise? Change your password and sign out everywhere."));
-    let body;
-    try {
-      ({ body } = await auth.events({ limit: LIMIT, cursor }, { signal }));
-    } catch (error) {
-      if (error.name === "AbortError") throw error;
-      showProblem(error, alert, {}, cursor ? h("p", {}, h("a", { href: "#/account/events" }, "Back to the newest events")) : null);
-      return;
-    }
+    const answer = await load(auth.events({ limit: LIMIT, cursor }, { signal }), alert, {
+      extra: () => (cursor ? h("p", {}, h("a", { href: "#/account/events" }, "Back to the newest events")) : null),
+    });
+    if (!answer) return;
+    const { body } = answer;
     const hashFor = (c) => (c ? `#/account/events?${new URLSearchParams({ cursor: c })}` : "#/account/events");
     append(view,
       body.items.length ? eventTable(body.items, cursor ? "Older events" : "Latest events") : h("p", {}, "No events."),

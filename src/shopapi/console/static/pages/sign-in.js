@@ -2,7 +2,8 @@
 // the account's passkey.
 import { auth, reloadUser } from "../api.js";
 import { session } from "../session.js";
-import { alertBox, append, busy, clearProblem, field, h, heading, showProblem, takeFlash, uid } from "../ui.js";
+import { modal } from "../dialog.js";
+import { alertBox, append, busy, clearProblem, field, h, heading, sendingForm, showProblem, takeFlash } from "../ui.js";
 import { passkeysSupported, usePasskey } from "../webauthn.js";
 import { enrolment } from "./enrolment.js";
 import { codeFields } from "./proof.js";
@@ -17,25 +18,19 @@ export function signInFlow({ username = "", login = null, showEnrolment = true, 
   const box = h("div", { class: "sign-in-flow" });
 
   function passwordStep(name) {
-    const alert = alertBox();
     const fields = {
       username: field({ name: "username", label: "Username", value: name, autocomplete: "username", required: true }),
       password: field({ name: "password", label: "Password", type: "password", autocomplete: "current-password", required: true }),
     };
-    const submit = h("button", { type: "submit" }, "Continue");
-    const form = h("form", { method: "post", novalidate: true }, alert.element, fields.username.element, fields.password.element, submit);
-    form.addEventListener("submit", (event) => {
-      event.preventDefault();
-      busy(submit, async () => {
-        clearProblem(alert, fields);
+    const { form } = sendingForm({
+      submitLabel: "Continue",
+      fields,
+      content: [fields.username.element, fields.password.element],
+      send: async () => {
         const user = fields.username.input.value.trim();
-        try {
-          const { body } = await auth.login(user, fields.password.input.value);
-          codeStep(body, user);
-        } catch (error) {
-          showProblem(error, alert, fields);
-        }
-      });
+        const { body } = await auth.login(user, fields.password.input.value);
+        codeStep(body, user);
+      },
     });
     box.replaceChildren(form);
     (name ? fields.password : fields.username).input.focus();
@@ -103,22 +98,12 @@ let dialogOpen = false;
 export function reauthenticate(onDone) {
   if (dialogOpen) return;
   dialogOpen = true;
-  const titleId = uid("reauth");
   const close = h("button", { type: "button", class: "secondary" }, "Close");
-  const dialog = h("dialog", { class: "reauth", "aria-labelledby": titleId },
-    h("h2", { id: titleId }, "Sign in again"),
-    h("p", {}, "Your session has ended. Sign in again to carry on; this page keeps what you typed."));
-  dialog.append(
-    signInFlow({ username: session.user?.username || "", onDone: () => { dialog.close(); onDone(); } }),
-    h("div", { class: "actions" }, close),
-  );
+  const flow = signInFlow({ username: session.user?.username || "", onDone: () => { dialog.close(); onDone(); } });
+  const dialog = modal({ title: "Sign in again", class: "reauth", onClose: () => { dialogOpen = false; } },
+    h("p", {}, "Your session has ended. Sign in again to carry on; this page keeps what you typed."),
+    flow, h("div", { class: "actions" }, close));
   close.addEventListener("click", () => dialog.close());
-  dialog.addEventListener("close", () => {
-    dialog.remove();
-    dialogOpen = false;
-  });
-  document.body.append(dialog);
-  dialog.showModal();
   // The first empty field: the password when the username is already known.
   [...dialog.querySelectorAll("input")].find((i) => i.type !== "radio" && !i.value)?.focus();
 }
