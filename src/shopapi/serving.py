@@ -16,7 +16,7 @@ import shutil
 import sys
 from collections.abc import Callable
 
-from dotenv import load_dotenv
+from dotenv import find_dotenv, load_dotenv
 from werkzeug.serving import WSGIRequestHandler
 
 from . import MAX_BODY_BYTES
@@ -121,7 +121,9 @@ def metrics_directory(settings: Settings) -> str:
 
 
 def main() -> None:
-    load_dotenv()  # as app.py does: the launcher and the workers read the same settings
+    # The working directory's .env, as app.py reads it: the launcher and the workers read
+    # the same settings.
+    load_dotenv(find_dotenv(usecwd=True))
     env = {**os.environ}
     env.setdefault("REQUEST_TIMEOUT", SERVED_REQUEST_TIMEOUT)
     try:
