@@ -4,8 +4,8 @@
 fuzz drivers start: it replaces itself with granian serving `app:rsgi`, the WSGI app
 behind `shopapi.gateway.BodyFirst` (bodies are read whole before a thread runs the
 request), with the settings of shopapi.config (HOST, PORT, WEB_CONCURRENCY, THREADS,
-HEADER_TIMEOUT, BODY_TIMEOUT) and the fixed bounds below. Why granian, and how each production need is met:
-README, Performance and Production.
+HEADER_TIMEOUT, BODY_TIMEOUT) and the fixed bounds below. Why granian, and how each
+production need is met: README, Performance and Production.
 """
 
 from __future__ import annotations
