@@ -4,7 +4,6 @@ servers, `rsgi` (the same app, bodies read first) for `make serve`'s granian."""
 from __future__ import annotations
 
 import logging
-import os
 
 from dotenv import load_dotenv
 
@@ -19,7 +18,7 @@ from shopapi.serving import QuietRequestHandler, body_first  # noqa: E402
 configure_logging()
 settings = Settings.from_env()
 app = create_app(settings)
-rsgi = body_first(app, os.environ)
+rsgi = body_first(app, settings)
 
 if __name__ == "__main__":
     upgrade(settings.database_url)

@@ -44,7 +44,8 @@ from cryptography.fernet import Fernet
 from harness import free_port, scratch_database
 
 from shopapi import signing
-from shopapi.serving import DEFAULT_THREADS, DEFAULT_WORKERS, PRODUCTION_SERVER
+from shopapi.config import Settings
+from shopapi.serving import PRODUCTION_SERVER
 
 BIN = Path(sys.executable).parent
 ROWS = int(os.environ.get("BENCH_ROWS", "10000"))
@@ -53,7 +54,8 @@ CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "16"))
 SERVER_URL = os.environ.get("BENCH_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/")
 OUT = Path(os.environ.get("BENCH_OUT", "bench-results.json"))
 PROFILE = os.environ.get("BENCH_PROFILE")
-DEFAULT_SERVERS = f"{PRODUCTION_SERVER}:{DEFAULT_WORKERS}x{DEFAULT_THREADS},gunicorn:4x6"
+# `make serve`'s declared defaults: one worker per core, THREADS threads each.
+DEFAULT_SERVERS = f"{PRODUCTION_SERVER}:{Settings.web_concurrency}x{Settings.threads},gunicorn:4x6"
 SPECS = parse_specs(os.environ.get("BENCH_SERVERS", DEFAULT_SERVERS))
 NOISE = 0.15
 # Each account signs in once per run of the sign-in load (a TOTP step is good once), so

@@ -73,12 +73,12 @@ def _executable(name: str) -> str:
 def granian(spec: Spec, target: str, port: int) -> list[str]:
     """As `make serve` runs it: the module's `rsgi`, the WSGI `app` behind BodyFirst (whose
     threads come from THREADS)."""
-    from shopapi.serving import HEADER_TIMEOUT, granian_command
+    from shopapi.config import Settings
+    from shopapi.serving import granian_command
 
     module = target.partition(":")[0]
-    return granian_command(
-        f"{module}:rsgi", "127.0.0.1", port, spec.workers, HEADER_TIMEOUT, _executable
-    )
+    timeout = Settings.header_timeout  # the declared default, as `make serve` uses it
+    return granian_command(f"{module}:rsgi", "127.0.0.1", port, spec.workers, timeout, _executable)
 
 
 def gunicorn(spec: Spec, target: str, port: int) -> list[str]:

@@ -223,3 +223,36 @@ def test_a_shorter_access_token_lifetime_is_allowed_outside_production(
         {"INSTANCE_PATH": str(tmp_path / "instance"), "ACCESS_TOKEN_TTL": "5"}
     )
     assert settings.access_token_ttl == 5
+
+
+def test_an_empty_variable_counts_as_unset_except_for_the_metrics_networks(
+    tmp_path: Path,
+) -> None:
+    env = {"INSTANCE_PATH": str(tmp_path), "PORT": "", "REGISTRATION": "", "HOST": ""}
+    settings = Settings.from_env({**env, "METRICS_ALLOWED_NETWORKS": ""})
+    assert (settings.port, settings.registration, settings.host) == (5000, "open", "127.0.0.1")
+    assert settings.metrics_allowed_networks == ()  # set, but empty: no network may read
+
+
+def test_new_accounts_are_viewers_by_default_in_production(tmp_path: Path) -> None:
+    assert Settings.from_env(_production(tmp_path)).new_user_role == "viewer"
+    chosen = Settings.from_env(_production(tmp_path, NEW_USER_ROLE="editor"))
+    assert chosen.new_user_role == "editor"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"THREADS": "0"}, "THREADS must be at least 1, got 0"),
+        ({"WEB_CONCURRENCY": "two"}, "WEB_CONCURRENCY must be a whole number, got 'two'"),
+        ({"HEADER_TIMEOUT": "0"}, "HEADER_TIMEOUT must be a positive number of seconds"),
+        ({"SECURITY_LOG_DAYS": "0"}, "SECURITY_LOG_DAYS must be a positive number of days"),
+        ({"JWT_ALGORITHM": "RS256"}, "JWT_ALGORITHM must be HS256 or EdDSA, got 'RS256'"),
+    ],
+)
+def test_bad_values_are_refused_with_the_variables_name(
+    tmp_path: Path, env: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        Settings.from_env({"INSTANCE_PATH": str(tmp_path), **env})
+    assert not (tmp_path / "secrets.json").exists()  # refused before any secret was made

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -49,6 +51,27 @@ def _slow_login(base: str) -> Future[requests.Response]:
     future = pool.submit(requests.post, f"{base}/auth/login", json=body, timeout=120)
     pool.shutdown(wait=False)
     return future
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("WEB_CONCURRENCY", "many"), ("THREADS", "0"), ("PORT", "eighty"), ("BODY_TIMEOUT", "-1")],
+)
+def test_a_bad_serving_setting_stops_make_serve_with_its_name(
+    env: dict[str, str], tmp_path: Path, name: str, value: str
+) -> None:
+    started = subprocess.run(
+        [sys.executable, "-m", "shopapi.serving"],
+        env={**os.environ, **env, name: value},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert started.returncode == 1
+    assert f"shopapi.serving: {name} must be" in started.stderr
+    assert "Traceback" not in started.stderr
+    assert not list(tmp_path.glob("instance/metrics-*"))  # stopped before anything started
 
 
 def test_a_chunked_body_over_one_mebibyte_gets_413(server: LiveServer) -> None:

@@ -1,4 +1,5 @@
-"""`flask` commands: database migrations, the purge of expired rows, and signing keys."""
+"""`flask` commands: database migrations, the purge of expired rows, signing keys and the
+table of settings."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from . import db, signing
+from . import db, setting, signing
 from .config import Settings
 
 db_cli = AppGroup("db", help="Database migrations.")
@@ -45,6 +46,32 @@ def generate(path: Path) -> None:
         f"to sign with it, put it first.",
         err=True,
     )
+
+
+# A plugin command too: it reads only the declarations, never the environment.
+settings_cli = click.Group("settings", help="The settings the service reads.")
+
+
+@settings_cli.command("table")
+@click.option(
+    "--write",
+    "document",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Put the table in this Markdown file, between its markers, instead of printing it.",
+)
+def settings_table(document: Path | None) -> None:
+    """Print the Markdown table of every setting: variable, default and meaning."""
+    generated = setting.table(Settings)
+    if document is None:
+        click.echo(generated, nl=False)
+        return
+    try:
+        updated = setting.replace_table(document.read_text(encoding="utf-8"), generated)
+    except ValueError as error:
+        raise click.ClickException(f"{document}: {error}") from None
+    document.write_text(updated, encoding="utf-8")
+    count = sum(1 for _ in setting.declared(Settings))
+    click.echo(f"wrote the table of {count} settings to {document}")
 
 
 def register(app: Flask) -> None:

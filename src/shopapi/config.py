@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import base64
-import ipaddress
 import json
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -17,6 +16,17 @@ from cryptography.fernet import Fernet
 
 from . import signing
 from .keystrength import MIN_KEY_BITS, estimated_bits
+from .setting import (
+    at_least,
+    between,
+    declared,
+    fixed,
+    networks,
+    one_of,
+    one_word_of,
+    setting,
+    unset,
+)
 
 # OWASP's minimum for Argon2id: m = 19 MiB, t = 2, p = 1.
 OWASP_ARGON2 = {"time_cost": 2, "memory_cost": 19 * 1024, "parallelism": 1}
@@ -31,6 +41,8 @@ DEFAULT_METRICS_NETWORKS = ("127.0.0.0/8", "::1/128")
 # never meets it. See README, "Bounds on password hashing".
 DEFAULT_LOGIN_RATE_LIMIT_GLOBAL = "1200/minute"
 DEFAULT_HASH_THREADS, DEFAULT_HASH_QUEUE = 1, 2
+ROLES = ("viewer", "editor", "admin")
+REGISTRATION_MODES = ("open", "invite", "closed")
 
 
 class ConfigError(RuntimeError):
@@ -39,68 +51,267 @@ class ConfigError(RuntimeError):
 
 @dataclass(frozen=True)
 class Settings:
-    app_env: str = "development"
-    instance_path: str = ""
-    database_url: str = ""
-    redis_url: str | None = None
+    """Every setting of the service, each declared once: its variable, default, parser,
+    check and description (the README's table is generated from these, see
+    shopapi.setting). Read with `from_env`; `read` skips the secrets (for the server
+    launcher, before the app exists)."""
+
+    database_url: str = setting(
+        "",
+        "SQLAlchemy URL. MariaDB/MySQL: `mysql+pymysql://user:pass@host:3306/db` (utf8mb4 is "
+        "added when no charset is given).",
+        shown="SQLite file `instance/shopapi.sqlite3`",
+    )
     # Signs page cursors, and access tokens unless jwt_algorithm is EdDSA.
-    jwt_secret_key: str = field(default="", repr=False)
-    jwt_algorithm: str = signing.HS256
-    jwt_private_key_files: tuple[str, ...] = ()
-    # Loaded from the above by `with_secrets`: what signs and verifies access tokens.
-    signing_keys: signing.SigningKeys | None = field(default=None, repr=False, compare=False)
-    totp_encryption_keys: tuple[str, ...] = field(default=(), repr=False)
-    host: str = "127.0.0.1"
-    port: int = 5000
-    trusted_proxies: int = 0
-    login_rate_limit_per_address: str = "100/minute"
-    register_rate_limit_per_address: str = "20/minute"
-    # Every client together, in every instance sharing REDIS_URL (per process without it):
-    # /auth/login and /auth/register, the requests that cost an Argon2 hash.
-    login_rate_limit_global: str = DEFAULT_LOGIN_RATE_LIMIT_GLOBAL
-    cors_origins: tuple[str, ...] = ()
-    argon2_time_cost: int = OWASP_ARGON2["time_cost"]
-    argon2_memory_cost: int = OWASP_ARGON2["memory_cost"]
-    argon2_parallelism: int = OWASP_ARGON2["parallelism"]
-    # Per process: threads hashing passwords, and hashes that may wait for one. A hash
-    # beyond both is refused with 503 at once, so request threads stay free for reads.
-    hash_threads: int = DEFAULT_HASH_THREADS
-    hash_queue: int = DEFAULT_HASH_QUEUE
-    jwt_issuer: str = "shopapi"
-    totp_issuer: str = "ShopAPI"
-    # Seconds an access token lives. Only tests and development shorten it (to watch
-    # clients refresh); production keeps the API's ten minutes.
-    access_token_ttl: int = ACCESS_TOKEN_TTL
-    mfa_token_ttl: int = 300
-    db_connect_timeout: int = 3
-    db_query_timeout: int = 10
-    # Seconds within which a unit of work the database aborted (deadlock, lock wait, busy)
-    # is retried; a statement waits at most half of it for a lock.
-    db_retry_seconds: int = 5
-    # The role of a new account without an invite; empty: editor, or viewer in production.
-    new_user_role: str = ""
-    registration: str = "open"
-    session_idle_timeout: int = 86400
-    session_max_age: int = 604800
-    # Live sessions an account may have; a sign-in past it ends the oldest.
-    session_max_per_account: int = 20
-    security_log_days: int = 90
+    jwt_secret_key: str = setting(
+        "",
+        "Signs access tokens (with HS256) and the page cursors; never leaves the service. At "
+        "least 32 bytes.",
+        shown="generated in development",
+        repr=False,
+    )
+    jwt_algorithm: str = setting(
+        signing.HS256,
+        "`EdDSA` signs access tokens with Ed25519 private keys instead and publishes the "
+        "public ones, so other services can check tokens without a secret (see [Tokens for "
+        "other services](#tokens-for-other-services)).",
+        parse=one_word_of(signing.ALGORITHMS),
+    )
+    jwt_private_key_files: tuple[str, ...] = setting(
+        (),
+        "PEM files of Ed25519 private keys, comma-separated: the first signs, all verify and "
+        "are published. `flask keys generate PATH` writes one. Required in production with "
+        "`EdDSA`.",
+        shown="generated in development (with `EdDSA`)",
+    )
+    totp_encryption_keys: tuple[str, ...] = setting(
+        (),
+        "Fernet key(s) that encrypt TOTP secrets at rest. Several comma-separated keys "
+        "rotate: the first encrypts, all decrypt.",
+        variable="TOTP_ENCRYPTION_KEY",
+        shown="generated in development",
+        repr=False,
+    )
+    redis_url: str | None = setting(
+        None,
+        "Shared storage for the per-address rate limits when you run several instances.",
+        shown="none (in-memory)",
+    )
+    host: str = setting("127.0.0.1", "Where `python app.py` and `make serve` listen.")
+    port: int = setting(5000, "The port `python app.py` and `make serve` listen on.")
+    # One process per core; threads to overlap database waits and to keep spare ones while
+    # sign-ins wait for their Argon2 hash (see shopapi.security). Measured with `make bench`.
+    web_concurrency: int = setting(
+        os.cpu_count() or 1,
+        "`make serve`'s worker processes (see [Performance](#performance)).",
+        shown="one process per core",
+        check=at_least(1),
+    )
+    threads: int = setting(
+        8,
+        "The threads of each `make serve` worker that run requests (see "
+        "[Performance](#performance)).",
+        check=at_least(1),
+    )
+    # A client has this long to send its request headers (granian's bound) and then its
+    # body (BodyFirst's); waiting for either costs a connection, never a thread.
+    header_timeout: int = setting(
+        10,
+        "`make serve`: seconds a client has to send its request headers, then the connection "
+        "is closed. See [Production](#production-and-several-instances).",
+        check=at_least(1, "seconds"),
+    )
+    body_timeout: int = setting(
+        10,
+        "`make serve`: seconds a client has to send its request body once the headers are in, "
+        "then 408. See [Production](#production-and-several-instances).",
+        check=at_least(1, "seconds"),
+    )
+    # Seconds after which a request counts as stuck and its worker is replaced (0: never).
+    request_timeout: int = setting(
+        0,
+        "Seconds after which a request counts as stuck: its worker process ends and the server "
+        "starts a new one. `0` turns it off.",
+        shown="`30` with `make serve`, else off",
+        check=at_least(0),
+    )
     # Connections each pool keeps open: at least the threads of a worker, or requests
     # beyond it open and close a connection each (a TCP and TLS handshake per request).
-    db_pool_size: int = 10
-    # Seconds after which a request counts as stuck and its worker is replaced (0: never).
-    request_timeout: int = 0
+    db_pool_size: int = setting(
+        10,
+        "Database connections each worker keeps open (per pool); keep it above `THREADS`, or "
+        "requests beyond it open a connection each.",
+    )
+    app_env: str = setting(
+        "development",
+        "`production` refuses to start with a missing or weak secret, a missing, unreadable or "
+        "non-Ed25519 key file (with `EdDSA`), or Argon2 parameters below OWASP's.",
+    )
+    instance_path: str = setting(
+        "",
+        "Folder for the default SQLite file and the generated development secrets and signing key.",
+        shown="`./instance`",
+    )
+    trusted_proxies: int = setting(
+        0,
+        "How many proxies in front set `X-Forwarded-For`; 0 means client addresses come from "
+        "the socket. Per-address limits count an IPv4 client by its address and an IPv6 client "
+        "by its /64 prefix.",
+    )
+    login_rate_limit_per_address: str = setting(
+        "100/minute",
+        "Per client address, `/auth/login`, `/auth/verify` and `/auth/verify/passkey-options` "
+        "together (Flask-Limiter's notation, e.g. `100/minute;1000/hour`). A refusal is 429 "
+        "with `Retry-After`, the seconds until the oldest counted request leaves the window; "
+        "other answers carry no rate-limit headers.",
+    )
+    register_rate_limit_per_address: str = setting(
+        "20/minute", "Per client address, `/auth/register`."
+    )
+    # Every client together, in every instance sharing REDIS_URL (per process without it):
+    # /auth/login and /auth/register, the requests that cost an Argon2 hash.
+    login_rate_limit_global: str = setting(
+        DEFAULT_LOGIN_RATE_LIMIT_GLOBAL,
+        "Every client together, `/auth/login` and `/auth/register` (the requests that cost an "
+        "Argon2 hash), shared by every instance through `REDIS_URL` (each process counts its "
+        "own without it, or while Redis is away). Past it, 429 with `Retry-After` for "
+        "everyone's logins and registrations; verifies, refreshes and reads are never counted. "
+        "See [Bounds on password hashing](#bounds-on-password-hashing).",
+    )
+    # Per process: threads hashing passwords, and hashes that may wait for one. A hash
+    # beyond both is refused with 503 at once, so request threads stay free for reads.
+    hash_threads: int = setting(
+        DEFAULT_HASH_THREADS,
+        "Per process: threads hashing passwords (at a lower CPU priority). A login, "
+        "registration or proof beyond `HASH_THREADS + HASH_QUEUE` gets 503 with "
+        "`Retry-After: 1` at once, so request threads never pile up behind hashes and reads "
+        "keep theirs. Keep `HASH_THREADS + HASH_QUEUE` well below `THREADS`.",
+        check=at_least(1),
+    )
+    hash_queue: int = setting(
+        DEFAULT_HASH_QUEUE,
+        "Per process: hashes that may wait for a hashing thread (see `HASH_THREADS`).",
+        check=at_least(0),
+    )
+    cors_origins: tuple[str, ...] = setting(
+        (),
+        "Comma-separated origins allowed to call the API from a browser.",
+        shown="none (CORS off)",
+    )
+    # The role of a new account without an invite.
+    new_user_role: str = setting(
+        "editor",
+        "The role of an account registered without an invite (see [Roles and "
+        "administration](#roles-and-administration)).",
+        production="viewer",
+        check=one_of(ROLES),
+    )
+    registration: str = setting(
+        "open",
+        "`open` (anyone may register), `invite` (only with an invite code) or `closed` (nobody).",
+        check=one_of(REGISTRATION_MODES),
+    )
+    session_idle_timeout: int = setting(
+        86400, "Seconds a session lives without a refresh.", check=at_least(1, "seconds")
+    )
+    # Seconds an access token lives. Only tests and development shorten it (to watch
+    # clients refresh); production keeps the API's ten minutes.
+    access_token_ttl: int = setting(
+        ACCESS_TOKEN_TTL,
+        f"Seconds an access token lives, 1 to {ACCESS_TOKEN_TTL}. Only for tests and "
+        f"development (to watch clients refresh); production refuses anything but "
+        f"{ACCESS_TOKEN_TTL}.",
+        check=between(1, ACCESS_TOKEN_TTL, "seconds"),
+    )
+    session_max_age: int = setting(
+        604800,
+        "Seconds a session lives at most after its sign-in, refreshed or not.",
+        check=at_least(1, "seconds"),
+    )
+    # Live sessions an account may have; a sign-in past it ends the oldest.
+    session_max_per_account: int = setting(
+        20,
+        "Live sessions an account may have; a sign-in past it ends the account's oldest "
+        "session (reason `session_cap`).",
+        check=at_least(1, "sessions"),
+    )
+    # Seconds within which a unit of work the database aborted (deadlock, lock wait, busy)
+    # is retried; a statement waits at most half of it for a lock.
+    db_retry_seconds: int = setting(
+        5,
+        "Seconds within which a request whose transaction the database aborted to resolve a "
+        "conflict (deadlock, lock wait timeout, SQLite busy) is run again; past it, 503 with "
+        "`Retry-After`. A statement waits for a lock at most half of it "
+        "(`innodb_lock_wait_timeout` per MariaDB connection, SQLite's busy timeout).",
+        check=at_least(1, "seconds"),
+    )
+    security_log_days: int = setting(
+        90, "Days the security log keeps an event.", check=at_least(1, "days")
+    )
     # Seconds between two purges of expired rows in each serving process (0: never).
-    purge_interval: int = 600
+    purge_interval: int = setting(
+        600,
+        "Seconds between two purges of expired rows in each serving process (see "
+        "[Housekeeping](#housekeeping)); `0` turns the background purge off.",
+    )
     # Passkeys (WebAuthn): the relying party is the site's domain; browsers sign for the
     # origins they are on, and a passkey works only where both match (see _check_webauthn).
-    webauthn_rp_id: str = "localhost"
-    webauthn_rp_name: str = "ShopAPI"
-    # Empty: http://localhost:PORT, the address of `make run`.
-    webauthn_origins: tuple[str, ...] = ()
+    webauthn_rp_id: str = setting(
+        "localhost",
+        "The site's domain, for passkeys: each passkey is made for it and works only there "
+        "(see [Passkeys](#passkeys)).",
+    )
+    webauthn_rp_name: str = setting(
+        "ShopAPI", "The site's name as the browser shows it while a passkey is made."
+    )
+    webauthn_origins: tuple[str, ...] = setting(
+        (),
+        "Comma-separated addresses (scheme, host, port) where people use the site; each must "
+        "be on `WEBAUTHN_RP_ID`'s domain, and with `APP_ENV=production` use https.",
+        shown="`http://localhost:PORT`",
+    )
+    argon2_time_cost: int = setting(
+        OWASP_ARGON2["time_cost"],
+        "Argon2id passes (OWASP's minimum). Raising it re-hashes each password at its next "
+        "sign-in.",
+    )
+    argon2_memory_cost: int = setting(
+        OWASP_ARGON2["memory_cost"],
+        "Argon2id memory in KiB (OWASP's minimum). Raising it re-hashes each password at its "
+        "next sign-in.",
+    )
+    argon2_parallelism: int = setting(
+        OWASP_ARGON2["parallelism"],
+        "Argon2id lanes (OWASP's minimum). Raising it re-hashes each password at its next sign-in.",
+    )
     # Prometheus metrics on /metrics, answered only to these networks (others get 404).
-    metrics_enabled: bool = True
-    metrics_allowed_networks: tuple[str, ...] = DEFAULT_METRICS_NETWORKS
+    metrics_enabled: bool = setting(
+        True,
+        "`false` turns the [metrics](#metrics) off: no `/metrics`, nothing counted per request.",
+    )
+    metrics_allowed_networks: tuple[str, ...] = setting(
+        DEFAULT_METRICS_NETWORKS,
+        "Comma-separated CIDRs whose clients may read `/metrics` (set but empty: nobody); "
+        "everyone else gets 404. The client address is the socket's, or the one "
+        "`TRUSTED_PROXIES` says to take from `X-Forwarded-For`.",
+        parse=networks,
+        empty_is_value=True,
+    )
+    prometheus_multiproc_dir: str = setting(
+        "",
+        "The folder where `make serve`'s workers keep their metrics; emptied when the server "
+        "starts. Set it to a folder of its own (a tmpfs is best) when the instance folder is "
+        "read-only.",
+        shown="`instance/metrics-<PORT>` with `make serve`",
+    )
+    # Fixed by the service and its API; tests may pass other values to `from_env`.
+    jwt_issuer: str = fixed("shopapi")
+    totp_issuer: str = fixed("ShopAPI")
+    mfa_token_ttl: int = fixed(300)
+    db_connect_timeout: int = fixed(3)
+    db_query_timeout: int = fixed(10)
+    # Loaded from the above by `with_secrets`: what signs and verifies access tokens.
+    signing_keys: signing.SigningKeys | None = fixed(None, repr=False, compare=False)
 
     @property
     def production(self) -> bool:
@@ -116,65 +327,38 @@ class Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Build settings from `environ` (default: the process environment), then `overrides`."""
-        env = dict(os.environ if environ is None else environ)
-        instance = env.get("INSTANCE_PATH") or str(Path.cwd() / "instance")
-        values: dict[str, Any] = {
-            "app_env": env.get("APP_ENV", "development"),
-            "instance_path": instance,
-            "database_url": env.get("DATABASE_URL") or "",
-            "redis_url": env.get("REDIS_URL") or None,
-            "jwt_secret_key": env.get("JWT_SECRET_KEY", ""),
-            "jwt_algorithm": _algorithm(env.get("JWT_ALGORITHM", "") or signing.HS256),
-            "jwt_private_key_files": _split(env.get("JWT_PRIVATE_KEY_FILES", "")),
-            "totp_encryption_keys": _split(env.get("TOTP_ENCRYPTION_KEY", "")),
-            "host": env.get("HOST", "127.0.0.1"),
-            "port": _int(env, "PORT", 5000),
-            "trusted_proxies": _int(env, "TRUSTED_PROXIES", 0),
-            "login_rate_limit_per_address": env.get("LOGIN_RATE_LIMIT_PER_ADDRESS", "100/minute"),
-            "register_rate_limit_per_address": env.get(
-                "REGISTER_RATE_LIMIT_PER_ADDRESS", "20/minute"
-            ),
-            "login_rate_limit_global": env.get(
-                "LOGIN_RATE_LIMIT_GLOBAL", DEFAULT_LOGIN_RATE_LIMIT_GLOBAL
-            ),
-            "cors_origins": _split(env.get("CORS_ORIGINS", "")),
-            "argon2_time_cost": _int(env, "ARGON2_TIME_COST", OWASP_ARGON2["time_cost"]),
-            "argon2_memory_cost": _int(env, "ARGON2_MEMORY_COST", OWASP_ARGON2["memory_cost"]),
-            "argon2_parallelism": _int(env, "ARGON2_PARALLELISM", OWASP_ARGON2["parallelism"]),
-            "hash_threads": _int(env, "HASH_THREADS", DEFAULT_HASH_THREADS),
-            "hash_queue": _int(env, "HASH_QUEUE", DEFAULT_HASH_QUEUE),
-            "new_user_role": env.get("NEW_USER_ROLE", ""),
-            "registration": env.get("REGISTRATION", "open"),
-            "session_idle_timeout": _int(env, "SESSION_IDLE_TIMEOUT", 86400),
-            "session_max_age": _int(env, "SESSION_MAX_AGE", 604800),
-            "session_max_per_account": _int(env, "SESSION_MAX_PER_ACCOUNT", 20),
-            "db_retry_seconds": _int(env, "DB_RETRY_SECONDS", 5),
-            "security_log_days": _int(env, "SECURITY_LOG_DAYS", 90),
-            "request_timeout": _int(env, "REQUEST_TIMEOUT", 0),
-            "db_pool_size": _int(env, "DB_POOL_SIZE", 10),
-            "purge_interval": _int(env, "PURGE_INTERVAL", 600),
-            "webauthn_rp_id": env.get("WEBAUTHN_RP_ID") or "localhost",
-            "webauthn_rp_name": env.get("WEBAUTHN_RP_NAME") or "ShopAPI",
-            "webauthn_origins": _split(env.get("WEBAUTHN_ORIGINS", "")),
-            **_metrics_settings(env),
-            "access_token_ttl": _int(env, "ACCESS_TOKEN_TTL", ACCESS_TOKEN_TTL),
-        }
+        return cls.read(environ, **overrides).with_secrets()
+
+    @classmethod
+    def read(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Settings from `environ` and `overrides`, each checked, without loading secrets."""
+        env = os.environ if environ is None else environ
         known = {f.name for f in fields(cls)}
         unknown = set(overrides) - known
         if unknown:
             raise ConfigError(f"unknown settings: {', '.join(sorted(unknown))}")
-        values.update(overrides)
+        declarations = dict(declared(cls))
+        try:
+            values = {name: each.read(env) for name, each in declarations.items()}
+            values.update(overrides)
+            production = values["app_env"] == "production"
+            for name, each in declarations.items():
+                if values[name] is unset:
+                    values[name] = each.default_for(production)
+            if not values["instance_path"]:
+                values["instance_path"] = str(Path.cwd() / "instance")
+            if not values["database_url"]:
+                db_file = Path(values["instance_path"]) / "shopapi.sqlite3"
+                values["database_url"] = f"sqlite:///{db_file}"
+            if not values["webauthn_origins"]:
+                values["webauthn_origins"] = (f"http://localhost:{values['port']}",)
+            for name, each in declarations.items():
+                each.refuse(values[name])
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
         settings = cls(**values)
-        if not settings.database_url:
-            db_file = Path(settings.instance_path) / "shopapi.sqlite3"
-            settings = replace(settings, database_url=f"sqlite:///{db_file}")
-        if not settings.webauthn_origins:
-            settings = replace(settings, webauthn_origins=(f"http://localhost:{settings.port}",))
-        if not settings.new_user_role:
-            default = "viewer" if settings.production else "editor"
-            settings = replace(settings, new_user_role=default)
-        _check_choices(settings)
-        return settings.with_secrets()
+        _check_webauthn(settings)
+        return settings
 
     def with_secrets(self) -> Settings:
         """Check the secrets and load the signing keys; in development, fill missing ones
@@ -200,17 +384,6 @@ class Settings:
         return replace(settings, signing_keys=_signing_keys(settings))
 
 
-def _split(value: str) -> tuple[str, ...]:
-    return tuple(part.strip() for part in value.split(",") if part.strip())
-
-
-def _algorithm(value: str) -> str:
-    for name in signing.ALGORITHMS:
-        if value.strip().lower() == name.lower():
-            return name
-    raise ConfigError(f"JWT_ALGORITHM must be HS256 or EdDSA, got {value!r}")
-
-
 def _signing_keys(settings: Settings) -> signing.SigningKeys:
     files = settings.jwt_private_key_files
     if settings.jwt_algorithm == signing.HS256:
@@ -230,74 +403,6 @@ def _signing_keys(settings: Settings) -> signing.SigningKeys:
         return signing.load(files)
     except signing.KeyFileError as error:
         raise ConfigError(f"JWT_PRIVATE_KEY_FILES: {error}") from None
-
-
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
-
-
-def _metrics_settings(env: Mapping[str, str]) -> dict[str, Any]:
-    """METRICS_ENABLED (default true) and METRICS_ALLOWED_NETWORKS (comma-separated CIDRs)."""
-    enabled = env.get("METRICS_ENABLED", "true").strip().lower()
-    if enabled not in {"true", "false", "1", "0", "yes", "no", "on", "off"}:
-        raise ConfigError(f"METRICS_ENABLED must be true or false, got {enabled!r}")
-    networks = _split(env.get("METRICS_ALLOWED_NETWORKS", ",".join(DEFAULT_METRICS_NETWORKS)))
-    for network in networks:
-        try:
-            ipaddress.ip_network(network)
-        except ValueError:
-            raise ConfigError(
-                f"METRICS_ALLOWED_NETWORKS must be CIDRs such as 10.0.0.0/8, got {network!r}"
-            ) from None
-    return {
-        "metrics_enabled": enabled in {"true", "1", "yes", "on"},
-        "metrics_allowed_networks": networks,
-    }
-
-
-ROLES = ("viewer", "editor", "admin")
-REGISTRATION_MODES = ("open", "invite", "closed")
-
-
-def _check_choices(settings: Settings) -> None:
-    for name, value in (
-        ("SESSION_IDLE_TIMEOUT", settings.session_idle_timeout),
-        ("SESSION_MAX_AGE", settings.session_max_age),
-        ("SECURITY_LOG_DAYS", settings.security_log_days),
-        ("DB_RETRY_SECONDS", settings.db_retry_seconds),
-    ):
-        if value < 1:
-            raise ConfigError(f"{name} must be a positive number of seconds, got {value}")
-    if settings.session_max_per_account < 1:
-        raise ConfigError(
-            "SESSION_MAX_PER_ACCOUNT must be a positive number of sessions, "
-            f"got {settings.session_max_per_account}"
-        )
-    if not 1 <= settings.access_token_ttl <= ACCESS_TOKEN_TTL:
-        raise ConfigError(
-            f"ACCESS_TOKEN_TTL must be 1 to {ACCESS_TOKEN_TTL} seconds, "
-            f"got {settings.access_token_ttl}"
-        )
-    if settings.hash_threads < 1:
-        raise ConfigError(f"HASH_THREADS must be at least 1, got {settings.hash_threads}")
-    if settings.hash_queue < 0:
-        raise ConfigError(f"HASH_QUEUE must be 0 or more, got {settings.hash_queue}")
-    if settings.new_user_role not in ROLES:
-        raise ConfigError(
-            f"NEW_USER_ROLE must be one of {', '.join(ROLES)}, got {settings.new_user_role!r}"
-        )
-    if settings.registration not in REGISTRATION_MODES:
-        raise ConfigError(
-            f"REGISTRATION must be one of {', '.join(REGISTRATION_MODES)}, "
-            f"got {settings.registration!r}"
-        )
-    _check_webauthn(settings)
 
 
 def _check_webauthn(settings: Settings) -> None:

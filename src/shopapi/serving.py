@@ -3,8 +3,9 @@
 `python -m shopapi.serving` is what `make serve`, the end-to-end tests and the load and
 fuzz drivers start: it replaces itself with granian serving `app:rsgi`, the WSGI app
 behind `shopapi.gateway.BodyFirst` (bodies are read whole before a thread runs the
-request), with the settings below. Why granian, and how each production need is met:
-README, Performance and Production.
+request), with the settings of shopapi.config (HOST, PORT, WEB_CONCURRENCY, THREADS,
+HEADER_TIMEOUT, BODY_TIMEOUT) and the fixed bounds below. Why granian, and how each
+production need is met: README, Performance and Production.
 """
 
 from __future__ import annotations
@@ -13,31 +14,24 @@ import glob
 import os
 import shutil
 import sys
-from collections.abc import Callable, Mapping
-from pathlib import Path
+from collections.abc import Callable
 
+from dotenv import find_dotenv, load_dotenv
 from werkzeug.serving import WSGIRequestHandler
 
 from . import MAX_BODY_BYTES
+from .config import ConfigError, Settings
 from .gateway import BodyFirst, WsgiApp
 
 PRODUCTION_SERVER = "granian"
-# One process per core; threads to overlap database waits and to keep spare ones while
-# sign-ins wait for their Argon2 hash (see shopapi.security). Measured with `make bench`.
-DEFAULT_WORKERS = os.cpu_count() or 1
-DEFAULT_THREADS = 8
 # A worker that stops is replaced after this many seconds; on SIGTERM, in-flight requests
 # get this long to finish before the workers are killed.
 RESPAWN_SECONDS = "1"
 SHUTDOWN_SECONDS = "30"
-# A request running longer than this ends its worker, which granian replaces (see
-# shopapi.logs.RequestLog); database and Redis waits are bounded well below it.
-REQUEST_TIMEOUT = "30"
-# A client has this long to send its request headers (granian's bound) and then its body
-# (BodyFirst's); a slower one gets 408 and its connection is closed. Waiting for either
-# costs a connection, never a thread.
-HEADER_TIMEOUT = 10
-BODY_TIMEOUT = 10
+# With `make serve`, REQUEST_TIMEOUT defaults to this: a request running longer ends its
+# worker, which granian replaces (see shopapi.logs.RequestLog); database and Redis waits
+# are bounded well below it.
+SERVED_REQUEST_TIMEOUT = "30"
 MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
 
@@ -54,7 +48,7 @@ def granian_command(
     host: str,
     port: int,
     workers: int,
-    header_timeout: int = HEADER_TIMEOUT,
+    header_timeout: int,
     executable: Callable[[str], str] = lambda name: shutil.which(name) or name,
 ) -> list[str]:
     """The granian command line serving the RSGI app `target` ("module:attribute")."""
@@ -85,24 +79,24 @@ def granian_command(
     ]
 
 
-def production_command(env: Mapping[str, str], target: str = "app:rsgi") -> list[str]:
+def production_command(settings: Settings, target: str = "app:rsgi") -> list[str]:
     """`make serve`'s command line, from HOST, PORT, WEB_CONCURRENCY and HEADER_TIMEOUT."""
     return granian_command(
         target,
-        env.get("HOST", "127.0.0.1"),
-        int(env.get("PORT", "5000")),
-        int(env.get("WEB_CONCURRENCY") or DEFAULT_WORKERS),
-        int(env.get("HEADER_TIMEOUT") or HEADER_TIMEOUT),
+        settings.host,
+        settings.port,
+        settings.web_concurrency,
+        settings.header_timeout,
         lambda name: str(_bin(name)),
     )
 
 
-def body_first(app: WsgiApp, env: Mapping[str, str]) -> BodyFirst:
+def body_first(app: WsgiApp, settings: Settings) -> BodyFirst:
     """What granian serves: `app` behind BodyFirst, with THREADS threads and BODY_TIMEOUT."""
     return BodyFirst(
         app,
-        threads=int(env.get("THREADS") or DEFAULT_THREADS),
-        body_timeout=float(env.get("BODY_TIMEOUT") or BODY_TIMEOUT),
+        threads=settings.threads,
+        body_timeout=float(settings.body_timeout),
         max_body=MAX_BODY_BYTES,
     )
 
@@ -113,12 +107,13 @@ def _bin(name: str) -> str:
     return beside if os.path.exists(beside) else (shutil.which(name) or name)
 
 
-def metrics_directory(env: Mapping[str, str]) -> str:
+def metrics_directory(settings: Settings) -> str:
     """Where the workers write their metrics (see shopapi.metrics): PROMETHEUS_MULTIPROC_DIR,
     else a folder of the instance folder per port (two servers never share one), emptied
     of an earlier run's files: the figures start from zero with the server."""
-    instance = env.get("INSTANCE_PATH") or str(Path.cwd() / "instance")
-    path = env.get(MULTIPROC_DIR) or os.path.join(instance, f"metrics-{env.get('PORT', '5000')}")
+    path = settings.prometheus_multiproc_dir or os.path.join(
+        settings.instance_path, f"metrics-{settings.port}"
+    )
     os.makedirs(path, mode=0o700, exist_ok=True)
     for stale in glob.glob(os.path.join(path, "*.db")):
         os.remove(stale)
@@ -126,11 +121,18 @@ def metrics_directory(env: Mapping[str, str]) -> str:
 
 
 def main() -> None:
+    # The working directory's .env, as app.py reads it: the launcher and the workers read
+    # the same settings.
+    load_dotenv(find_dotenv(usecwd=True))
     env = {**os.environ}
-    env.setdefault("REQUEST_TIMEOUT", REQUEST_TIMEOUT)
+    env.setdefault("REQUEST_TIMEOUT", SERVED_REQUEST_TIMEOUT)
+    try:
+        settings = Settings.read(env)
+    except ConfigError as error:
+        sys.exit(f"shopapi.serving: {error}")
     # Set before any worker imports prometheus_client, which reads it once, at import.
-    env[MULTIPROC_DIR] = metrics_directory(env)
-    command = production_command(env)
+    env[MULTIPROC_DIR] = metrics_directory(settings)
+    command = production_command(settings)
     os.execve(command[0], command, env)  # noqa: S606 - our own server, no shell
 
 
