@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine
+from support import AuthActions, product_body
 
+from shopapi.db import alembic_config, upgrade
 from shopapi.models import Base
 
 
@@ -20,3 +23,23 @@ def test_the_migrated_schema_is_the_declared_schema(database_url: str, app: Any)
     finally:
         engine.dispose()
     assert differences == []
+
+
+def test_a_key_stored_before_keys_named_their_operation_still_replays(
+    database_url: str, client: Any, auth: AuthActions, app: Any
+) -> None:
+    """Keys stored under the older schema (0008: account and key only) are filed under
+    creating products by the upgrade, so a retry in flight across it creates nothing."""
+    headers = {**auth.headers(), "Idempotency-Key": "across-the-upgrade"}
+    first = client.post("/api/products", json=product_body(), headers=headers)
+    app.extensions["db_engine"].dispose()  # no pooled connection holds the table open
+    config = alembic_config(database_url)
+    command.downgrade(config, "0008")
+    try:
+        command.upgrade(config, "head")
+    finally:
+        upgrade(database_url)
+    again = client.post("/api/products", json=product_body(), headers=headers)
+    assert again.status_code == 201
+    assert again.get_json() == first.get_json()
+    assert again.headers["Location"] == first.headers["Location"]

@@ -62,6 +62,17 @@ def test_keys_belong_to_one_user(client: Any, auth: AuthActions) -> None:
     assert len(ids) == 2
 
 
+def test_a_key_belongs_to_its_operation_query_included(client: Any, auth: AuthActions) -> None:
+    headers = {**auth.headers(), "Idempotency-Key": "one-key-two-operations"}
+    plain = client.post("/api/products", json=product_body(), headers=headers)
+    queried = client.post("/api/products?source=feed", json=product_body(), headers=headers)
+    assert plain.status_code == queried.status_code == 201
+    assert plain.get_json()["id"] != queried.get_json()["id"]
+    again = client.post("/api/products?source=feed", json=product_body(), headers=headers)
+    assert again.get_json() == queried.get_json()
+    assert count_products(client, headers) == 2
+
+
 def test_without_a_key_every_post_creates(client: Any, auth: AuthActions) -> None:
     headers = auth.headers()
     for _ in range(2):

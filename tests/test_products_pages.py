@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from support import AuthActions, assert_problem, create_product, statements_sent
 
-from shopapi.pages import make_cursor
+from shopapi.resources.pages import make_cursor
 
 
 @pytest.fixture
@@ -92,7 +92,7 @@ def test_bad_cursors_are_422(app: Any, client: Any, headers: dict[str, str]) -> 
     seed(app, 3)
     issued = client.get("/api/products?limit=1", headers=headers).get_json()["next_cursor"]
     payload, _, signature = issued.partition(".")
-    forged_payload = make_cursor(0, "x" * 64).partition(".")[0]
+    forged_payload = make_cursor(0, "x" * 64, "products").partition(".")[0]
     bad = [
         "",
         "abc",
@@ -101,7 +101,7 @@ def test_bad_cursors_are_422(app: Any, client: Any, headers: dict[str, str]) -> 
         issued + "x",
         issued[:-2],
         f"{forged_payload}.{signature}",  # another position, the old signature
-        make_cursor(1, "another-secret-that-is-long-enough-0123456789"),
+        make_cursor(1, "another-secret-that-is-long-enough-0123456789", "products"),
         f"{payload}.",
         payload,
         "é" * 10,
@@ -176,7 +176,7 @@ def test_a_page_reads_only_its_own_rows_whatever_the_table_size(
     headers = auth.headers(account)
     first = client.get("/api/products?limit=1", headers=headers).get_json()
     after = {"first": 0, "middle": 1500, "last": 2940}[depth] + first["items"][0]["id"] - 1
-    cursor = make_cursor(after, app.extensions["settings"].jwt_secret_key)
+    cursor = make_cursor(after, app.extensions["settings"].jwt_secret_key, "products")
     with statements_sent(app) as sent:
         r = client.get(f"/api/products?limit=50&cursor={cursor}", headers=headers)
     assert r.status_code == 200 and len(r.get_json()["items"]) == 50

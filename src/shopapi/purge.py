@@ -41,8 +41,8 @@ from .models import (
     SignInSession,
     TotpEnrollment,
 )
-from .products.idempotency import KEEP_FOR
-from .products.models import IdempotencyKey
+from .resources.idempotency import KEEP_FOR
+from .resources.tables import IdempotencyKey
 
 BATCH = 1000
 log = logging.getLogger(__name__)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from apiflask import APIBlueprint
@@ -13,7 +14,7 @@ from ..auth.current import account, authenticated
 from ..auth.roles import ADMIN
 from ..auth.schemas import PasskeysOut
 from ..config import Settings
-from ..pages import PageQuery, make_cursor, read_cursor
+from ..resources.pages import PageQuery, keyset_page
 from . import service
 from .schemas import (
     AccountChangeIn,
@@ -34,6 +35,10 @@ def _settings() -> Settings:
     return settings
 
 
+def _read(statement: Any, params: Mapping[str, Any]) -> Sequence[Any]:
+    return db.reader().execute(statement, params).all()
+
+
 @bp.get("/users/<id:user_id>")
 @authenticated(ADMIN)
 @bp.output(AccountOut)
@@ -50,13 +55,8 @@ def get_user(user_id: int) -> Any:
 @bp.doc(responses={422: "Bad limit or cursor"})
 def list_users(query: dict[str, Any]) -> Any:
     """Accounts ordered by id, a page at a time (follow next_cursor)."""
-    secret = _settings().jwt_secret_key
-    after = read_cursor(query["cursor"], secret, "users") if "cursor" in query else 0
-    limit = query["limit"]
-    params = {"after": after, "rows": limit + 1, **service.window_params()}
-    rows = db.reader().execute(service.PAGE, params).all()
-    next_cursor = make_cursor(rows[limit - 1].id, secret, "users") if len(rows) > limit else None
-    return {"items": [service.as_api(r) for r in rows[:limit]], "next_cursor": next_cursor}
+    found = keyset_page(_read, service.PAGE, query, service.window_params())
+    return {"items": [service.as_api(r) for r in found.rows], "next_cursor": found.next_cursor}
 
 
 @bp.patch("/users/<id:user_id>")
@@ -130,11 +130,10 @@ def list_events(query: dict[str, Any]) -> Any:
     """Every account's security log, newest first; filter by user_id and type."""
     statement = events.all_page(user_id=query.get("user_id"), type_=query.get("type"))
     return events.page(
-        lambda s, params: db.reader().execute(s, params).all(),
+        _read,
         statement,
         {},
         query,
-        _settings().jwt_secret_key,
         with_user=True,
         kept_days=_settings().security_log_days,
     )

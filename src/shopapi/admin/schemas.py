@@ -13,8 +13,8 @@ from ..auth import events
 from ..auth.invites import DEFAULT_LIFETIME, MAX_LIFETIME
 from ..auth.schemas import EventOut
 from ..config import ROLES
-from ..pages import PageQuery, QueryInteger
 from ..products.fields import StrictInteger
+from ..resources.pages import PageQuery, QueryInteger
 
 _TIME = "%Y-%m-%dT%H:%M:%SZ"
 

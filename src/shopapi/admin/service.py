@@ -31,6 +31,7 @@ from ..config import Settings
 from ..db import utcnow
 from ..errors import ApiError
 from ..models import AttemptCounter, MfaChallenge, Passkey, RecoveryCode, TotpEnrollment, User
+from ..resources.pages import keyset
 
 
 def _exhausted(kind: str, subject: Any) -> ColumnElement[bool]:
@@ -57,12 +58,7 @@ USER_COLUMNS = (
     User.created_at,
 )
 ONE = select(*USER_COLUMNS).where(User.id == bindparam("id"))
-PAGE = (
-    select(*USER_COLUMNS)
-    .where(User.id > bindparam("after"))
-    .order_by(User.id)
-    .limit(bindparam("rows"))
-)
+PAGE = keyset("users", select(*USER_COLUMNS), User.id)
 
 
 def window_params() -> dict[str, datetime]:

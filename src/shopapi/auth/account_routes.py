@@ -7,7 +7,7 @@ from typing import Any
 from flask import Response
 
 from .. import db
-from ..pages import PageQuery
+from ..resources.pages import PageQuery
 from . import account, events
 from .current import Account, authenticated, checked_read, principal
 from .current import account as checked_account
@@ -118,7 +118,6 @@ def list_events(query: dict[str, Any]) -> Any:
         events.OWN_PAGE,
         {"me": principal().user_id},
         query,
-        _settings().jwt_secret_key,
         with_user=False,
         kept_days=_settings().security_log_days,
     )

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from .. import db
 from ..db import utcnow
 from ..models import SecurityEvent
-from ..pages import make_cursor, read_cursor
+from ..resources.pages import Keyset, keyset, keyset_page
 
 TYPES = (
     "registered",
@@ -110,7 +110,7 @@ def unknown_username(kind: str) -> None:
     log.info("sign-in failure for an unknown username", extra={"failure": kind, **origin})
 
 
-# Pages newest first: `id < :before ORDER BY id DESC`, one index range either way.
+# Pages newest first (`id < :start ORDER BY id DESC`), one index range either way.
 _COLUMNS = (
     SecurityEvent.id,
     SecurityEvent.user_id,
@@ -121,28 +121,23 @@ _COLUMNS = (
     SecurityEvent.actor_id,
     SecurityEvent.details,
 )
-OWN_PAGE = (
-    select(*_COLUMNS)
-    .where(
-        SecurityEvent.user_id == bindparam("me"),
-        SecurityEvent.id < bindparam("before"),
-        SecurityEvent.at >= bindparam("since"),
-    )
-    .order_by(SecurityEvent.id.desc())
-    .limit(bindparam("rows"))
+_KEPT = SecurityEvent.at >= bindparam("since")
+OWN_PAGE = keyset(
+    "events",
+    select(*_COLUMNS).where(SecurityEvent.user_id == bindparam("me"), _KEPT),
+    SecurityEvent.id,
+    newest_first=True,
 )
 
 
-def all_page(*, user_id: int | None, type_: str | None) -> Any:
+def all_page(*, user_id: int | None, type_: str | None) -> Keyset:
     """Every account's events (filtered by account and type), for admins."""
-    statement = select(*_COLUMNS).where(
-        SecurityEvent.id < bindparam("before"), SecurityEvent.at >= bindparam("since")
-    )
+    statement = select(*_COLUMNS).where(_KEPT)
     if user_id is not None:
         statement = statement.where(SecurityEvent.user_id == user_id)
     if type_ is not None:
         statement = statement.where(SecurityEvent.type == type_)
-    return statement.order_by(SecurityEvent.id.desc()).limit(bindparam("rows"))
+    return keyset("events", statement, SecurityEvent.id, newest_first=True)
 
 
 def as_api(row: Sequence[Any], *, with_user: bool) -> dict[str, Any]:
@@ -162,15 +157,11 @@ def as_api(row: Sequence[Any], *, with_user: bool) -> dict[str, Any]:
     return item
 
 
-MAX_EVENT_ID = 2**63 - 1
-
-
 def page(
     run: Any,
-    statement: Any,
+    events: Keyset,
     params: dict[str, Any],
     query: dict[str, Any],
-    secret: str,
     *,
     with_user: bool,
     kept_days: int,
@@ -179,13 +170,9 @@ def page(
 
     Events older than `kept_days` (SECURITY_LOG_DAYS) are never shown, even in the minutes
     before the purge deletes them."""
-    limit = query["limit"]
-    before = read_cursor(query["cursor"], secret, "events") if "cursor" in query else MAX_EVENT_ID
     since = utcnow() - timedelta(days=kept_days)
-    bound = {**params, "before": before, "since": since, "rows": limit + 1}
-    rows = sorted(run(statement, bound), reverse=True)
-    next_cursor = make_cursor(rows[limit - 1][0], secret, "events") if len(rows) > limit else None
+    found = keyset_page(run, events, query, {**params, "since": since})
     return {
-        "items": [as_api(r, with_user=with_user) for r in rows[:limit]],
-        "next_cursor": next_cursor,
+        "items": [as_api(r, with_user=with_user) for r in found.rows],
+        "next_cursor": found.next_cursor,
     }

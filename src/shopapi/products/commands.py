@@ -13,7 +13,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import func, insert, select
 
 from .. import db
-from .declaration import api_value, seed_values
+from .declaration import PRODUCT
 from .models import history, products
 
 BATCH = 10_000
@@ -23,11 +23,11 @@ def _rows(first_id: int, count: int, rng: random.Random) -> tuple[list[Any], lis
     now = db.utcnow()
     product_rows, history_rows = [], []
     for product_id in range(first_id, first_id + count):
-        values = seed_values(rng, product_id)
+        values = PRODUCT.seed_values(rng, product_id)
         product_rows.append(
             {"id": product_id, **values, "version": 1, "created_at": now, "updated_at": now}
         )
-        changes = {name: [None, api_value(name, value)] for name, value in values.items()}
+        changes = {name: [None, PRODUCT.api_value(name, value)] for name, value in values.items()}
         history_rows.append(
             {
                 "product_id": product_id,

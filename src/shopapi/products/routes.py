@@ -12,14 +12,18 @@ import json
 from typing import Any
 
 from apiflask import APIBlueprint
-from flask import Response, current_app, jsonify
+from flask import Response, jsonify, request
 
 from .. import db
 from ..auth.current import account, authenticated, checked_read
 from ..auth.roles import EDITOR
-from ..config import Settings
-from ..pages import PageQuery, make_cursor, read_cursor
-from . import idempotency, reads, service
+from ..resources import idempotency, versioned
+from ..resources.etags import etag, parse_if_match
+from ..resources.idempotency import Created
+from ..resources.pages import PageQuery
+from ..resources.reads import Reads
+from .declaration import PRODUCT
+from .models import PRODUCTS
 from .schemas import (
     CreateHeaders,
     ETagHeader,
@@ -30,10 +34,10 @@ from .schemas import (
     ProductIn,
     ProductOut,
 )
-from .tokens import etag, parse_if_match
 
 bp = APIBlueprint("products", __name__, url_prefix="/api/products", tag="Products")
 
+reads = Reads(PRODUCTS)
 _ONE = {404: "No such product"}
 _WRITE = {**_ONE, 409: "Too many concurrent changes", 412: "If-Match does not match the version"}
 
@@ -49,11 +53,6 @@ def _product(product: dict[str, Any], status: int = 200, **headers: str) -> Resp
     return _json(product, status, {"ETag": etag(product["version"]), **headers})
 
 
-def _secret() -> str:
-    settings: Settings = current_app.extensions["settings"]
-    return settings.jwt_secret_key
-
-
 @bp.post("")
 @authenticated(EDITOR)
 @bp.input(ProductIn, arg_name="data")
@@ -62,7 +61,17 @@ def _secret() -> str:
 @bp.doc(responses={422: "Invalid input, or a reused Idempotency-Key"})
 def create_product(data: dict[str, Any], headers: dict[str, Any]) -> Any:
     """Create a product; an Idempotency-Key makes retries safe."""
-    created = idempotency.create(db.session(), account(), data, key=headers.get("idempotency_key"))
+    session, caller, client_key = db.session(), account(), headers.get("idempotency_key")
+
+    def make() -> Created:
+        product = versioned.create(session, PRODUCTS, caller, data)
+        return Created(product, PRODUCTS.location(product["id"]))
+
+    key = None
+    if client_key is not None:
+        operation = idempotency.operation(request.method, request.path, request.query_string)
+        key = idempotency.Key(caller, PRODUCTS.name, operation, client_key)
+    created = idempotency.once(session, key, PRODUCT.writable_values(data), make)
     return _product(created.body, 201, Location=created.location)
 
 
@@ -73,9 +82,8 @@ def create_product(data: dict[str, Any], headers: dict[str, Any]) -> Any:
 @bp.doc(responses={422: "Bad limit or cursor"})
 def list_products(query: dict[str, Any]) -> Any:
     """Products ordered by id, a page at a time (follow next_cursor)."""
-    after = read_cursor(query["cursor"], _secret()) if "cursor" in query else 0
-    items, next_after = reads.page(checked_read, after=after, limit=query["limit"])
-    cursor = json.dumps(make_cursor(next_after, _secret())) if next_after is not None else "null"
+    items, page = reads.page(checked_read, query)
+    cursor = json.dumps(page.next_cursor)
     # The items are already JSON, written by the database in API form.
     body = f'{{"items":{items},"next_cursor":{cursor}}}'
     return Response(body, mimetype="application/json")
@@ -114,7 +122,9 @@ def update_product(product_id: int, data: dict[str, Any], headers: dict[str, Any
 
 def _change(product_id: int, data: dict[str, Any], headers: dict[str, Any]) -> Response:
     if_match = parse_if_match(headers.get("if_match"))
-    product = service.change(db.session(), account(), product_id, data, if_match=if_match)
+    product = versioned.change(
+        db.session(), PRODUCTS, account(), product_id, data, if_match=if_match
+    )
     return _product(product)
 
 
@@ -126,7 +136,7 @@ def _change(product_id: int, data: dict[str, Any], headers: dict[str, Any]) -> R
 def delete_product(product_id: int, headers: dict[str, Any]) -> Any:
     """Delete a product; its history stays readable."""
     if_match = parse_if_match(headers.get("if_match"))
-    service.remove(db.session(), account(), product_id, if_match=if_match)
+    versioned.remove(db.session(), PRODUCTS, account(), product_id, if_match=if_match)
     return Response(status=204)
 
 
@@ -136,4 +146,4 @@ def delete_product(product_id: int, headers: dict[str, Any]) -> Any:
 @bp.doc(responses={404: "No product ever had this id"})
 def product_history(product_id: int) -> Any:
     """Every change of a product, oldest first, also after it was deleted."""
-    return _json({"items": reads.product_history(checked_read, product_id)})
+    return _json({"items": reads.history(checked_read, product_id)})

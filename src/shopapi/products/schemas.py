@@ -9,7 +9,7 @@ from apiflask.fields import DateTime, Dict, Integer, List, Nested, Raw, String
 from apiflask.validators import OneOf
 from marshmallow import ValidationError
 
-from .declaration import FIELDS, WRITABLE
+from .declaration import PRODUCT
 
 _TIME = "%Y-%m-%dT%H:%M:%SZ"
 _KEY = re.compile(r"[!-~]{1,255}")
@@ -20,18 +20,11 @@ def _visible_ascii(value: str) -> None:
         raise ValidationError("Use 1-255 visible ASCII characters (a UUID is ideal).")
 
 
-# Both derived from the one declaration of a product's fields (declaration.FIELDS).
-ProductIn = type(
-    "ProductIn",
-    (Schema,),
-    {
-        "__doc__": "Writable fields: POST and PUT need all but `description`; PATCH any.",
-        **{f.name: f.into() for f in WRITABLE if f.into is not None},
-    },
+# Both derived from the one declaration of a product's fields.
+ProductIn = PRODUCT.in_schema(
+    "Writable fields: POST and PUT need all but `description`; PATCH any."
 )
-ProductOut = type(
-    "ProductOut", (Schema,), {"__doc__": "A product.", **{f.name: f.out() for f in FIELDS}}
-)
+ProductOut = PRODUCT.out_schema()
 
 
 class PageOut(Schema):

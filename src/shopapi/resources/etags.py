@@ -1,4 +1,4 @@
-"""The ETag / If-Match headers of one product."""
+"""The ETag / If-Match headers of a versioned resource."""
 
 from __future__ import annotations
 

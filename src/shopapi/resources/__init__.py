@@ -1,0 +1,19 @@
+"""The resource kit: what every versioned resource of the API shares.
+
+- `declaration`: a resource's fields, declared once (columns, schemas, API and SQL forms);
+- `tables`: the shape of its history table, and the idempotency keys of every resource;
+- `resource.Resource`: a declaration, its tables and its path, handed to the rest;
+- `versioned`: creates, and changes and deletes under If-Match (`etags`), with history;
+- `idempotency`: retried creates answered once per (account, resource, operation, key);
+- `pages`: `keyset_page()`, the one cursor page every list of the API uses;
+- `reads`: one, a page and the history of a resource, each one round trip with the
+  caller's probe (`checked_read`).
+"""
+
+from __future__ import annotations
+
+from .declaration import Declaration, Field
+from .resource import Resource
+from .tables import history_table
+
+__all__ = ["Declaration", "Field", "Resource", "history_table"]
