@@ -307,7 +307,7 @@ def test_a_read_that_forgets_to_check_the_account_still_refuses_a_gone_account(
     is still checked before its answer leaves: a deleted account gets 401, never the data."""
     from apiflask import APIBlueprint
 
-    from shopapi.auth import authenticated
+    from shopapi.caller import authenticated
 
     bp = APIBlueprint("careless", __name__)
 

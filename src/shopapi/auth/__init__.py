@@ -9,7 +9,6 @@ from apiflask import APIFlask
 from ..config import Settings
 from ..extensions import AddressLimiter
 from . import account_routes, passkey_routes, session_routes  # noqa: F401 - their views join the blueprint
-from .current import Account, Principal, account, authenticated, checked_read, principal
 from .routes import bp
 
 TOO_MANY_SIGN_INS = (
@@ -17,15 +16,7 @@ TOO_MANY_SIGN_INS = (
     "wait before trying again."
 )
 
-__all__ = [
-    "Account",
-    "Principal",
-    "account",
-    "authenticated",
-    "checked_read",
-    "principal",
-    "register",
-]
+__all__ = ["register"]
 
 
 def register(app: APIFlask, settings: Settings, limiter: AddressLimiter) -> None:

@@ -7,10 +7,11 @@ from typing import Any
 from flask import Response
 
 from .. import db
+from ..audit import events
+from ..caller import Account, authenticated, checked_read, principal
+from ..caller import account as checked_account
 from ..pages import PageQuery
-from . import account, events
-from .current import Account, authenticated, checked_read, principal
-from .current import account as checked_account
+from . import account
 from .proofs import Proof
 from .routes import _settings, bp
 from .schemas import (

@@ -8,9 +8,9 @@ from typing import Any
 from flask import Response
 
 from .. import db
+from ..caller import authenticated, checked_read, principal
 from . import passkeys, service
 from .account_routes import _PROOF, _me, _proof
-from .current import authenticated, checked_read, principal
 from .routes import _settings, bp
 from .schemas import (
     CreationOptionsOut,

@@ -17,10 +17,11 @@ from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
 from .. import db, metrics, security
+from ..audit import events
 from ..config import Settings
 from ..errors import ApiError
 from ..models import RecoveryCode, User
-from . import attempts, events
+from . import attempts
 from .service import code_hash, hasher, hashing, too_many
 
 WRONG_PROOF = "The password or the code is wrong."

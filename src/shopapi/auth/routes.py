@@ -9,10 +9,10 @@ from flask import current_app, request
 from sqlalchemy import bindparam, select
 
 from .. import db
+from ..caller import authenticated, checked_read, principal
 from ..config import Settings
 from ..models import User
 from . import service, sessions
-from .current import authenticated, checked_read, principal
 from .schemas import (
     LoginIn,
     LoginOut,

@@ -12,11 +12,13 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from .. import db, metrics, security
+from ..audit import events
+from ..caller import roles
 from ..config import Settings
 from ..db import utcnow
 from ..errors import ApiError, unauthorized
 from ..models import MfaChallenge, RecoveryCode, ServiceFlag, User
-from . import attempts, events, invites, passkey_signin, roles, sessions
+from . import attempts, invites, passkey_signin, sessions
 
 MAX_WRONG_CODES_PER_CHALLENGE = 5
 ENROLLMENT_SHOWN_FOR = timedelta(hours=24)

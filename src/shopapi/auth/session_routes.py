@@ -7,9 +7,9 @@ from typing import Any
 from flask import Response
 
 from .. import db
+from ..caller import authenticated, checked_read, principal
 from ..db import utcnow
 from . import sessions
-from .current import authenticated, checked_read, principal
 from .routes import _settings, bp, token_body, user_agent
 from .schemas import RefreshIn, RefreshOut, SessionsOut
 

@@ -15,8 +15,8 @@ from apiflask import APIBlueprint
 from flask import Response, current_app, jsonify
 
 from .. import db
-from ..auth.current import account, authenticated, checked_read
-from ..auth.roles import EDITOR
+from ..caller import account, authenticated, checked_read
+from ..caller.roles import EDITOR
 from ..config import Settings
 from ..pages import PageQuery, make_cursor, read_cursor
 from . import idempotency, reads, service
