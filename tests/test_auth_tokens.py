@@ -248,7 +248,7 @@ def test_me_shows_the_signed_in_user(client: Any, auth: AuthActions) -> None:
     r = client.get("/auth/me", headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 200
     body = r.get_json()
-    assert set(body) == {"id", "username", "role", "created_at"}
+    assert set(body) == {"id", "username", "role", "created_at", "permissions"}
     assert body["id"] == account.id and body["username"] == account.username
     assert len(body["created_at"]) == 20 and body["created_at"].endswith("Z")
 

@@ -66,12 +66,12 @@ def _check(session: Session, settings: Settings, user: User, proof: Proof) -> No
         return
     # After the unit of work ends: on SQLite the conditional UPDATE above holds the lock.
     db.when_work_ends(lambda: _give_back(counted, password=password_right, code=code_right))
-    failed = []
+    failed: list[events.EventType] = []
     if not password_right:
-        failed += ["password_failed"] + (["locked_out"] if password_slot.last else [])
+        failed += ["password_failed", *(("locked_out",) if password_slot.last else ())]
         metrics.sign_in_failed("password", locked_out=password_slot.last)
     if not code_right:
-        failed += ["code_failed"] + (["locked_out"] if code_slot.last else [])
+        failed += ["code_failed", *(("locked_out",) if code_slot.last else ())]
         metrics.sign_in_failed("code", locked_out=code_slot.last)
     events.record_failure(int(counted[1]), *dict.fromkeys(failed))
     raise ApiError(403, WRONG_PROOF)

@@ -9,7 +9,7 @@ from flask import current_app, request
 from sqlalchemy import bindparam, select
 
 from .. import db
-from ..caller import authenticated, checked_read, principal
+from ..caller import authenticated, checked_read, principal, roles
 from ..config import Settings
 from ..models import User
 from . import service, sessions
@@ -133,4 +133,10 @@ def logout() -> Any:
 def me() -> Any:
     """The signed-in user."""
     ((user_id, username, role, created_at),) = checked_read(_ME, {"me": principal().user_id})
-    return {"id": user_id, "username": username, "role": role, "created_at": created_at}
+    return {
+        "id": user_id,
+        "username": username,
+        "role": role,
+        "created_at": created_at,
+        "permissions": roles.permissions(role),
+    }

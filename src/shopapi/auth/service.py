@@ -171,7 +171,7 @@ def _login(
         raise unauthorized(BAD_CREDENTIALS, error="")
     if not right:
         locked = slot.last and kind == attempts.PASSWORD
-        events.record_failure(user.id, "password_failed", *(["locked_out"] if locked else []))
+        events.record_failure(user.id, "password_failed", *(("locked_out",) if locked else ()))
         metrics.sign_in_failed("password", locked_out=locked)
         raise unauthorized(BAD_CREDENTIALS, error="")
 

@@ -186,10 +186,9 @@ export function whoami() {
   return asking || reloadUser();
 }
 
-const RANK = { viewer: 0, editor: 1, admin: 2 };
-/** The account may do what `role` may (`editor`: change products; `admin`: everything). */
-export function allowed(user, role) {
-  return Boolean(user) && (RANK[user.role] ?? -1) >= RANK[role];
+/** The account may do `permission` (`products:write`, `admin`), as `/auth/me` says. */
+export function allowed(user, permission) {
+  return Boolean(user) && (user.permissions ?? []).includes(permission);
 }
 
 export const products = {

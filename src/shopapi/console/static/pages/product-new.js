@@ -15,7 +15,7 @@ export default {
     // Someone who typed the address without the role for it: say so instead of a form
     // the service would refuse. (An unknown role gets the form; the API judges.)
     const me = await whoami();
-    if (me && !allowed(me, "editor")) {
+    if (me && !allowed(me, "products:write")) {
       append(view, h("p", { class: "alert", role: "status" },
         `Your role (${me.role}) can't create products: it may only read them. An admin can change your role.`),
       h("p", {}, h("a", { href: "#/products" }, "Back to the products")));

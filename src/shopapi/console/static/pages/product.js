@@ -71,7 +71,7 @@ export default {
     const etag = answer.headers.get("ETag");
     title.textContent = product.name;
     document.title = `${product.name} - Shop console`;
-    const editor = allowed(me, "editor");
+    const editor = allowed(me, "products:write");
     const remove = editor ? h("button", { type: "button", class: "danger" }, "Delete…") : null;
     remove?.addEventListener("click", () => deleteDialog(product, etag, context));
     append(view,

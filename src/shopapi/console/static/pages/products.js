@@ -82,7 +82,7 @@ export default {
     }
     cursors.set(`${limit}:${number}`, cursor);
     // Viewers read; editors and admins also change (the API would refuse them with 403).
-    const editor = allowed(me, "editor");
+    const editor = allowed(me, "products:write");
     if (editor) append(titleRow, h("a", { href: "#/products/new", class: "button" }, "New product"));
     if (body.items.length === 0) {
       if (number > 1) status.replaceChildren("No more products. ", h("a", { href: pageHash(limit, 1) }, "Back to the first page"), ".");
