@@ -248,7 +248,7 @@ def test_me_shows_the_signed_in_user(client: Any, auth: AuthActions) -> None:
     r = client.get("/auth/me", headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 200
     body = r.get_json()
-    assert set(body) == {"id", "username", "role", "created_at"}
+    assert set(body) == {"id", "username", "role", "created_at", "permissions"}
     assert body["id"] == account.id and body["username"] == account.username
     assert len(body["created_at"]) == 20 and body["created_at"].endswith("Z")
 
@@ -307,7 +307,7 @@ def test_a_read_that_forgets_to_check_the_account_still_refuses_a_gone_account(
     is still checked before its answer leaves: a deleted account gets 401, never the data."""
     from apiflask import APIBlueprint
 
-    from shopapi.auth import authenticated
+    from shopapi.caller import authenticated
 
     bp = APIBlueprint("careless", __name__)
 

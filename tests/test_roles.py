@@ -108,6 +108,20 @@ def test_a_viewer_gets_403_naming_the_role_before_anything_else(
     assert after == product  # nothing changed
 
 
+@pytest.mark.parametrize("role", ["viewer", "editor", "admin"])
+def test_me_says_what_the_role_may_do_and_the_service_agrees(
+    app: Any, client: Any, auth: AuthActions, admin: dict[str, str], role: str
+) -> None:
+    account, token = auth.sign_in()
+    _set_role(app, account.id, role)
+    permissions = client.get("/auth/me", headers=bearer(token)).get_json()["permissions"]
+    assert "products:read" in permissions
+    writes = client.post("/api/products", json=product_body(), headers=bearer(token))
+    assert writes.status_code == (201 if "products:write" in permissions else 403)
+    administers = client.get("/admin/users", headers=bearer(token))
+    assert administers.status_code == (200 if "admin" in permissions else 403)
+
+
 def test_an_editor_may_not_administer(client: Any, auth: AuthActions, admin: Any) -> None:
     editor = auth.headers()
     assert assert_problem(client.get("/admin/users", headers=editor), 403)["detail"].startswith(

@@ -92,18 +92,19 @@ def register_blueprints(app: APIFlask, settings: Settings) -> None:
     from .admin import register as register_admin
     from .auth import register as register_auth
     from .console import register as register_console
-    from .extensions import make_limiter
+    from .extensions import check_rate_limits, make_limiter
     from .openapi import register as register_openapi
     from .ops import bp as ops_bp
     from .products import register as register_products
 
-    limiter = make_limiter(app, settings)
+    make_limiter(app, settings)
     app.register_blueprint(ops_bp)
-    register_auth(app, settings, limiter)
+    register_auth(app)
     register_products(app)
     register_admin(app)
     register_openapi(app)
     register_console(app)
+    check_rate_limits(app, settings)
 
 
 def register_headers(app: APIFlask, settings: Settings) -> None:

@@ -75,7 +75,8 @@ def settings_table(document: Path | None) -> None:
 
 
 def register(app: Flask) -> None:
-    from .purge import purge_command
+    from .purge import purge_command, purge_idempotency_keys
 
     app.cli.add_command(db_cli)
     app.cli.add_command(purge_command)
+    app.cli.add_command(purge_idempotency_keys)

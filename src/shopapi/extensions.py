@@ -1,7 +1,8 @@
 """Extension objects, built per application so several apps never share state.
 
-The per-address limits, and the global budget every client shares, are checked by a
-decorator on the views they apply to, and by nothing else: a request to any other view
+The per-address limits, and the global budget every client shares, are declared at the
+views they apply to (`per_address`, `for_everyone`, right under the route) and checked
+there, by nothing else: a request to any other view
 pays nothing for them, and only a 429 carries `Retry-After` (no `X-RateLimit-*` headers
 on other answers).
 """
@@ -13,11 +14,11 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable
-from functools import wraps
+from collections.abc import Callable, Sequence
+from functools import lru_cache, wraps
 from typing import Any, TypeVar
 
-from flask import Flask, request
+from flask import Flask, current_app, request
 from limits import RateLimitItem, parse_many
 from limits.errors import StorageError
 from limits.storage import MemoryStorage, RedisStorage, Storage
@@ -75,52 +76,9 @@ class AddressLimiter:
         self._down_until: float | None = None
         self._recheck = RECHECK_FIRST
 
-    def limit(self, limits: str, scope: str) -> Callable[[View], View]:
-        """A decorator: each call of the view spends one from every limit of `limits`
-        (Flask-Limiter's notation, e.g. "100/minute;1000/hour"), shared by every view
-        decorated with the same `scope`."""
-        try:
-            items = parse_many(limits)
-        except ValueError:
-            raise ConfigError(f"{limits!r} is not a rate limit such as 100/minute") from None
-
-        name = f"{scope.replace('-', '_')}_per_address"  # what metrics call this limit
-
-        def decorate(view: View) -> View:
-            @wraps(view)
-            def limited(*args: Any, **kwargs: Any) -> Any:
-                self.spend(items, scope, client_key(request.remote_addr), name)
-                return view(*args, **kwargs)
-
-            return limited  # type: ignore[return-value]
-
-        return decorate
-
-    def limit_everyone(self, limits: str, scope: str, detail: str) -> Callable[[View], View]:
-        """A decorator like `limit`, but one budget for every client together: a flood
-        from many addresses, each within its own limit, still meets this one. Refused
-        with 429, `detail` and Retry-After. Without Redis (or while it is unreachable)
-        each process counts its own budget."""
-        try:
-            items = parse_many(limits)
-        except ValueError:
-            raise ConfigError(f"{limits!r} is not a rate limit such as 300/minute") from None
-
-        name = f"{scope.replace('-', '_')}_global"
-
-        def decorate(view: View) -> View:
-            @wraps(view)
-            def limited(*args: Any, **kwargs: Any) -> Any:
-                self.spend(items, scope, EVERYONE, name, detail)
-                return view(*args, **kwargs)
-
-            return limited  # type: ignore[return-value]
-
-        return decorate
-
     def spend(
         self,
-        items: list[RateLimitItem],
+        items: Sequence[RateLimitItem],
         scope: str,
         key: str,
         name: str | None = None,
@@ -146,7 +104,7 @@ class AddressLimiter:
             )
 
     def _spend(
-        self, storage: Storage, items: list[RateLimitItem], scope: str, key: str
+        self, storage: Storage, items: Sequence[RateLimitItem], scope: str, key: str
     ) -> list[int]:
         strategy = self._strategies[id(storage)]
         waits = []
@@ -184,3 +142,70 @@ def make_limiter(app: Flask, settings: Settings) -> AddressLimiter:
     limiter = AddressLimiter(settings.redis_url)
     app.extensions["shopapi_limiter"] = limiter
     return limiter
+
+
+# A view's limits name the setting that holds them: (settings) -> "100/minute;1000/hour".
+Setting = Callable[[Settings], str]
+
+
+@lru_cache(maxsize=64)
+def parse_limits(limits: str) -> tuple[RateLimitItem, ...]:
+    """Flask-Limiter's notation ("100/minute;1000/hour"); ConfigError when it is not one."""
+    try:
+        return tuple(parse_many(limits))
+    except ValueError:
+        raise ConfigError(f"{limits!r} is not a rate limit such as 100/minute") from None
+
+
+def _declared(view: Callable[..., Any], setting: Setting) -> None:
+    """Keep the setting on the view, so that start-up checks every declared limit."""
+    view.__dict__["rate_limit_settings"] = [*view.__dict__.get("rate_limit_settings", ()), setting]
+
+
+def _spend(setting: Setting, scope: str, key: str, name: str, detail: str) -> None:
+    limiter: AddressLimiter = current_app.extensions["shopapi_limiter"]
+    limits = setting(current_app.extensions["settings"])
+    limiter.spend(parse_limits(limits), scope, key, name, detail)
+
+
+def per_address(scope: str, setting: Setting) -> Callable[[View], View]:
+    """Each call of the view spends one from every limit of `setting`, counted per client
+    address and shared by every view of the same `scope`; 429 with Retry-After past it.
+    Goes right under the route, so a refused request costs no parsing of its body."""
+    name = f"{scope.replace('-', '_')}_per_address"  # what metrics call this limit
+
+    def decorate(view: View) -> View:
+        @wraps(view)
+        def limited(*args: Any, **kwargs: Any) -> Any:
+            _spend(setting, scope, client_key(request.remote_addr), name, TOO_MANY_FROM_ADDRESS)
+            return view(*args, **kwargs)
+
+        _declared(limited, setting)
+        return limited  # type: ignore[return-value]
+
+    return decorate
+
+
+def for_everyone(scope: str, setting: Setting, detail: str) -> Callable[[View], View]:
+    """Like `per_address`, but one budget for every client together: a flood from many
+    addresses, each within its own limit, still meets this one (429 with `detail`). Without
+    Redis (or while it is unreachable) each process counts its own budget."""
+    name = f"{scope.replace('-', '_')}_global"
+
+    def decorate(view: View) -> View:
+        @wraps(view)
+        def limited(*args: Any, **kwargs: Any) -> Any:
+            _spend(setting, scope, EVERYONE, name, detail)
+            return view(*args, **kwargs)
+
+        _declared(limited, setting)
+        return limited  # type: ignore[return-value]
+
+    return decorate
+
+
+def check_rate_limits(app: Flask, settings: Settings) -> None:
+    """Refuse to start (ConfigError) when a limit that a view declares is not a rate."""
+    for view in app.view_functions.values():
+        for setting in getattr(view, "rate_limit_settings", ()):
+            parse_limits(setting(settings))

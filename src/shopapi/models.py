@@ -53,7 +53,7 @@ class User(Base):
     # reset); null once the account has verified with any second factor. While set (and
     # for 24 hours at most), /auth/login shows the enrolment again.
     enrollment_issued_at: Mapped[datetime | None] = mapped_column(DateTime)
-    # viewer, editor or admin (see auth.roles); read on every request with the account.
+    # viewer, editor or admin (see caller.roles); read on every request with the account.
     role: Mapped[str] = mapped_column(String(10), server_default="editor")
     disabled: Mapped[bool] = mapped_column(Boolean, server_default=false())
     created_at: Mapped[datetime] = mapped_column(DateTime)

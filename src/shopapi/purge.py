@@ -203,3 +203,13 @@ def purge_command() -> None:
     for table, count in counts.items():
         click.echo(f"{table}: {count}")
     click.echo(f"purged {sum(counts.values())} expired rows")
+
+
+@click.command("purge-idempotency-keys")
+@with_appcontext
+def purge_idempotency_keys() -> None:
+    """Forget Idempotency-Keys older than 24 hours (`purge-expired` does it with the rest)."""
+    settings: Settings = current_app.extensions["settings"]
+    with current_app.extensions["db_engine"].connect() as conn:
+        counts = purge_expired(conn, utcnow(), settings, tables=["idempotency_keys"])
+    click.echo(f"purged {counts['idempotency_keys']} expired idempotency keys")

@@ -9,10 +9,11 @@ from apiflask import APIBlueprint
 from flask import Response, current_app
 
 from .. import db
-from ..auth import events, invites
-from ..auth.current import account, authenticated
-from ..auth.roles import ADMIN
+from ..audit import events
+from ..auth import invites
 from ..auth.schemas import PasskeysOut
+from ..caller import account, authenticated
+from ..caller.roles import ADMIN
 from ..config import Settings
 from ..resources.pages import PageQuery, keyset_page
 from . import service

@@ -9,7 +9,7 @@ from apiflask.fields import Boolean, DateTime, Integer, List, Nested, String
 from apiflask.validators import OneOf
 from marshmallow import ValidationError, validates_schema
 
-from ..auth import events
+from ..audit import events
 from ..auth.invites import DEFAULT_LIFETIME, MAX_LIFETIME
 from ..auth.schemas import EventOut
 from ..config import ROLES

@@ -24,9 +24,10 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from .. import security
-from ..auth import admins, attempts, events, passkeys, sessions
-from ..auth.current import Account
-from ..auth.roles import ADMIN
+from ..audit import events
+from ..auth import admins, attempts, passkeys, sessions
+from ..caller import Account
+from ..caller.roles import ADMIN
 from ..config import Settings
 from ..db import utcnow
 from ..errors import ApiError

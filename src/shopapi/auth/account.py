@@ -10,12 +10,13 @@ from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from .. import db, security
+from ..audit import events
+from ..caller import Account
 from ..config import Settings
 from ..db import utcnow
 from ..errors import ApiError, validation_error
 from ..models import AttemptCounter, DeviceToken, RecoveryCode, TotpEnrollment, User
-from . import admins, attempts, events, proofs, sessions
-from .current import Account
+from . import admins, attempts, proofs, sessions
 from .service import Enrollment, code_hash, enrollment, hasher, hashing
 
 ENROLLMENT_LIFETIME = timedelta(minutes=10)

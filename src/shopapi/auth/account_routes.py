@@ -7,12 +7,12 @@ from typing import Any
 from flask import Response
 
 from .. import db
+from ..audit import events
+from ..caller import account as checked_account
+from ..caller import authenticated, checked_read, principal
 from ..resources.pages import PageQuery
-from . import account, events
-from .current import Account, authenticated, checked_read, principal
-from .current import account as checked_account
-from .proofs import Proof
-from .routes import _settings, bp
+from . import account
+from .blueprint import PROOF_REFUSALS, bp, proof, settings
 from .schemas import (
     EventPageOut,
     NewPasswordIn,
@@ -22,29 +22,19 @@ from .schemas import (
     TotpReplacementOut,
 )
 
-_PROOF = {403: "The password or the code is wrong", 429: "Too many failed attempts"}
-
-
-def _proof(data: dict[str, Any]) -> Proof:
-    return Proof(data["password"], data.get("otp"), data.get("recovery_code"))
-
-
-def _me() -> Account:
-    return checked_account()
-
 
 @bp.post("/password")
 @authenticated()
 @bp.input(NewPasswordIn, arg_name="data")
 @bp.output({}, status_code=204)
-@bp.doc(responses=_PROOF)
+@bp.doc(responses=PROOF_REFUSALS)
 def change_password(data: dict[str, Any]) -> Any:
     """Set a new password; every other session of the account ends."""
     account.change_password(
         db.session(),
-        _settings(),
-        _me(),
-        _proof(data),
+        settings(),
+        checked_account(),
+        proof(data),
         new_password=data["new_password"],
         current_session=principal().session_id,
     )
@@ -55,10 +45,10 @@ def change_password(data: dict[str, Any]) -> Any:
 @authenticated()
 @bp.input(ProofIn, arg_name="data")
 @bp.output(RecoveryCodesOut)
-@bp.doc(responses=_PROOF)
+@bp.doc(responses=PROOF_REFUSALS)
 def replace_recovery_codes(data: dict[str, Any]) -> Any:
     """Ten new recovery codes (shown once); every earlier one stops working."""
-    codes = account.replace_recovery_codes(db.session(), _settings(), _me(), _proof(data))
+    codes = account.replace_recovery_codes(db.session(), settings(), checked_account(), proof(data))
     return {"recovery_codes": codes}
 
 
@@ -66,10 +56,12 @@ def replace_recovery_codes(data: dict[str, Any]) -> Any:
 @authenticated()
 @bp.input(ProofIn, arg_name="data")
 @bp.output(TotpReplacementOut)
-@bp.doc(responses=_PROOF)
+@bp.doc(responses=PROOF_REFUSALS)
 def replace_totp(data: dict[str, Any]) -> Any:
     """A new authenticator to scan; the old one works until the new one is confirmed."""
-    started = account.start_totp_replacement(db.session(), _settings(), _me(), _proof(data))
+    started = account.start_totp_replacement(
+        db.session(), settings(), checked_account(), proof(data)
+    )
     return {
         "totp": started.totp.as_dict(),
         "enrollment_token": started.enrollment_token,
@@ -86,8 +78,8 @@ def confirm_totp(data: dict[str, Any]) -> Any:
     """Confirm the new authenticator with one of its codes; every other session ends."""
     account.confirm_totp(
         db.session(),
-        _settings(),
-        _me(),
+        settings(),
+        checked_account(),
         token=data["enrollment_token"],
         otp=data["otp"],
         current=principal().session_id,
@@ -99,10 +91,10 @@ def confirm_totp(data: dict[str, Any]) -> Any:
 @authenticated()
 @bp.input(ProofIn, arg_name="data")
 @bp.output({}, status_code=204)
-@bp.doc(responses={**_PROOF, 409: "The last enabled admin cannot delete itself"})
+@bp.doc(responses={**PROOF_REFUSALS, 409: "The last enabled admin cannot delete itself"})
 def delete_me(data: dict[str, Any]) -> Any:
     """Delete the account and everything of it; its products and their history stay."""
-    account.delete_account(db.session(), _settings(), _me(), _proof(data))
+    account.delete_account(db.session(), settings(), checked_account(), proof(data))
     return Response(status=204)
 
 
@@ -119,5 +111,5 @@ def list_events(query: dict[str, Any]) -> Any:
         {"me": principal().user_id},
         query,
         with_user=False,
-        kept_days=_settings().security_log_days,
+        kept_days=settings().security_log_days,
     )

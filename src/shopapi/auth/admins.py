@@ -12,9 +12,9 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, exists, false, select, true
 from sqlalchemy.orm import Session, aliased
 
+from ..caller.roles import ADMIN
 from ..errors import ApiError
 from ..models import User
-from .roles import ADMIN
 
 LAST_ADMIN = "This is the last enabled admin: make another account admin first."
 

@@ -8,10 +8,10 @@ from typing import Any
 from flask import Response
 
 from .. import db
+from ..caller import account as checked_account
+from ..caller import authenticated, checked_read, principal
 from . import passkeys, service
-from .account_routes import _PROOF, _me, _proof
-from .current import authenticated, checked_read, principal
-from .routes import _settings, bp
+from .blueprint import PROOF_REFUSALS, bp, proof, settings, sign_in_limit
 from .schemas import (
     CreationOptionsOut,
     NewPasskeyIn,
@@ -39,11 +39,11 @@ def _out(passkey: Any) -> dict[str, Any]:
 @authenticated()
 @bp.input(ProofIn, arg_name="data")
 @bp.output(CreationOptionsOut)
-@bp.doc(responses={**_PROOF, 409: _FULL})
+@bp.doc(responses={**PROOF_REFUSALS, 409: _FULL})
 def passkey_creation_options(data: dict[str, Any]) -> Any:
     """Options for navigator.credentials.create(); single-use, 5 minutes, replacing any
     earlier options of the account."""
-    return passkeys.creation_options(db.session(), _settings(), _me(), _proof(data))
+    return passkeys.creation_options(db.session(), settings(), checked_account(), proof(data))
 
 
 @bp.post("/passkeys")
@@ -60,7 +60,11 @@ def add_passkey(data: dict[str, Any]) -> Any:
     """Keep a new passkey, created with the latest options of POST /auth/passkeys/options
     (any answer uses them up)."""
     passkey = passkeys.add(
-        db.session(), _settings(), _me(), name=data["name"], credential=data["credential"]
+        db.session(),
+        settings(),
+        checked_account(),
+        name=data["name"],
+        credential=data["credential"],
     )
     return _out(passkey)
 
@@ -86,21 +90,22 @@ def list_passkeys() -> Any:
 @bp.doc(responses={404: "Not a passkey of this account"})
 def rename_passkey(passkey_id: int, data: dict[str, Any]) -> Any:
     """Rename a passkey."""
-    return _out(passkeys.rename(db.session(), _me(), passkey_id, data["name"]))
+    return _out(passkeys.rename(db.session(), checked_account(), passkey_id, data["name"]))
 
 
 @bp.delete("/passkeys/<id:passkey_id>")
 @authenticated()
 @bp.input(ProofIn, arg_name="data")
 @bp.output({}, status_code=204)
-@bp.doc(responses={**_PROOF, 404: "Not a passkey of this account"})
+@bp.doc(responses={**PROOF_REFUSALS, 404: "Not a passkey of this account"})
 def remove_passkey(passkey_id: int, data: dict[str, Any]) -> Any:
     """Remove a passkey; it no longer signs in."""
-    passkeys.remove(db.session(), _settings(), _me(), passkey_id, _proof(data))
+    passkeys.remove(db.session(), settings(), checked_account(), passkey_id, proof(data))
     return Response(status=204)
 
 
 @bp.post("/verify/passkey-options")
+@sign_in_limit
 @bp.input(PasskeyOptionsIn, arg_name="data")
 @bp.output(RequestOptionsOut)
 @bp.doc(
@@ -113,4 +118,4 @@ def remove_passkey(passkey_id: int, data: dict[str, Any]) -> Any:
 def passkey_request_options(data: dict[str, Any]) -> Any:
     """Options for navigator.credentials.get(), with a challenge bound to the mfa_token:
     the assertion goes to POST /auth/verify as `passkey`."""
-    return service.passkey_options(db.session(), _settings(), mfa_token=data["mfa_token"])
+    return service.passkey_options(db.session(), settings(), mfa_token=data["mfa_token"])

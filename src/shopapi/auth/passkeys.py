@@ -21,12 +21,13 @@ from webauthn.helpers.structs import (
 )
 
 from .. import db
+from ..audit import events
+from ..caller import Account
 from ..config import Settings
 from ..db import utcnow
 from ..errors import ApiError, validation_error
 from ..models import Passkey, PasskeyRegistration, User
-from . import events, proofs
-from .current import Account
+from . import proofs
 from .passkey_signin import credentials_of, descriptors, new_challenge, user_handle
 
 CHALLENGE_LIFETIME = timedelta(minutes=5)

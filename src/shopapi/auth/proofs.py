@@ -17,10 +17,11 @@ from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
 from .. import db, metrics, security
+from ..audit import events
 from ..config import Settings
 from ..errors import ApiError
 from ..models import RecoveryCode, User
-from . import attempts, events
+from . import attempts
 from .service import code_hash, hasher, hashing, too_many
 
 WRONG_PROOF = "The password or the code is wrong."
@@ -65,12 +66,12 @@ def _check(session: Session, settings: Settings, user: User, proof: Proof) -> No
         return
     # After the unit of work ends: on SQLite the conditional UPDATE above holds the lock.
     db.when_work_ends(lambda: _give_back(counted, password=password_right, code=code_right))
-    failed = []
+    failed: list[events.EventType] = []
     if not password_right:
-        failed += ["password_failed"] + (["locked_out"] if password_slot.last else [])
+        failed += ["password_failed", *(("locked_out",) if password_slot.last else ())]
         metrics.sign_in_failed("password", locked_out=password_slot.last)
     if not code_right:
-        failed += ["code_failed"] + (["locked_out"] if code_slot.last else [])
+        failed += ["code_failed", *(("locked_out",) if code_slot.last else ())]
         metrics.sign_in_failed("code", locked_out=code_slot.last)
     events.record_failure(int(counted[1]), *dict.fromkeys(failed))
     raise ApiError(403, WRONG_PROOF)

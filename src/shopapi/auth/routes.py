@@ -4,15 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from apiflask import APIBlueprint
-from flask import current_app, request
 from sqlalchemy import bindparam, select
 
 from .. import db
-from ..config import Settings
+from ..caller import authenticated, checked_read, principal, roles
 from ..models import User
-from . import service, sessions
-from .current import authenticated, checked_read, principal
+from . import service
+from .blueprint import (
+    bp,
+    hashing_budget,
+    register_limit,
+    settings,
+    sign_in_limit,
+    token_body,
+    user_agent,
+)
 from .schemas import (
     LoginIn,
     LoginOut,
@@ -23,31 +29,12 @@ from .schemas import (
     VerifyIn,
 )
 
-bp = APIBlueprint("auth", __name__, url_prefix="/auth", tag="Authentication")
 _ME = select(User.id, User.username, User.role, User.created_at).where(User.id == bindparam("me"))
 
 
-def user_agent() -> str | None:
-    return request.user_agent.string[:255] or None
-
-
-def token_body(tokens: sessions.Tokens) -> dict[str, Any]:
-    settings = _settings()
-    return {
-        "access_token": tokens.access.token,
-        "token_type": "Bearer",
-        "expires_in": settings.access_token_ttl,
-        "refresh_token": tokens.refresh_token,
-        "refresh_expires_in": tokens.refresh_expires_in,
-    }
-
-
-def _settings() -> Settings:
-    settings: Settings = current_app.extensions["settings"]
-    return settings
-
-
 @bp.post("/register")
+@register_limit
+@hashing_budget
 @bp.input(RegisterIn, arg_name="data")
 @bp.output(RegisterOut, status_code=201)
 @bp.doc(
@@ -62,7 +49,7 @@ def register(data: dict[str, Any]) -> Any:
     """Create an account and its Google Authenticator enrolment."""
     user, enrollment, codes = service.register(
         db.session(),
-        _settings(),
+        settings(),
         username=data["username"],
         password=data["password"],
         invite_code=data.get("invite_code"),
@@ -77,6 +64,8 @@ def register(data: dict[str, Any]) -> Any:
 
 
 @bp.post("/login")
+@sign_in_limit
+@hashing_budget
 @bp.input(LoginIn, arg_name="data")
 @bp.output(LoginOut)
 @bp.doc(
@@ -91,7 +80,7 @@ def login(data: dict[str, Any]) -> Any:
     """Check the password; returns a single-use mfa_token for /auth/verify."""
     return service.login(
         db.session(),
-        _settings(),
+        settings(),
         username=data["username"],
         password=data["password"],
         device_token=data.get("device_token"),
@@ -99,6 +88,7 @@ def login(data: dict[str, Any]) -> Any:
 
 
 @bp.post("/verify")
+@sign_in_limit
 @bp.input(VerifyIn, arg_name="data")
 @bp.output(TokenOut)
 @bp.doc(responses={401: "Bad mfa_token or code", 422: "Invalid input", 429: "Too many wrong codes"})
@@ -107,7 +97,7 @@ def verify(data: dict[str, Any]) -> Any:
     token: a new session."""
     signed_in = service.verify(
         db.session(),
-        _settings(),
+        settings(),
         mfa_token=data["mfa_token"],
         otp=data.get("otp"),
         recovery_code=data.get("recovery_code"),
@@ -133,4 +123,10 @@ def logout() -> Any:
 def me() -> Any:
     """The signed-in user."""
     ((user_id, username, role, created_at),) = checked_read(_ME, {"me": principal().user_id})
-    return {"id": user_id, "username": username, "role": role, "created_at": created_at}
+    return {
+        "id": user_id,
+        "username": username,
+        "role": role,
+        "created_at": created_at,
+        "permissions": roles.permissions(role),
+    }

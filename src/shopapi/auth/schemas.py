@@ -242,6 +242,13 @@ class UserOut(Schema):
     username = String()
     role = String(metadata={"description": "viewer, editor or admin"})
     created_at = DateTime(format="%Y-%m-%dT%H:%M:%SZ")
+    permissions = List(
+        String(),
+        metadata={
+            "description": "What the role allows: products:read, products:write (editor), "
+            "admin (admin)"
+        },
+    )
 
 
 class ProofIn(Schema):

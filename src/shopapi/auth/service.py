@@ -12,11 +12,13 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from .. import db, metrics, security
+from ..audit import events
+from ..caller import roles
 from ..config import Settings
 from ..db import utcnow
 from ..errors import ApiError, unauthorized
 from ..models import MfaChallenge, RecoveryCode, ServiceFlag, User
-from . import attempts, events, invites, passkey_signin, roles, sessions
+from . import attempts, invites, passkey_signin, sessions
 
 MAX_WRONG_CODES_PER_CHALLENGE = 5
 ENROLLMENT_SHOWN_FOR = timedelta(hours=24)
@@ -169,7 +171,7 @@ def _login(
         raise unauthorized(BAD_CREDENTIALS, error="")
     if not right:
         locked = slot.last and kind == attempts.PASSWORD
-        events.record_failure(user.id, "password_failed", *(["locked_out"] if locked else []))
+        events.record_failure(user.id, "password_failed", *(("locked_out",) if locked else ()))
         metrics.sign_in_failed("password", locked_out=locked)
         raise unauthorized(BAD_CREDENTIALS, error="")
 

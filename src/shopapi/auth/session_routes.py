@@ -7,10 +7,10 @@ from typing import Any
 from flask import Response
 
 from .. import db
+from ..caller import authenticated, checked_read, principal
 from ..db import utcnow
 from . import sessions
-from .current import authenticated, checked_read, principal
-from .routes import _settings, bp, token_body, user_agent
+from .blueprint import bp, settings, token_body, user_agent
 from .schemas import RefreshIn, RefreshOut, SessionsOut
 
 
@@ -21,7 +21,7 @@ from .schemas import RefreshIn, RefreshOut, SessionsOut
 def refresh(data: dict[str, Any]) -> Any:
     """New tokens for a refresh token, which is used up; a used-up one ends its session."""
     tokens = sessions.refresh(
-        db.session(), _settings(), token=data["refresh_token"], user_agent=user_agent()
+        db.session(), settings(), token=data["refresh_token"], user_agent=user_agent()
     )
     return token_body(tokens)
 

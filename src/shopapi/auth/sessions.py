@@ -18,11 +18,11 @@ from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from .. import db, metrics, security
+from ..audit import events
 from ..config import Settings
 from ..db import utcnow
 from ..errors import ApiError, unauthorized
 from ..models import DeviceToken, RefreshToken, SignInSession, User
-from . import events
 
 DEVICE_TOKEN_LIFETIME = timedelta(days=90)
 BAD_REFRESH_TOKEN = "The refresh token is invalid, expired or used up; sign in again."  # noqa: S105

@@ -8,9 +8,8 @@ from . import models as models  # the tables, for metadata users such as Alembic
 
 
 def register(app: APIFlask) -> None:
-    from .commands import purge_idempotency_keys, seed_products
+    from .commands import seed_products
     from .routes import bp
 
     app.register_blueprint(bp)
     app.cli.add_command(seed_products)
-    app.cli.add_command(purge_idempotency_keys)

@@ -1,4 +1,4 @@
-"""`flask seed-products N` (bulk test data) and `flask purge-idempotency-keys`."""
+"""`flask seed-products N`: bulk test data."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import time
 from typing import Any
 
 import click
-from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import func, insert, select
 
@@ -68,15 +67,3 @@ def seed_products(count: int, seed: int | None) -> None:
         done += size
         click.echo(f"\r{done}/{count} products", nl=False)
     click.echo(f"\nseeded {count} products in {time.monotonic() - started:.1f} s")
-
-
-@click.command("purge-idempotency-keys")
-@with_appcontext
-def purge_idempotency_keys() -> None:
-    """Forget Idempotency-Keys older than 24 hours (`purge-expired` does it with the rest)."""
-    from ..purge import purge_expired
-
-    settings = current_app.extensions["settings"]
-    with db.engine().connect() as conn:
-        counts = purge_expired(conn, db.utcnow(), settings, tables=["idempotency_keys"])
-    click.echo(f"purged {counts['idempotency_keys']} expired idempotency keys")

@@ -15,8 +15,8 @@ from apiflask import APIBlueprint
 from flask import Response, jsonify, request
 
 from .. import db
-from ..auth.current import account, authenticated, checked_read
-from ..auth.roles import EDITOR
+from ..caller import account, authenticated, checked_read
+from ..caller.roles import EDITOR
 from ..resources import idempotency, versioned
 from ..resources.etags import etag, parse_if_match
 from ..resources.idempotency import Created

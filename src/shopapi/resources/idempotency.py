@@ -23,7 +23,7 @@ from sqlalchemy import Connection, Table, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..auth.current import Account
+from ..caller import Account
 from ..db import utcnow
 from ..db.constraints import violated
 from ..errors import validation_error

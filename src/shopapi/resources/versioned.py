@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, CursorResult, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from ..auth.current import Account
+from ..caller import Account
 from ..db import utcnow
 from ..errors import ApiError
 from .etags import etag

@@ -1,14 +1,13 @@
-// What the signed-in account may do. /auth/me names the account's role but not what the
-// role allows, so this is the console's one table of it (the service's own is
-// auth/roles.py): pages ask `can(action)` and never compare roles themselves.
+// What the signed-in account may do, as /auth/me says in `permissions`: pages ask
+// `can(action)` and never compare roles themselves, so the console keeps no ranking of its own.
 import { session } from "./session.js";
 
-/** The roles an admin may give, least first: each may do all that the ones before it may. */
+/** The roles an admin may give (the choices of the role picker, not a ranking). */
 export const ROLES = ["viewer", "editor", "admin"];
 
-/** Each action of the console, and the least role that may do it. */
+/** Each action of the console, and the permission of /auth/me that allows it. */
 const NEEDS = {
-  "change products": "editor",
+  "change products": "products:write",
   administer: "admin",
 };
 
@@ -16,5 +15,5 @@ const NEEDS = {
 export function can(action, user = session.user) {
   const needed = NEEDS[action];
   if (needed === undefined) throw new Error(`The console knows no action "${action}".`);
-  return Boolean(user) && ROLES.indexOf(user.role) >= ROLES.indexOf(needed);
+  return Boolean(user) && (user.permissions ?? []).includes(needed);
 }

@@ -12,7 +12,7 @@ import json
 import logging
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any, TypeAlias
+from typing import Any, Literal, TypeAlias, get_args
 
 from flask import has_request_context, request
 from sqlalchemy import bindparam, insert, select
@@ -23,7 +23,9 @@ from ..db import utcnow
 from ..models import SecurityEvent
 from ..resources.pages import Keyset, keyset, keyset_page
 
-TYPES = (
+# Every type of event, declared here once: mypy refuses any other at `record`, and the
+# docs and the console's list are checked against it by tests.
+EventType = Literal[
     "registered",
     "signed_in",
     "password_failed",
@@ -42,9 +44,10 @@ TYPES = (
     "passkey_added",
     "passkey_removed",
     "passkey_counter_regressed",
-)
+]
+TYPES: tuple[EventType, ...] = get_args(EventType)
 # A failure to record: its type, or its type and its fields.
-Failure: TypeAlias = str | tuple[str, dict[str, Any]]
+Failure: TypeAlias = EventType | tuple[EventType, dict[str, Any]]
 DEFAULT_KEEP = timedelta(days=90)
 log = logging.getLogger("shopapi.security")
 
@@ -55,7 +58,9 @@ def _origin() -> dict[str, str | None]:
     return {"ip": request.remote_addr, "user_agent": request.user_agent.string[:255] or None}
 
 
-def _row(user_id: int, type_: str, actor_id: int | None, details: dict[str, Any]) -> dict[str, Any]:
+def _row(
+    user_id: int, type_: EventType, actor_id: int | None, details: dict[str, Any]
+) -> dict[str, Any]:
     if type_ not in TYPES:
         raise ValueError(f"not a security event type: {type_}")
     return {
@@ -69,7 +74,7 @@ def _row(user_id: int, type_: str, actor_id: int | None, details: dict[str, Any]
 
 
 def record(
-    session: Session, user_id: int, type_: str, *, actor_id: int | None = None, **details: Any
+    session: Session, user_id: int, type_: EventType, *, actor_id: int | None = None, **details: Any
 ) -> None:
     """An event, in the request's unit of work (it commits with the change it records)."""
     session.execute(insert(SecurityEvent).values(_row(user_id, type_, actor_id, details)))
@@ -78,7 +83,7 @@ def record(
 def record_many(
     session: Session,
     user_ids: Sequence[int],
-    type_: str,
+    type_: EventType,
     *,
     actor_id: int | None = None,
     **details: Any,
