@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Mapping
 from http import HTTPStatus
@@ -24,6 +25,9 @@ CONFLICTS: Mapping[str, tuple[int, str]] = {
     "uq_users_username_normalized": (409, "This username is taken."),
     "uq_passkeys_credential_id": (409, "This passkey is already registered."),
 }
+# A 422 lists the errors of this many fields at most, and says how many more there were: a
+# body of 75,000 unknown fields must not be answered with an error for each.
+MAX_LISTED_FIELDS = 50
 log = logging.getLogger(__name__)
 
 
@@ -79,11 +83,22 @@ def problem(
         "detail": detail,
     }
     if errors is not None:
-        body["errors"] = errors
+        body["detail"], body["errors"] = _at_most_listed(detail, errors)
     response = Response(json.dumps(body), status=status, mimetype="application/problem+json")
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response
+
+
+def _at_most_listed(detail: str, errors: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]]:
+    """The first MAX_LISTED_FIELDS fields' errors (the declared fields come first), and a
+    detail that says how many more fields had errors."""
+    more = len(errors) - MAX_LISTED_FIELDS
+    if more <= 0:
+        return detail, errors
+    listed = dict(itertools.islice(errors.items(), MAX_LISTED_FIELDS))
+    fields = "field has" if more == 1 else "fields have"
+    return f"{detail} {more} more {fields} errors, not listed.", listed
 
 
 def _flatten(messages: Any) -> dict[str, list[str]]:
