@@ -10,7 +10,7 @@ from typing import Any
 
 from apiflask import APIFlask
 from apiflask.exceptions import HTTPError
-from flask import Response, json
+from flask import Response, g, has_request_context, json
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
@@ -90,10 +90,17 @@ def problem(
     return response
 
 
+def unlisted_fields(count: int) -> None:
+    """Fields of this request's body refused without being validated (past the first
+    unknown ones, see `jsonbody`): the 422's detail counts them."""
+    g.unlisted_fields = count
+
+
 def _at_most_listed(detail: str, errors: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]]:
     """The first MAX_LISTED_FIELDS fields' errors (the declared fields come first), and a
     detail that says how many more fields had errors."""
-    more = len(errors) - MAX_LISTED_FIELDS
+    unlisted = g.get("unlisted_fields", 0) if has_request_context() else 0
+    more = len(errors) - MAX_LISTED_FIELDS + unlisted
     if more <= 0:
         return detail, errors
     listed = dict(itertools.islice(errors.items(), MAX_LISTED_FIELDS))
