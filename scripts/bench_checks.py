@@ -25,8 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
 from shopapi import create_app  # noqa: E402
 from shopapi.config import Settings  # noqa: E402
+from shopapi.db import upgrade  # noqa: E402
 from shopapi.keystrength import MAX_JUDGED_CHARS, key_is_random  # noqa: E402
-from shopapi.migrations import upgrade  # noqa: E402
 
 
 def median_ms(run: Callable[[], object], times: int) -> float:
@@ -49,13 +49,13 @@ def many_fields() -> None:
             "TOTP_ENCRYPTION_KEY": Fernet.generate_key().decode(),
         }
         client = create_app(Settings.from_env(env, database_url=url)).test_client()
-        fields = {f"field_{i:05d}": 1 for i in range(75_000)}
+        fields = {f"f{i}": 1 for i in range(75_000)}
         data = json.dumps({"username": "someone", "password": "x", **fields})
         sizes = []
 
         def post() -> None:
             r = client.post("/auth/login", data=data, content_type="application/json")
-            assert r.status_code == 422
+            assert r.status_code == 422, r.status_code
             sizes.append(len(r.data))
 
         ms = median_ms(post, 9)
