@@ -12,6 +12,8 @@ from ..auth import events, invites
 from ..auth.current import account, authenticated
 from ..auth.roles import ADMIN
 from ..config import Settings
+from ..db import utcnow
+from ..errors import ApiError
 from ..pages import PageQuery, make_cursor, read_cursor
 from . import service
 from .schemas import (
@@ -22,6 +24,7 @@ from .schemas import (
     EventQuery,
     InviteIn,
     InviteOut,
+    InvitePageOut,
 )
 
 bp = APIBlueprint("admin", __name__, url_prefix="/admin", tag="Administration")
@@ -94,10 +97,37 @@ def reset_totp(user_id: int) -> Any:
 @bp.output(InviteOut, status_code=201)
 def create_invite(data: dict[str, Any]) -> Any:
     """A single-use code to register with a role; shown once."""
-    code, expires_at = invites.create(
+    invite_id, code, expires_at = invites.create(
         db.session(), role=data["role"], expires_in=data["expires_in"], created_by=account().id
     )
-    return {"code": code, "role": data["role"], "expires_at": expires_at}
+    return {"id": invite_id, "code": code, "role": data["role"], "expires_at": expires_at}
+
+
+@bp.get("/invites")
+@authenticated(ADMIN)
+@bp.input(PageQuery, location="query", arg_name="query")
+@bp.output(InvitePageOut)
+@bp.doc(responses={422: "Bad limit or cursor"})
+def list_invites(query: dict[str, Any]) -> Any:
+    """Live invites (unused, unexpired, their maker still an admin) by id; never a code."""
+    secret = _settings().jwt_secret_key
+    after = read_cursor(query["cursor"], secret, "invites") if "cursor" in query else 0
+    limit = query["limit"]
+    params = {"after": after, "rows": limit + 1, "now": utcnow()}
+    rows = db.reader().execute(invites.PAGE, params).all()
+    next_cursor = make_cursor(rows[limit - 1].id, secret, "invites") if len(rows) > limit else None
+    return {"items": [dict(r._mapping) for r in rows[:limit]], "next_cursor": next_cursor}
+
+
+@bp.delete("/invites/<id:invite_id>")
+@authenticated(ADMIN)
+@bp.output({}, status_code=204)
+@bp.doc(responses={404: "No live invite with this id"})
+def revoke_invite(invite_id: int) -> Any:
+    """Revoke a live invite: its code no longer registers anyone."""
+    if not invites.revoke(db.session(), invite_id):
+        raise ApiError(404, f"There is no live invite {invite_id}.")
+    return Response(status=204)
 
 
 @bp.get("/events")

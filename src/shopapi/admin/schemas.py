@@ -79,9 +79,30 @@ class InviteIn(Schema):
 
 
 class InviteOut(Schema):
+    id = Integer(metadata={"description": "To revoke it: DELETE /admin/invites/{id}"})
     code = String(metadata={"description": "Shown once: give it to the person invited"})
     role = String()
     expires_at = DateTime(format=_TIME)
+
+
+class LiveInviteOut(Schema):
+    """A live invite, as the list shows it: never its code."""
+
+    id = Integer()
+    role = String(metadata={"description": "viewer, editor or admin"})
+    created_at = DateTime(format=_TIME)
+    expires_at = DateTime(format=_TIME)
+    created_by = Integer(
+        allow_none=True,
+        metadata={"description": "The admin who made it; null if made on the command line"},
+    )
+
+
+class InvitePageOut(Schema):
+    items = List(Nested(LiveInviteOut))
+    next_cursor = String(
+        allow_none=True, metadata={"description": "Pass as `cursor` for the next page; null last"}
+    )
 
 
 class EventQuery(PageQuery):
