@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import create_engine, text
 from support import PASSWORD, AuthActions, assert_problem, execute_sql
 
 from shopapi.db import utcnow
@@ -221,3 +224,42 @@ def test_bad_invite_list_queries_are_422(
     client: Any, admin: dict[str, str], query: dict[str, Any]
 ) -> None:
     assert_problem(client.get("/admin/invites", query_string=query, headers=admin), 422)
+
+
+def test_a_registration_waits_for_its_makers_demotion_under_way_and_is_refused(
+    settings: Any, client: Any, auth: AuthActions, admin: dict[str, str], backend: str
+) -> None:
+    """The demotion holds the maker's row, uncommitted, while someone registers with the
+    maker's invite: the registration waits for it, then finds no admin behind the invite.
+    (On SQLite, writers take turns: the statement alone decides.)"""
+    if backend != "mysql":
+        pytest.skip("MariaDB's row locks; SQLite has one writer at a time")
+    maker = _second_admin(client, auth, admin)
+    code = _invite(client, auth.headers(maker), "admin")
+    engine = create_engine(settings.database_url)
+    try:
+        with engine.connect() as demotion, ThreadPoolExecutor(1) as pool:
+            demotion.execute(
+                text("UPDATE users SET role = 'editor' WHERE id = :id"), {"id": maker.id}
+            )
+            registering = pool.submit(_register, client, "slipped_in", invite_code=code)
+            deadline = time.monotonic() + 20
+            while not _waits_for_a_lock(demotion):
+                assert not registering.done(), registering.result().status_code
+                assert time.monotonic() < deadline, "the registration never waited"
+                time.sleep(0.05)
+            demotion.commit()
+            assert "invite code" in assert_problem(registering.result(), 403)["detail"]
+    finally:
+        engine.dispose()
+
+
+def _waits_for_a_lock(conn: Any) -> bool:
+    """Whether a transaction on this test's database waits for a row lock (other tests may
+    run on the same server, each on a database of its own)."""
+    query = (
+        "SELECT COUNT(*) FROM information_schema.INNODB_TRX t"
+        " JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id"
+        " WHERE t.trx_state = 'LOCK WAIT' AND p.DB = DATABASE()"
+    )
+    return bool(conn.execute(text(query)).scalar())
