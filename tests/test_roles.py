@@ -87,6 +87,8 @@ def test_a_viewer_reads_products_and_their_history(
         ("delete", "/api/products/999999", {}),  # a missing product
         ("get", "/admin/users", {}),
         ("post", "/admin/invites", {"json": {"role": "admin"}}),
+        ("get", "/admin/invites", {}),
+        ("delete", "/admin/invites/1", {}),
     ],
 )
 def test_a_viewer_gets_403_naming_the_role_before_anything_else(
@@ -203,6 +205,8 @@ def test_the_openapi_document_names_the_role_of_every_operation(client: Any) -> 
         ("post", "/admin/users/{user_id}/unlock"): "admin",
         ("post", "/admin/users/{user_id}/reset-totp"): "admin",
         ("post", "/admin/invites"): "admin",
+        ("get", "/admin/invites"): "admin",
+        ("delete", "/admin/invites/{invite_id}"): "admin",
         ("post", "/auth/passkeys/options"): "viewer",
         ("post", "/auth/passkeys"): "viewer",
         ("get", "/auth/passkeys"): "viewer",
