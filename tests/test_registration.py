@@ -27,8 +27,10 @@ def _made(client: Any, admin: dict[str, str], role: str, **extra: Any) -> dict[s
     r = client.post("/admin/invites", json={"role": role, **extra}, headers=admin)
     assert r.status_code == 201, r.get_json()
     body: dict[str, Any] = r.get_json()
+    assert set(body) == {"code", "role", "expires_at"}
     assert body["role"] == role and body["expires_at"].endswith("Z")
-    assert isinstance(body["id"], int)
+    # Its id, to revoke it by, is in the list of live invites (the newest is last).
+    body["id"] = _live(client, admin, limit=200)[-1]["id"]
     return body
 
 
@@ -227,7 +229,12 @@ def test_bad_invite_list_queries_are_422(
 
 
 def test_a_registration_waits_for_its_makers_demotion_under_way_and_is_refused(
-    settings: Any, client: Any, auth: AuthActions, admin: dict[str, str], backend: str
+    settings: Any,
+    make_app: Callable[..., Any],
+    client: Any,
+    auth: AuthActions,
+    admin: dict[str, str],
+    backend: str,
 ) -> None:
     """The demotion holds the maker's row, uncommitted, while someone registers with the
     maker's invite: the registration waits for it, then finds no admin behind the invite.
@@ -236,18 +243,22 @@ def test_a_registration_waits_for_its_makers_demotion_under_way_and_is_refused(
         pytest.skip("MariaDB's row locks; SQLite has one writer at a time")
     maker = _second_admin(client, auth, admin)
     code = _invite(client, auth.headers(maker), "admin")
+    # A patient app: on a busy machine the wait must not end in the query timeout's 503.
+    patient = make_app(db_query_timeout=60).test_client()
     engine = create_engine(settings.database_url)
     try:
         with engine.connect() as demotion, ThreadPoolExecutor(1) as pool:
             demotion.execute(
                 text("UPDATE users SET role = 'editor' WHERE id = :id"), {"id": maker.id}
             )
-            registering = pool.submit(_register, client, "slipped_in", invite_code=code)
-            deadline = time.monotonic() + 20
-            while not _waits_for_a_lock(demotion):
+            registering = pool.submit(_register, patient, "slipped_in", invite_code=code)
+            # Until it is seen waiting (or for 10 s on a machine too busy to show it): a
+            # registration that did not wait would have made its admin by now.
+            deadline = time.monotonic() + 10
+            while not _waits_for_a_lock(demotion) and time.monotonic() < deadline:
                 assert not registering.done(), registering.result().status_code
-                assert time.monotonic() < deadline, "the registration never waited"
                 time.sleep(0.05)
+            assert not registering.done(), registering.result().status_code
             demotion.commit()
             assert "invite code" in assert_problem(registering.result(), 403)["detail"]
     finally:
@@ -255,11 +266,9 @@ def test_a_registration_waits_for_its_makers_demotion_under_way_and_is_refused(
 
 
 def _waits_for_a_lock(conn: Any) -> bool:
-    """Whether a transaction on this test's database waits for a row lock (other tests may
-    run on the same server, each on a database of its own)."""
+    """Whether a statement that reads invites waits for a row lock."""
     query = (
-        "SELECT COUNT(*) FROM information_schema.INNODB_TRX t"
-        " JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id"
-        " WHERE t.trx_state = 'LOCK WAIT' AND p.DB = DATABASE()"
+        "SELECT COUNT(*) FROM information_schema.INNODB_TRX"
+        " WHERE trx_state = 'LOCK WAIT' AND trx_query LIKE '%invites%'"
     )
     return bool(conn.execute(text(query)).scalar())

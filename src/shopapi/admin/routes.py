@@ -97,10 +97,10 @@ def reset_totp(user_id: int) -> Any:
 @bp.output(InviteOut, status_code=201)
 def create_invite(data: dict[str, Any]) -> Any:
     """A single-use code to register with a role; shown once."""
-    invite_id, code, expires_at = invites.create(
+    _, code, expires_at = invites.create(
         db.session(), role=data["role"], expires_in=data["expires_in"], created_by=account().id
     )
-    return {"id": invite_id, "code": code, "role": data["role"], "expires_at": expires_at}
+    return {"code": code, "role": data["role"], "expires_at": expires_at}
 
 
 @bp.get("/invites")

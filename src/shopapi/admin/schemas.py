@@ -79,7 +79,6 @@ class InviteIn(Schema):
 
 
 class InviteOut(Schema):
-    id = Integer(metadata={"description": "To revoke it: DELETE /admin/invites/{id}"})
     code = String(metadata={"description": "Shown once: give it to the person invited"})
     role = String()
     expires_at = DateTime(format=_TIME)
