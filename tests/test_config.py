@@ -50,6 +50,28 @@ def test_production_with_good_secrets_starts(tmp_path: Path) -> None:
         ({"JWT_SECRET_KEY": "password1234" * 3}, "JWT_SECRET_KEY is a pattern"),
         ({"JWT_SECRET_KEY": "abcdefghijklmnopqrstuvwxyz0123456789"}, "JWT_SECRET_KEY is a pattern"),
         ({"JWT_SECRET_KEY": "Zq3" + "".join(chr(65 + (i * 7) % 26) for i in range(45))}, "pattern"),
+        # Keys of many different characters that a guesser still tries early: keyboard
+        # walks and words.
+        (
+            {"JWT_SECRET_KEY": "qwertyuiopasdfghjklzxcvbnm1234567890!@#$"},
+            "JWT_SECRET_KEY is a pattern",
+        ),
+        (
+            {"JWT_SECRET_KEY": "1qaz2wsx3edc4rfv5tgb6yhn7ujm8ik,9ol.0p;/"},
+            "JWT_SECRET_KEY is a pattern",
+        ),
+        (
+            {"JWT_SECRET_KEY": "correcthorsebatterystaplecorrecthorse"},
+            "JWT_SECRET_KEY is a pattern",
+        ),
+        (
+            {
+                "TOTP_ENCRYPTION_KEY": base64.urlsafe_b64encode(
+                    b"qwertyuiopasdfghjklzxcvbnm123456"
+                ).decode()
+            },
+            "TOTP_ENCRYPTION_KEY is a pattern",
+        ),
         (
             {"TOTP_ENCRYPTION_KEY": base64.urlsafe_b64encode(bytes(32)).decode()},
             "TOTP_ENCRYPTION_KEY",
@@ -160,7 +182,12 @@ def test_random_keys_of_every_usual_form_pass_the_randomness_check(tmp_path: Pat
         env = _production(
             tmp_path,
             JWT_SECRET_KEY=secrets.choice(
-                [secrets.token_urlsafe(48), secrets.token_urlsafe(24), secrets.token_hex(32)]
+                [
+                    secrets.token_urlsafe(48),
+                    secrets.token_urlsafe(24),
+                    secrets.token_hex(32),
+                    secrets.token_urlsafe(96),  # longer than zxcvbn is given
+                ]
             ),
             TOTP_ENCRYPTION_KEY=Fernet.generate_key().decode(),
         )

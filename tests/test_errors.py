@@ -83,6 +83,25 @@ def test_validation_names_every_bad_field(client: Any) -> None:
     assert all(isinstance(m, list) and m for m in body["errors"].values())
 
 
+def test_a_body_of_thousands_of_unknown_fields_gets_a_short_answer(client: Any) -> None:
+    """The declared fields' errors come first; fifty fields at most are listed, and the
+    detail says how many more there were."""
+    body = {"username": "a", **{f"f{i}": 1 for i in range(75_000)}}
+    r = client.post("/auth/login", json=body)
+    problem = assert_problem(r, 422)
+    assert len(r.data) < 10_000
+    assert len(problem["errors"]) == 50
+    assert "username" in problem["errors"] and "password" in problem["errors"]
+    assert "74952 more fields have errors" in problem["detail"]
+
+
+def test_fifty_bad_fields_are_all_listed(client: Any) -> None:
+    r = client.post("/auth/login", json={f"f{i}": 1 for i in range(48)})
+    problem = assert_problem(r, 422)
+    assert len(problem["errors"]) == 50  # username, password and the 48 unknown
+    assert problem["detail"] == "The request has invalid fields."
+
+
 def test_server_errors_never_show_internals(make_app: Callable[..., Any], client: Any) -> None:
     """A TOTP key that was replaced without rotation makes secrets unreadable: 500, cleanly."""
     auth = AuthActions(client)

@@ -89,6 +89,8 @@ def test_a_viewer_reads_products_and_their_history(
         ("get", "/admin/users/1/passkeys", {}),
         ("delete", "/admin/users/1/passkeys/1", {}),
         ("post", "/admin/invites", {"json": {"role": "admin"}}),
+        ("get", "/admin/invites", {}),
+        ("delete", "/admin/invites/1", {}),
     ],
 )
 def test_a_viewer_gets_403_naming_the_role_before_anything_else(
@@ -221,6 +223,8 @@ def test_the_openapi_document_names_the_role_of_every_operation(client: Any) -> 
         ("get", "/admin/users/{user_id}/passkeys"): "admin",
         ("delete", "/admin/users/{user_id}/passkeys/{passkey_id}"): "admin",
         ("post", "/admin/invites"): "admin",
+        ("get", "/admin/invites"): "admin",
+        ("delete", "/admin/invites/{invite_id}"): "admin",
         ("post", "/auth/passkeys/options"): "viewer",
         ("post", "/auth/passkeys"): "viewer",
         ("get", "/auth/passkeys"): "viewer",

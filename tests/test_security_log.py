@@ -151,7 +151,16 @@ def test_the_owner_pages_through_its_own_events_newest_first(
 
 
 @pytest.mark.parametrize(
-    "query", [{"limit": 0}, {"cursor": "forged"}, {"type": "exploded"}, {"user_id": "x"}]
+    "query",
+    [
+        {"limit": 0},
+        {"cursor": "forged"},
+        {"type": "exploded"},
+        {"user_id": "x"},
+        {"user_id": "0"},
+        {"user_id": str(2**63)},
+        {"user_id": "1" + "0" * 40},
+    ],
 )
 def test_bad_event_queries_are_422(client: Any, auth: AuthActions, query: dict[str, Any]) -> None:
     admin = auth.headers()
@@ -166,6 +175,17 @@ def test_admins_filter_every_accounts_events_by_type(client: Any, auth: AuthActi
     items = r.get_json()["items"]
     assert len(items) == 3 and {e["type"] for e in items} == {"registered"}
     assert len({e["user_id"] for e in items}) == 3
+
+
+@pytest.mark.parametrize("user_id", ["1000000000", str(2**63 - 1)])
+def test_admins_filter_by_any_id_the_service_can_hand_out(
+    client: Any, auth: AuthActions, user_id: str
+) -> None:
+    """Ids reach 2**63 - 1: a ten-digit one or the largest is a filter, not a 422."""
+    admin = auth.headers()
+    r = client.get("/admin/events", query_string={"user_id": user_id}, headers=admin)
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json()["items"] == []
 
 
 def test_only_admins_read_every_accounts_events(client: Any, auth: AuthActions) -> None:

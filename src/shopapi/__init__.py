@@ -45,6 +45,8 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> APIFlask:
         DEBUG=False,
     )
     app.extensions["settings"] = settings
+    # Hands each request's route and ids to the log line (and the metrics) outside Flask.
+    app.request_class = logs.Request
     routing.register(app.url_map)
     # Outside Flask, so that every answer (a 404 or 405 from routing too) has them and
     # costs no Flask hook: the request id, nosniff, no-store, the request's log line and

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from cryptography.fernet import Fernet
 
 from . import signing
-from .keystrength import MIN_KEY_BITS, estimated_bits
+from .keystrength import key_is_random
 from .setting import (
     at_least,
     between,
@@ -453,11 +453,12 @@ def _check_keys(settings: Settings) -> None:
 
 
 def _check_randomness(settings: Settings) -> None:
-    """Production keys must be random: a repeated pattern or a few symbols are refused."""
-    if estimated_bits(settings.jwt_secret_key.encode()) < MIN_KEY_BITS:
+    """Production keys must be random: a repeated pattern, a few symbols, a keyboard walk
+    or words are refused."""
+    if not key_is_random(settings.jwt_secret_key):
         raise ConfigError(f"JWT_SECRET_KEY is a pattern, not random bytes; {_NEW_JWT_KEY}")
     for key in settings.totp_encryption_keys:
-        if estimated_bits(base64.urlsafe_b64decode(key)) < MIN_KEY_BITS:
+        if not key_is_random(base64.urlsafe_b64decode(key)):
             raise ConfigError(
                 f"TOTP_ENCRYPTION_KEY is a pattern, not 32 random bytes; {_NEW_FERNET_KEY}"
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Mapping
 from http import HTTPStatus
@@ -9,7 +10,7 @@ from typing import Any
 
 from apiflask import APIFlask
 from apiflask.exceptions import HTTPError
-from flask import Response, json
+from flask import Response, g, has_request_context, json
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
@@ -26,6 +27,9 @@ CONFLICTS: Mapping[str, tuple[int, str]] = {
     "uq_users_username_normalized": (409, "This username is taken."),
     "uq_passkeys_credential_id": (409, "This passkey is already registered."),
 }
+# A 422 lists the errors of this many fields at most, and says how many more there were: a
+# body of 75,000 unknown fields must not be answered with an error for each.
+MAX_LISTED_FIELDS = 50
 log = logging.getLogger(__name__)
 
 
@@ -81,11 +85,29 @@ def problem(
         "detail": detail,
     }
     if errors is not None:
-        body["errors"] = errors
+        body["detail"], body["errors"] = _at_most_listed(detail, errors)
     response = Response(json.dumps(body), status=status, mimetype="application/problem+json")
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response
+
+
+def unlisted_fields(count: int) -> None:
+    """Fields of this request's body refused without being validated (past the first
+    unknown ones, see `jsonbody`): the 422's detail counts them."""
+    g.unlisted_fields = count
+
+
+def _at_most_listed(detail: str, errors: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]]:
+    """The first MAX_LISTED_FIELDS fields' errors (the declared fields come first), and a
+    detail that says how many more fields had errors."""
+    unlisted = g.get("unlisted_fields", 0) if has_request_context() else 0
+    more = len(errors) - MAX_LISTED_FIELDS + unlisted
+    if more <= 0:
+        return detail, errors
+    listed = dict(itertools.islice(errors.items(), MAX_LISTED_FIELDS))
+    fields = "field has" if more == 1 else "fields have"
+    return f"{detail} {more} more {fields} errors, not listed.", listed
 
 
 def _flatten(messages: Any) -> dict[str, list[str]]:

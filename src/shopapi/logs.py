@@ -1,8 +1,10 @@
 """Structured JSON logs, one line per request, with a request id; never a secret.
 
-Only method, path (never the query string), status, duration, client address and the
-request id are logged for a request: bodies and headers, where passwords, codes and tokens
-travel, are not.
+Only method, route, the ids in the path, status, duration, client address and the request
+id are logged for a request. The route is the matched rule in the OpenAPI form
+(`/api/products/{product_id}`), never the path as sent: a token pasted into an address,
+or a path no rule matched (logged as `unmatched`), never reaches the log; neither does the
+query string. Bodies and headers, where passwords, codes and tokens travel, are not logged.
 """
 
 from __future__ import annotations
@@ -20,8 +22,11 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
+from functools import lru_cache
 from json.encoder import encode_basestring_ascii as quoted
 from typing import Any, Protocol
+
+import flask
 
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message"}
@@ -34,6 +39,32 @@ log = logging.getLogger(__name__)
 STUCK_EXIT_CODE = 70
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+
+ROUTE_KEY = "shopapi.route"  # where the matched rule waits for the WSGI middleware
+IDS_KEY = "shopapi.ids"  # and the ids of the path: {"product_id": 7}
+UNMATCHED = "unmatched"  # the route of every request no rule matched (never the raw path)
+_PARAMETER = re.compile(r"<(?:[^<>:]+:)?([^<>]+)>")
+
+
+class Request(flask.Request):
+    """Flask's request, which hands its matched rule and the ids in its path to the WSGI
+    layer (`RequestLog` and its observer run after the request context is gone). Only
+    integers (the `id` converter's values) are handed on: another path part, such as a
+    file name, is text a client chose."""
+
+    def close(self) -> None:
+        rule = self.url_rule
+        self.environ[ROUTE_KEY] = None if rule is None else rule.rule
+        args = self.view_args or {}
+        self.environ[IDS_KEY] = {k: v for k, v in args.items() if type(v) is int}
+        super().close()
+
+
+@lru_cache(maxsize=256)
+def route_template(rule: str | None) -> str:
+    """A Flask rule in the OpenAPI form of /openapi.json: `/api/products/{product_id}`."""
+    return UNMATCHED if rule is None else _PARAMETER.sub(r"{\1}", rule)
 
 
 class Observer(Protocol):
@@ -242,19 +273,21 @@ class RequestLog:
         now = time.time()
         if int(now) != self._second:
             self._second, self._stamp = int(now), _timestamp(now)
-        path = environ.get("PATH_INFO", "")
-        if not path.isascii():  # WSGI hands the path over as latin-1 text of its bytes
-            path = path.encode("latin-1").decode("utf-8", "replace")
+        route = route_template(environ.get(ROUTE_KEY))
+        ids: dict[str, int] = environ.get(IDS_KEY) or {}
         duration_ms = round(seconds * 1000, 2)
         if _log_fd is None:
             fields = {"request_id": request_id, "method": environ.get("REQUEST_METHOD", "")}
-            fields |= {"path": path, "status": int(status), "duration_ms": duration_ms}
+            fields |= {"path": route, **ids, "status": int(status), "duration_ms": duration_ms}
             access_log.info("request", extra={**fields, "remote_addr": environ.get("REMOTE_ADDR")})
             return
+        # The route and the ids' names come from the service's own rules, the ids are
+        # integers: only the method and the address need escaping.
+        id_fields = "".join(f', "{name}": {value}' for name, value in ids.items())
         line = (
             f'{{"time": "{self._stamp}", "level": "info", "logger": "shopapi.access", '
             f'"message": "request", "request_id": "{request_id}", '
-            f'"method": {quoted(environ.get("REQUEST_METHOD", ""))}, "path": {quoted(path)}, '
+            f'"method": {quoted(environ.get("REQUEST_METHOD", ""))}, "path": "{route}"{id_fields}, '
             f'"status": {status}, "duration_ms": {duration_ms:.2f}, '
             f'"remote_addr": {quoted(environ.get("REMOTE_ADDR") or "")}}}\n'
         )

@@ -52,6 +52,6 @@ def list_users() -> None:
 def invite(role: str, expires_in: int) -> None:
     """Print a new single-use invite code for ROLE (the code alone, on its own line)."""
     session = db.session()
-    code, _ = invites.create(session, role=role, expires_in=expires_in, created_by=None)
+    _, code, _ = invites.create(session, role=role, expires_in=expires_in, created_by=None)
     session.commit()
     click.echo(code)

@@ -15,6 +15,8 @@ from ..auth.schemas import PasskeysOut
 from ..caller import account, authenticated
 from ..caller.roles import ADMIN
 from ..config import Settings
+from ..db import utcnow
+from ..errors import ApiError
 from ..resources.pages import PageQuery, keyset_page
 from . import service
 from .schemas import (
@@ -25,6 +27,7 @@ from .schemas import (
     EventQuery,
     InviteIn,
     InviteOut,
+    InvitePageOut,
 )
 
 bp = APIBlueprint("admin", __name__, url_prefix="/admin", tag="Administration")
@@ -116,10 +119,32 @@ def remove_user_passkey(user_id: int, passkey_id: int) -> Any:
 @bp.output(InviteOut, status_code=201)
 def create_invite(data: dict[str, Any]) -> Any:
     """A single-use code to register with a role; shown once."""
-    code, expires_at = invites.create(
+    _, code, expires_at = invites.create(
         db.session(), role=data["role"], expires_in=data["expires_in"], created_by=account().id
     )
     return {"code": code, "role": data["role"], "expires_at": expires_at}
+
+
+@bp.get("/invites")
+@authenticated(ADMIN)
+@bp.input(PageQuery, location="query", arg_name="query")
+@bp.output(InvitePageOut)
+@bp.doc(responses={422: "Bad limit or cursor"})
+def list_invites(query: dict[str, Any]) -> Any:
+    """Live invites (unused, unexpired, their maker still an admin) by id; never a code."""
+    found = keyset_page(_read, invites.PAGE, query, {"now": utcnow()})
+    return {"items": [dict(r._mapping) for r in found.rows], "next_cursor": found.next_cursor}
+
+
+@bp.delete("/invites/<id:invite_id>")
+@authenticated(ADMIN)
+@bp.output({}, status_code=204)
+@bp.doc(responses={404: "No live invite with this id"})
+def revoke_invite(invite_id: int) -> Any:
+    """Revoke a live invite: its code no longer registers anyone."""
+    if not invites.revoke(db.session(), invite_id):
+        raise ApiError(404, f"There is no live invite {invite_id}.")
+    return Response(status=204)
 
 
 @bp.get("/events")

@@ -84,6 +84,26 @@ class InviteOut(Schema):
     expires_at = DateTime(format=_TIME)
 
 
+class LiveInviteOut(Schema):
+    """A live invite, as the list shows it: never its code."""
+
+    id = Integer()
+    role = String(metadata={"description": "viewer, editor or admin"})
+    created_at = DateTime(format=_TIME)
+    expires_at = DateTime(format=_TIME)
+    created_by = Integer(
+        allow_none=True,
+        metadata={"description": "The admin who made it; null if made on the command line"},
+    )
+
+
+class InvitePageOut(Schema):
+    items = List(Nested(LiveInviteOut))
+    next_cursor = String(
+        allow_none=True, metadata={"description": "Pass as `cursor` for the next page; null last"}
+    )
+
+
 class EventQuery(PageQuery):
     user_id = QueryInteger(
         minimum=1, maximum=2**63 - 1, metadata={"description": "Only this account's events"}

@@ -20,7 +20,7 @@ from prometheus_client import (
 )
 from sqlalchemy import Engine
 
-from .traffic import Request, RequestMetrics, set_build_info
+from .traffic import RequestMetrics, set_build_info
 
 MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
 ALLOWED = "shopapi_metrics_allowed"
@@ -46,9 +46,8 @@ def scrape() -> Response:
 
 
 def register(app: APIFlask, cidrs: Iterable[str], request_metrics: RequestMetrics) -> None:
-    """Serve /metrics, name each request's route, sample the pools, say what runs."""
+    """Serve /metrics, sample the pools, say what runs."""
     app.extensions[ALLOWED] = networks(cidrs)
-    app.request_class = Request
     pools: dict[Engine, str] = {}  # on SQLite the reader is the main engine: once
     for name, key in (("main", "db_engine"), ("side", "db_side"), ("reader", "db_reader")):
         pools.setdefault(app.extensions[key], name)

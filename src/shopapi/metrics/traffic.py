@@ -4,7 +4,6 @@ database pools, read by a thread of each worker."""
 from __future__ import annotations
 
 import os
-import re
 import sys
 import threading
 import time
@@ -12,33 +11,13 @@ from collections.abc import Iterable
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-import flask
 from sqlalchemy import Engine
 
+from ..logs import ROUTE_KEY, route_template
 from . import BUILD_INFO, DB_IN_USE, DB_OVERFLOW, DURATION, IN_FLIGHT, REQUESTS
 
-ROUTE_KEY = "shopapi.route"  # where the matched rule waits for the WSGI middleware
-UNMATCHED = "unmatched"  # the route of every request no rule matched (never the raw path)
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 SAMPLE_EVERY = 1.0  # seconds between two readings of the database pools
-
-
-class Request(flask.Request):
-    """Flask's request, which hands its matched rule to `RequestMetrics` (the WSGI layer
-    outside Flask, which runs after the request context, and the rule with it, is gone)."""
-
-    def close(self) -> None:
-        rule = self.url_rule
-        self.environ[ROUTE_KEY] = None if rule is None else rule.rule
-        super().close()
-
-
-_PARAMETER = re.compile(r"<(?:[^<>:]+:)?([^<>]+)>")
-
-
-def route_template(rule: str | None) -> str:
-    """A Flask rule in the OpenAPI form of /openapi.json: `/api/products/{product_id}`."""
-    return UNMATCHED if rule is None else _PARAMETER.sub(r"{\1}", rule)
 
 
 class RequestMetrics:

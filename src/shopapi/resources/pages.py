@@ -29,6 +29,7 @@ from ..errors import validation_error
 MAX_PAGE = 200
 DEFAULT_PAGE = 50
 MAX_CURSOR_ID = 2**63 - 1
+_MOST_DIGITS = len(str(MAX_CURSOR_ID))
 
 
 class QueryInteger(fields.Integer):
@@ -41,7 +42,7 @@ class QueryInteger(fields.Integer):
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
         text = value if isinstance(value, str) else ""
-        if not (text.isascii() and text.isdigit() and len(text) <= 9):
+        if not (text.isascii() and text.isdigit() and len(text) <= _MOST_DIGITS):
             raise ValidationError(f"Must be a whole number from {self.minimum} to {self.maximum}.")
         number = int(text)
         if not self.minimum <= number <= self.maximum:
