@@ -86,7 +86,7 @@ loadtest: install-dev
 slowloris: install-dev
 	$(BIN)/python scripts/slowloris.py $(SLOWLORIS_ARGS)
 
-# The README's pictures of the web console (docs/screenshots/), taken by its browser test;
+# The web console's pictures in docs/console.md (docs/screenshots/), taken by its browser test;
 # QR codes, keys and recovery codes are blurred. Commit them when they change.
 screenshots: install-dev node
 	CONSOLE_SCREENSHOTS=docs/screenshots REQUIRE_BROWSER=1 $(BIN)/pytest -q -k sqlite tests/test_console_browser.py tests/test_console_account_browser.py \

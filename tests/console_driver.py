@@ -2,7 +2,7 @@
 
 Finds controls the way a person does (by their visible label or text), checks each
 screen with axe-core, and keeps screenshots under test-output/console/ (and, with
-CONSOLE_SCREENSHOTS=docs/screenshots, the README's pictures, secrets blurred).
+CONSOLE_SCREENSHOTS=docs/screenshots, the pictures of docs/console.md, secrets blurred).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from support import PASSWORD, ROOT, absent
 
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 WAIT = 20
-# Pictures for the README, when asked for (see `make screenshots`).
+# Pictures for docs/console.md, when asked for (see `make screenshots`).
 DOCS_SHOTS = os.environ.get("CONSOLE_SCREENSHOTS", "")
 # The focused element's outline, and its name as a person reads it (its label or text).
 FOCUS_AND_NAME = """
@@ -250,7 +250,7 @@ class Console:
 
     def check(self, name: str, blur: tuple[str, ...] = (), docs: bool = False) -> None:
         """No serious or critical axe-core violation on this screen; keep a screenshot
-        (`docs`: one of the README's pictures, with the `blur` selectors blurred)."""
+        (`docs`: a picture of docs/console.md, with the `blur` selectors blurred)."""
         if not self.driver.execute_script("return typeof window.axe === 'object'"):
             self.driver.execute_script(self.axe)
         result = self.driver.execute_async_script(AXE_RUN)

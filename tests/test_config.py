@@ -177,7 +177,7 @@ def test_default_password_hashing_meets_owasp(tmp_path: Path) -> None:
 
 
 def test_random_keys_of_every_usual_form_pass_the_randomness_check(tmp_path: Path) -> None:
-    """The check refuses patterns, never the keys the README tells people to generate."""
+    """The check refuses patterns, never the keys the docs tell people to generate."""
     for _ in range(200):
         env = _production(
             tmp_path,

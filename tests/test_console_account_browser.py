@@ -39,7 +39,7 @@ from shopapi.config import Settings
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
 NEW_PASSWORD = "quiet-meadow-copper-kite"
-SECRETS = (".qr", ".secret", ".codes")  # blurred in the README's pictures
+SECRETS = (".qr", ".secret", ".codes")  # blurred in the docs' pictures
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ from support import PASSWORD, HttpAuth, LiveServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
-SECRETS = (".qr", ".secret", ".codes")  # blurred in the README's pictures
+SECRETS = (".qr", ".secret", ".codes")  # blurred in the docs' pictures
 
 
 @pytest.fixture

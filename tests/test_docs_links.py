@@ -1,8 +1,9 @@
 """The documentation stays inside the repository and keeps up with the service.
 
 Whoever clones the repository must be able to follow every link of the README and of
-docs/, and docs/API.md must name every operation of /openapi.json (and nothing the service
-does not answer), so that a new endpoint cannot go undocumented unnoticed.
+docs/ (all of its folders), and docs/api/reference.md must name every operation of
+/openapi.json (and nothing the service does not answer), so that a new endpoint cannot go
+undocumented unnoticed.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-API_DOC = ROOT / "docs" / "API.md"
-DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+API_DOC = ROOT / "docs" / "api" / "reference.md"
+DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 _FENCE = re.compile(r"^(```|~~~).*?^\1[ \t]*$", re.MULTILINE | re.DOTALL)
@@ -98,8 +99,8 @@ def test_every_relative_link_resolves_inside_the_repository(document: Path) -> N
 
 def test_the_readme_links_to_the_api_reference() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert "docs/API.md" in links(readme)
-    assert "../README.md" in links(API_DOC.read_text(encoding="utf-8"))
+    assert "docs/api/reference.md" in links(readme)
+    assert "../../README.md" in links(API_DOC.read_text(encoding="utf-8"))
 
 
 def test_the_checker_finds_each_kind_of_broken_link(tmp_path: Path) -> None:
@@ -135,7 +136,7 @@ def test_anchors_are_the_ones_github_makes() -> None:
     }
 
 
-# --- docs/API.md against the service ---------------------------------------------------
+# --- docs/api/reference.md against the service -----------------------------------------
 
 
 def test_every_operation_of_the_openapi_document_is_in_the_reference(client: Any) -> None:
@@ -148,7 +149,7 @@ def test_every_operation_of_the_openapi_document_is_in_the_reference(client: Any
     }
     assert len(operations) >= 30  # the document was read, not an empty one
     missing = sorted(operations - documented_operations())
-    assert missing == [], f"add these to docs/API.md: {missing}"
+    assert missing == [], f"add these to docs/api/reference.md: {missing}"
 
 
 def test_every_operation_in_the_reference_is_answered_by_the_service(app: Any) -> None:
@@ -158,4 +159,4 @@ def test_every_operation_in_the_reference_is_answered_by_the_service(app: Any) -
         for method in rule.methods or ()
     }
     unknown = sorted(documented_operations() - routes)
-    assert unknown == [], f"docs/API.md names operations the service does not have: {unknown}"
+    assert unknown == [], f"docs/api/reference.md names operations not served: {unknown}"

@@ -1,5 +1,5 @@
 """EdDSA over real HTTP: two instances with the same key files act as one, and another
-service checks their tokens with the README's example, holding no secret.
+service checks their tokens with the documented example, holding no secret.
 
 Instance A is `python app.py`, instance B the production server (two worker processes), on
 one MariaDB database and one Redis, both with the same JWT_PRIVATE_KEY_FILES.
@@ -95,17 +95,18 @@ def test_the_two_instances_publish_the_same_keys_and_take_each_others_tokens(
             assert me.status_code == 200 and me.json()["id"] == account.id
 
 
-def _readme_example() -> str:
-    readme = (ROOT / "README.md").read_text()
-    blocks = [b for b in re.findall(r"```python\n(.*?)```", readme, re.S) if "PyJWKClient" in b]
+def _documented_example() -> str:
+    guide = (ROOT / "docs" / "operations" / "tokens-for-other-services.md").read_text()
+    blocks = [b for b in re.findall(r"```python\n(.*?)```", guide, re.S) if "PyJWKClient" in b]
     assert len(blocks) == 1
     return blocks[0]
 
 
 def _other_service(tmp_path: Path, jwks_url: str, token: str) -> subprocess.CompletedProcess[str]:
-    """The README's example, run as its own program that knows only the key set's URL."""
+    """The example of docs/operations/tokens-for-other-services.md, run as its own program that
+    knows only the key set's URL."""
     program = tmp_path / "other_service.py"
-    program.write_text(_readme_example())
+    program.write_text(_documented_example())
     return subprocess.run(
         [sys.executable, str(program), token],
         env={"SHOP_JWKS_URL": jwks_url},  # no JWT_SECRET_KEY, no key file: nothing shared
@@ -115,7 +116,9 @@ def _other_service(tmp_path: Path, jwks_url: str, token: str) -> subprocess.Comp
     )
 
 
-def test_another_service_checks_tokens_with_the_readme_example(pair: Pair, tmp_path: Path) -> None:
+def test_another_service_checks_tokens_with_the_documented_example(
+    pair: Pair, tmp_path: Path
+) -> None:
     account, token = http_auth(pair.a.url).sign_in()
     checked = _other_service(tmp_path, f"{pair.b.url}{JWKS}", token)
     assert checked.returncode == 0, checked.stderr

@@ -1,5 +1,6 @@
-"""The README's table of settings is the declared one: a setting added, removed, or given
-another default or meaning in `shopapi.config` without the docs following fails here."""
+"""The table of settings in docs/operations/configuration.md is the declared one: a setting
+added, removed, or given another default or meaning in `shopapi.config` without the docs
+following fails here."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from shopapi.config import Settings
 from shopapi.setting import declared, setting, table, table_in
 
 ROOT = Path(__file__).resolve().parent.parent
-README = ROOT / "README.md"
+CONFIGURATION = ROOT / "docs" / "operations" / "configuration.md"
 SRC = ROOT / "src" / "shopapi"
 _ROW = re.compile(r"^\| `([A-Z0-9_]+)` \|", re.MULTILINE)
 # Where the service reads a variable of the process environment itself.
@@ -39,10 +40,11 @@ def drift(document: str, cls: type[Any]) -> list[str]:
     return problems
 
 
-def test_the_readme_table_is_the_declared_one() -> None:
-    readme = README.read_text(encoding="utf-8")
-    assert drift(readme, Settings) == [], "run: flask settings table --write README.md"
-    assert table_in(readme) == table(Settings)  # the same order and header too
+def test_the_configuration_table_is_the_declared_one() -> None:
+    document = CONFIGURATION.read_text(encoding="utf-8")
+    rerun = "run: flask settings table --write docs/operations/configuration.md"
+    assert drift(document, Settings) == [], rerun
+    assert table_in(document) == table(Settings)  # the same order and header too
 
 
 def test_a_setting_added_or_changed_in_code_shows_as_drift() -> None:
@@ -51,16 +53,16 @@ def test_a_setting_added_or_changed_in_code_shows_as_drift() -> None:
         purge_interval: int = setting(900, "Seconds between two purges.")
         stock_alert_level: int = setting(5, "Units below which a product is reported.")
 
-    problems = drift(README.read_text(encoding="utf-8"), Grown)
+    problems = drift(CONFIGURATION.read_text(encoding="utf-8"), Grown)
     assert "STOCK_ALERT_LEVEL: declared, not in the docs" in problems
     assert any(line.startswith("PURGE_INTERVAL: the docs say") for line in problems)
     assert len(problems) == 2
 
 
 def test_a_setting_only_in_the_docs_shows_as_drift() -> None:
-    readme = README.read_text(encoding="utf-8")
+    document = CONFIGURATION.read_text(encoding="utf-8")
     extra = "| `OLD_KNOB` | `1` | Gone from the code. |\n<!-- end of the settings table -->"
-    assert drift(readme.replace("<!-- end of the settings table -->", extra), Settings) == [
+    assert drift(document.replace("<!-- end of the settings table -->", extra), Settings) == [
         "OLD_KNOB: in the docs, not declared"
     ]
 
@@ -85,14 +87,14 @@ def test_every_variable_the_service_reads_itself_is_declared() -> None:
     assert sorted(read - variables) == []
 
 
-def test_flask_settings_table_writes_the_readme_as_it_is(tmp_path: Path) -> None:
-    copy = tmp_path / "README.md"
-    shutil.copy(README, copy)
+def test_flask_settings_table_writes_the_configuration_as_it_is(tmp_path: Path) -> None:
+    copy = tmp_path / "configuration.md"
+    shutil.copy(CONFIGURATION, copy)
     stale = copy.read_text(encoding="utf-8").replace("| `PORT` | `5000` |", "| `PORT` | `80` |")
     copy.write_text(stale, encoding="utf-8")
     result = CliRunner().invoke(settings_cli, ["table", "--write", str(copy)])
     assert result.exit_code == 0, result.output
-    assert copy.read_text(encoding="utf-8") == README.read_text(encoding="utf-8")
+    assert copy.read_text(encoding="utf-8") == CONFIGURATION.read_text(encoding="utf-8")
 
 
 def test_flask_settings_table_refuses_a_document_without_the_markers(tmp_path: Path) -> None:

@@ -38,7 +38,7 @@ PLACEHOLDER_WORDS = ("changeme", "change-me", "change_me", "secret", "example", 
 DEFAULT_METRICS_NETWORKS = ("127.0.0.0/8", "::1/128")
 # 20 hashes a second: half of what one core hashes at OWASP's cost, so a flood that spends
 # it all still leaves most of the CPU to everything else, while ordinary sign-in traffic
-# never meets it. See README, "Bounds on password hashing".
+# never meets it. See docs/development/performance.md, "Bounds on password hashing".
 DEFAULT_LOGIN_RATE_LIMIT_GLOBAL = "1200/minute"
 DEFAULT_HASH_THREADS, DEFAULT_HASH_QUEUE = 1, 2
 ROLES = ("viewer", "editor", "admin")
@@ -52,8 +52,8 @@ class ConfigError(RuntimeError):
 @dataclass(frozen=True)
 class Settings:
     """Every setting of the service, each declared once: its variable, default, parser,
-    check and description (the README's table is generated from these, see
-    shopapi.setting). Read with `from_env`; `read` skips the secrets (for the server
+    check and description (the table of docs/operations/configuration.md is generated from
+    these, see shopapi.setting). Read with `from_env`; `read` skips the secrets (for the server
     launcher, before the app exists)."""
 
     database_url: str = setting(
@@ -74,7 +74,7 @@ class Settings:
         signing.HS256,
         "`EdDSA` signs access tokens with Ed25519 private keys instead and publishes the "
         "public ones, so other services can check tokens without a secret (see [Tokens for "
-        "other services](#tokens-for-other-services)).",
+        "other services](tokens-for-other-services.md)).",
         parse=one_word_of(signing.ALGORITHMS),
     )
     jwt_private_key_files: tuple[str, ...] = setting(
@@ -103,14 +103,14 @@ class Settings:
     # sign-ins wait for their Argon2 hash (see shopapi.security). Measured with `make bench`.
     web_concurrency: int = setting(
         os.cpu_count() or 1,
-        "`make serve`'s worker processes (see [Performance](#performance)).",
+        "`make serve`'s worker processes (see [Performance](../development/performance.md)).",
         shown="one process per core",
         check=at_least(1),
     )
     threads: int = setting(
         8,
         "The threads of each `make serve` worker that run requests (see "
-        "[Performance](#performance)).",
+        "[Performance](../development/performance.md)).",
         check=at_least(1),
     )
     # A client has this long to send its request headers (granian's bound) and then its
@@ -118,13 +118,13 @@ class Settings:
     header_timeout: int = setting(
         10,
         "`make serve`: seconds a client has to send its request headers, then the connection "
-        "is closed. See [Production](#production-and-several-instances).",
+        "is closed. See [Production](deployment.md#production-and-several-instances).",
         check=at_least(1, "seconds"),
     )
     body_timeout: int = setting(
         10,
         "`make serve`: seconds a client has to send its request body once the headers are in, "
-        "then 408. See [Production](#production-and-several-instances).",
+        "then 408. See [Production](deployment.md#production-and-several-instances).",
         check=at_least(1, "seconds"),
     )
     # Seconds after which a request counts as stuck and its worker is replaced (0: never).
@@ -176,7 +176,8 @@ class Settings:
         "Argon2 hash), shared by every instance through `REDIS_URL` (each process counts its "
         "own without it, or while Redis is away). Past it, 429 with `Retry-After` for "
         "everyone's logins and registrations; verifies, refreshes and reads are never counted. "
-        "See [Bounds on password hashing](#bounds-on-password-hashing).",
+        "See [Bounds on password hashing]"
+        "(../development/performance.md#bounds-on-password-hashing).",
     )
     # Per process: threads hashing passwords, and hashes that may wait for one. A hash
     # beyond both is refused with 503 at once, so request threads stay free for reads.
@@ -202,7 +203,7 @@ class Settings:
     new_user_role: str = setting(
         "editor",
         "The role of an account registered without an invite (see [Roles and "
-        "administration](#roles-and-administration)).",
+        "administration](../api/roles.md)).",
         production="viewer",
         check=one_of(ROLES),
     )
@@ -252,14 +253,14 @@ class Settings:
     purge_interval: int = setting(
         600,
         "Seconds between two purges of expired rows in each serving process (see "
-        "[Housekeeping](#housekeeping)); `0` turns the background purge off.",
+        "[Housekeeping](housekeeping.md)); `0` turns the background purge off.",
     )
     # Passkeys (WebAuthn): the relying party is the site's domain; browsers sign for the
     # origins they are on, and a passkey works only where both match (see _check_webauthn).
     webauthn_rp_id: str = setting(
         "localhost",
         "The site's domain, for passkeys: each passkey is made for it and works only there "
-        "(see [Passkeys](#passkeys)).",
+        "(see [Passkeys](../api/account.md#passkeys)).",
     )
     webauthn_rp_name: str = setting(
         "ShopAPI", "The site's name as the browser shows it while a passkey is made."
@@ -287,7 +288,7 @@ class Settings:
     # Prometheus metrics on /metrics, answered only to these networks (others get 404).
     metrics_enabled: bool = setting(
         True,
-        "`false` turns the [metrics](#metrics) off: no `/metrics`, nothing counted per request.",
+        "`false` turns the [metrics](metrics.md) off: no `/metrics`, nothing counted per request.",
     )
     metrics_allowed_networks: tuple[str, ...] = setting(
         DEFAULT_METRICS_NETWORKS,

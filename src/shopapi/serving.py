@@ -5,7 +5,8 @@ fuzz drivers start: it replaces itself with granian serving `app:rsgi`, the WSGI
 behind `shopapi.gateway.BodyFirst` (bodies are read whole before a thread runs the
 request), with the settings of shopapi.config (HOST, PORT, WEB_CONCURRENCY, THREADS,
 HEADER_TIMEOUT, BODY_TIMEOUT) and the fixed bounds below. Why granian, and how each
-production need is met: README, Performance and Production.
+production need is met: docs/development/performance.md, docs/operations/serving.md and
+docs/operations/deployment.md.
 """
 
 from __future__ import annotations
