@@ -193,43 +193,27 @@ def register_error_handlers(app: APIFlask) -> None:
 
     @app.errorhandler(ConflictPersisted)
     def conflict_persisted(error: ConflictPersisted) -> Response:
-        _rollback()
-        metrics.unavailable("database_conflict")
-        return problem(
-            503,
-            "The service is too busy right now; try again shortly.",
-            headers={"Retry-After": "1"},
-        )
+        return _unavailable("database_conflict", BUSY, retry_after=1)
 
     @app.errorhandler(PoolTimeoutError)
     def no_connection_free(error: PoolTimeoutError) -> Response:
-        _rollback()
-        metrics.unavailable("database_busy")
         log.warning("no database connection free in time")
-        return problem(
-            503,
-            "The service is too busy right now; try again shortly.",
-            headers={"Retry-After": "5"},
-        )
+        return _unavailable("database_busy", BUSY, retry_after=5)
 
     @app.errorhandler(HashingBusy)
     def hashing_busy(error: HashingBusy) -> Response:
-        _rollback()
-        metrics.unavailable("hashing_busy")
         log.warning("password hashing busy: %s", error)
-        return problem(
-            503,
+        return _unavailable(
+            "hashing_busy",
             "Too many sign-ins are being checked right now; try again shortly.",
-            headers={"Retry-After": str(HASHING_RETRY_AFTER)},
+            retry_after=HASHING_RETRY_AFTER,
         )
 
     @app.errorhandler(OperationalError)
     def database_unavailable(error: OperationalError) -> Response:
-        _rollback()
-        metrics.unavailable("database")
         log.warning("database unavailable: %s", type(error.orig).__name__)
-        return problem(
-            503, "The database is unavailable; try again shortly.", headers={"Retry-After": "5"}
+        return _unavailable(
+            "database", "The database is unavailable; try again shortly.", retry_after=5
         )
 
     @app.errorhandler(Exception)
@@ -239,6 +223,17 @@ def register_error_handlers(app: APIFlask) -> None:
             return database_unavailable(error)  # type: ignore[arg-type]
         log.exception("unhandled error")
         return problem(500, "The server failed to handle this request.")
+
+
+BUSY = "The service is too busy right now; try again shortly."
+
+
+def _unavailable(reason: str, detail: str, *, retry_after: int) -> Response:
+    """A 503 the client may retry after `retry_after` seconds: the request's unit of work
+    rolled back, and the refusal counted under `reason` in the metrics."""
+    _rollback()
+    metrics.unavailable(reason)
+    return problem(503, detail, headers={"Retry-After": str(retry_after)})
 
 
 def _rollback() -> None:

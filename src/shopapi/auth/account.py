@@ -9,7 +9,7 @@ from datetime import timedelta
 from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from .. import db, security
+from .. import security
 from ..audit import events
 from ..caller import Account
 from ..config import Settings
@@ -118,7 +118,9 @@ def confirm_totp(
             e.failed_attempts < MAX_WRONG_CODES_PER_ENROLLMENT,
         )
     ).first()
-    if found is None or not _reserve_judgement(found.id):
+    if found is None or not attempts.reserve_judgement(
+        TotpEnrollment, found.id, MAX_WRONG_CODES_PER_ENROLLMENT
+    ):
         raise ApiError(403, BAD_ENROLLMENT)
     secret = security.decrypt(settings.totp_encryption_keys, found.secret)
     step = security.matching_step(secret, otp)
@@ -145,21 +147,6 @@ def confirm_totp(
     )
     sessions.end(session, user_id=account.id, keep=current, reason="totp_replaced")
     events.record(session, account.id, "totp_replaced")
-
-
-def _reserve_judgement(enrollment_id: int) -> bool:
-    e = TotpEnrollment
-    with db.side_connection() as conn:
-        result = conn.execute(
-            update(e)
-            .where(
-                e.id == enrollment_id,
-                e.used_at.is_(None),
-                e.failed_attempts < MAX_WRONG_CODES_PER_ENROLLMENT,
-            )
-            .values(failed_attempts=e.failed_attempts + 1)
-        )
-        return bool(result.rowcount == 1)
 
 
 def delete_account(

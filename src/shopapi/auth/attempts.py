@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import case, select, update
+from sqlalchemy import ColumnElement, case, select, update
 
 from .. import db
 from ..db import utcnow
@@ -82,3 +83,21 @@ def release(kind: str, subject: str) -> None:
             .where(c.kind == kind, c.subject == subject, c.count > 0)
             .values(count=c.count - 1)
         )
+
+
+def reserve_judgement(model: Any, row_id: int, most: int, *alive: ColumnElement[bool]) -> bool:
+    """Count one judgement of a code against the single-use row `row_id` of `model` (an
+    mfa_token's challenge, an enrolment), committed at once, if the row is unused, `alive`
+    and had fewer than `most`: a guess is counted before it is checked."""
+    with db.side_connection() as conn:
+        result = conn.execute(
+            update(model)
+            .where(
+                model.id == row_id,
+                model.used_at.is_(None),
+                model.failed_attempts < most,
+                *alive,
+            )
+            .values(failed_attempts=model.failed_attempts + 1)
+        )
+        return bool(result.rowcount == 1)

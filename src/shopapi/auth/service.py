@@ -247,7 +247,9 @@ def verify(
     def give_back() -> None:
         attempts.release(attempts.CODE, str(user_id))
 
-    if not _reserve_judgement(challenge_id, now):
+    if not attempts.reserve_judgement(
+        MfaChallenge, challenge_id, MAX_WRONG_CODES_PER_CHALLENGE, MfaChallenge.expires_at > now
+    ):
         give_back()  # the challenge died meanwhile: this code is not judged
         raise unauthorized(BAD_MFA_TOKEN, error="")
 
@@ -359,23 +361,6 @@ def logout(session: Session, *, user_id: int, session_id: int) -> None:
     """End the session of the access token used (a concurrent logout ends it too)."""
     if sessions.end(session, user_id=user_id, session_id=session_id, reason=None):
         events.record(session, user_id, "signed_out")
-
-
-def _reserve_judgement(challenge_id: int, now: datetime) -> bool:
-    """Count one judgement against the challenge, if it is alive and has fewer than 5."""
-    c = MfaChallenge
-    with db.side_connection() as conn:
-        result = conn.execute(
-            update(c)
-            .where(
-                c.id == challenge_id,
-                c.used_at.is_(None),
-                c.expires_at > now,
-                c.failed_attempts < MAX_WRONG_CODES_PER_CHALLENGE,
-            )
-            .values(failed_attempts=c.failed_attempts + 1)
-        )
-        return bool(result.rowcount == 1)
 
 
 def _claim(session: Session, challenge_id: int, now: datetime) -> bool:

@@ -12,17 +12,15 @@ import json
 from typing import Any
 
 from apiflask import APIBlueprint
-from flask import Response, jsonify, request
+from flask import Response, jsonify
 
 from .. import db
 from ..caller import account, authenticated, checked_read
 from ..caller.roles import EDITOR
 from ..resources import idempotency, versioned
 from ..resources.etags import etag, parse_if_match
-from ..resources.idempotency import Created
 from ..resources.pages import PageQuery
 from ..resources.reads import Reads
-from .declaration import PRODUCT
 from .models import PRODUCTS
 from .schemas import (
     CreateHeaders,
@@ -61,17 +59,8 @@ def _product(product: dict[str, Any], status: int = 200, **headers: str) -> Resp
 @bp.doc(responses={422: "Invalid input, or a reused Idempotency-Key"})
 def create_product(data: dict[str, Any], headers: dict[str, Any]) -> Any:
     """Create a product; an Idempotency-Key makes retries safe."""
-    session, caller, client_key = db.session(), account(), headers.get("idempotency_key")
-
-    def make() -> Created:
-        product = versioned.create(session, PRODUCTS, caller, data)
-        return Created(product, PRODUCTS.location(product["id"]))
-
-    key = None
-    if client_key is not None:
-        operation = idempotency.operation(request.method, request.path, request.query_string)
-        key = idempotency.Key(caller, PRODUCTS.name, operation, client_key)
-    created = idempotency.once(session, key, PRODUCT.writable_values(data), make)
+    client_key = headers.get("idempotency_key")
+    created = idempotency.create_once(db.session(), PRODUCTS, account(), data, client_key)
     return _product(created.body, 201, Location=created.location)
 
 

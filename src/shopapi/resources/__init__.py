@@ -4,7 +4,8 @@
 - `tables`: the shape of its history table, and the idempotency keys of every resource;
 - `resource.Resource`: a declaration, its tables and its path, handed to the rest;
 - `versioned`: creates, and changes and deletes under If-Match (`etags`), with history;
-- `idempotency`: retried creates answered once per (account, resource, operation, key);
+- `idempotency`: retried creates answered once per (account, resource, operation, key),
+  `create_once()` in a create view;
 - `pages`: `keyset_page()`, the one cursor page every list of the API uses;
 - `reads`: one, a page and the history of a resource, each one round trip with the
   caller's probe (`checked_read`).

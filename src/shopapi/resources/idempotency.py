@@ -8,6 +8,9 @@ resource and the stored answer follow in the same transaction. A concurrent dupl
 waits on the unique (user_id, resource, operation, client_key) index until the first
 commits, then fails on that constraint having written nothing, and reads the stored answer
 instead: one resource, however many retries race, with no savepoint and no rollback.
+
+A create view calls `create_once()`, which builds the key from the request it serves;
+`once()` is the part below it, for a create that is not a `versioned.create`.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, cast
 
+from flask import request
 from sqlalchemy import Connection, Table, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -27,6 +31,8 @@ from ..caller import Account
 from ..db import utcnow
 from ..db.constraints import violated
 from ..errors import validation_error
+from . import versioned
+from .resource import Resource
 from .tables import IdempotencyKey
 
 KEEP_FOR = timedelta(hours=24)
@@ -126,3 +132,26 @@ def once(
         .values(location=answer.location, body=json.dumps(answer.body, ensure_ascii=False))
     )
     return answer
+
+
+def create_once(
+    session: Session,
+    resource: Resource,
+    caller: Account,
+    data: Mapping[str, Any],
+    client_key: str | None,
+    make: Callable[[], dict[str, Any]] | None = None,
+) -> Created:
+    """The `resource` that `make()` creates (by default `versioned.create` of `data`) and
+    its Location; with a `client_key`, once per key that `caller` sends to the operation
+    of the request being served (see `once()`)."""
+
+    def made() -> Created:
+        body = versioned.create(session, resource, caller, data) if make is None else make()
+        return Created(body, resource.location(body["id"]))
+
+    key = None
+    if client_key is not None:
+        sent_to = operation(request.method, request.path, request.query_string)
+        key = Key(caller, resource.name, sent_to, client_key)
+    return once(session, key, resource.declaration.writable_values(data), made)

@@ -186,6 +186,19 @@ export function whoami() {
   return asking || reloadUser();
 }
 
+// The service's OpenAPI document, asked once per page load: forms take their fields'
+// limits from it rather than keeping copies that could drift from the server's.
+let described = null;
+export function openApi() {
+  if (!described) {
+    described = call("GET", "/openapi.json", { signedIn: false }).then(({ body }) => body);
+    described.catch(() => {
+      described = null; // asked again next time
+    });
+  }
+  return described;
+}
+
 export const products = {
   page: ({ limit, cursor }, options) => call("GET", `/api/products?${pageQuery(limit, cursor)}`, options),
   get: (id, options) => call("GET", `/api/products/${enc(id)}`, options),

@@ -3,7 +3,7 @@
 // own changes on top, says what differs, and nothing is lost or overwritten unseen.
 import { products } from "../api.js";
 import { alertBox, append, busy, cell, clearProblem, flash, h, heading, load, show, showProblem, table } from "../ui.js";
-import { FIELDS, changedFields, productForm } from "./product-form.js";
+import { FIELDS, changedFields, productForm, productRules } from "./product-form.js";
 
 const LABELS = { name: "Name", description: "Description", price: "Price", quantity: "Quantity" };
 
@@ -30,7 +30,7 @@ export default {
       h("p", { class: "breadcrumbs" }, h("a", { href: "#/products" }, "Products"), " › ",
         h("a", { href: `#/products/${id}` }, `Product ${id}`)),
       heading("Edit product"), alert.element);
-    const answer = await load(products.get(id, { signal }), alert);
+    const [answer, rules] = await Promise.all([load(products.get(id, { signal }), alert), productRules()]);
     if (!answer) return;
     let opened = answer.body;
     let etag = answer.headers.get("ETag");
@@ -76,6 +76,7 @@ export default {
 
     const editor = productForm({
       product: opened,
+      rules,
       submitLabel: "Save changes",
       onSubmit: () =>
         busy(editor.submit, async () => {

@@ -1,19 +1,52 @@
-// The fields of a product, shared by "New product" and "Edit product".
+// The fields of a product, shared by "New product" and "Edit product". Their limits come
+// from the service's OpenAPI document, so a limit changed on the server changes the hints.
+import { openApi } from "../api.js";
 import { alertBox, field, h } from "../ui.js";
 
 export const FIELDS = ["name", "description", "price", "quantity"];
 
 /**
- * A product form. `product` fills it (prices are the API's strings, shown as they are).
+ * What /openapi.json says of each field of a product's request body (`ProductIn`), or
+ * `{}` when it cannot be read (the hints then leave the numbers out; the API still judges).
+ */
+export async function productRules() {
+  try {
+    const document = await openApi();
+    return document?.components?.schemas?.ProductIn?.properties ?? {};
+  } catch {
+    return {};
+  }
+}
+
+/** The hint under each field, with the limits `rules` (from `productRules()`) state. */
+export function productHints(rules = {}) {
+  const { name = {}, description = {}, price = {}, quantity = {} } = rules;
+  const number = (price.anyOf ?? []).find((choice) => choice.type === "number") ?? {};
+  return {
+    name: name.maxLength === undefined ? "Required." : `${name.minLength ?? 0} to ${name.maxLength} characters.`,
+    description: description.maxLength === undefined
+      ? "May be left empty."
+      : `Up to ${description.maxLength} characters; may be left empty.`,
+    price: number.maximum === undefined
+      ? "At most two decimals, e.g. 19.90."
+      : `From ${number.minimum ?? 0} to ${number.maximum}, at most two decimals, e.g. 19.90.`,
+    quantity: quantity.minimum === undefined ? "A whole number." : `A whole number from ${quantity.minimum}.`,
+  };
+}
+
+/**
+ * A product form. `product` fills it (prices are the API's strings, shown as they are);
+ * `rules` (from `productRules()`) give the hints their limits.
  * Returns `{form, alert, fields, submit, values(), fill(product)}`.
  */
-export function productForm({ product = {}, submitLabel, onSubmit }) {
+export function productForm({ product = {}, rules = {}, submitLabel, onSubmit }) {
   const alert = alertBox();
+  const hint = productHints(rules);
   const fields = {
-    name: field({ name: "name", label: "Name", required: true, autocomplete: "off", hint: "1 to 100 characters." }),
-    description: field({ name: "description", label: "Description", multiline: true, rows: "3", hint: "Up to 255 characters; may be left empty." }),
-    price: field({ name: "price", label: "Price", required: true, inputmode: "decimal", autocomplete: "off", hint: "From 0 to 99999999.99, at most two decimals, e.g. 19.90." }),
-    quantity: field({ name: "quantity", label: "Quantity", required: true, inputmode: "numeric", autocomplete: "off", hint: "A whole number from 0." }),
+    name: field({ name: "name", label: "Name", required: true, autocomplete: "off", hint: hint.name }),
+    description: field({ name: "description", label: "Description", multiline: true, rows: "3", hint: hint.description }),
+    price: field({ name: "price", label: "Price", required: true, inputmode: "decimal", autocomplete: "off", hint: hint.price }),
+    quantity: field({ name: "quantity", label: "Quantity", required: true, inputmode: "numeric", autocomplete: "off", hint: hint.quantity }),
   };
   const submit = h("button", { type: "submit" }, submitLabel);
   const form = h("form", { method: "post", novalidate: true, class: "product-form" },

@@ -3,7 +3,7 @@
 import { newKey, products, whoami } from "../api.js";
 import { can } from "../roles.js";
 import { append, busy, clearProblem, flash, h, heading, showProblem } from "../ui.js";
-import { productForm } from "./product-form.js";
+import { productForm, productRules } from "./product-form.js";
 
 export default {
   auth: true,
@@ -22,9 +22,11 @@ export default {
       h("p", {}, h("a", { href: "#/products" }, "Back to the products")));
       return;
     }
+    const rules = await productRules();
     let key = null;
     let sent = null;
     const editor = productForm({
+      rules,
       submitLabel: "Create product",
       onSubmit: () =>
         busy(editor.submit, async () => {
