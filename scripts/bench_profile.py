@@ -6,15 +6,23 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import requests
 from bench_http import lua_get, run_wrk
 from bench_servers import BIN, SERVICE, Server, Spec
 from harness import free_port
 
-if TYPE_CHECKING:
-    from bench import Rig
+
+class Rig(Protocol):
+    """What a profile needs of bench.py's rig (a Protocol, so this module does not import
+    bench.py, which imports it)."""
+
+    env: dict[str, str]
+    first_id: int
+
+    def bearer(self, url: str) -> str: ...
+
 
 TARGETS = ("page", "one", "healthz")
 
