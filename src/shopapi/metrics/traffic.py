@@ -7,6 +7,7 @@ import os
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Iterable
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -62,18 +63,27 @@ class RequestMetrics:
     def _start_sampler(self) -> None:
         self._sampler_pid = os.getpid()
         if self._pools:
-            thread = threading.Thread(target=self._sample, name="metrics-pools", daemon=True)
+            # The thread holds the metrics weakly: an app that is gone (a test's, a worker's
+            # before a re-fork) takes its sampler with it instead of leaving it running.
+            thread = threading.Thread(
+                target=_sample, args=(weakref.ref(self),), name="metrics-pools", daemon=True
+            )
             thread.start()
 
-    def _sample(self) -> None:
-        """Read the pools every second. A thread, not pool events: a request pays nothing,
-        and a reading is never left stale by a checkout that failed half-way."""
-        gauges = [(pool, DB_IN_USE.labels(n), DB_OVERFLOW.labels(n)) for n, pool in self._pools]
-        while True:
-            for pool, in_use, overflow in gauges:
-                in_use.set(pool.checkedout())
-                overflow.set(max(pool.overflow(), 0))
-            time.sleep(SAMPLE_EVERY)
+    def pools(self) -> list[tuple[str, Any]]:
+        return self._pools
+
+
+def _sample(owner: weakref.ref[RequestMetrics]) -> None:
+    """Read the pools every second while their app lives. A thread, not pool events: a
+    request pays nothing, and a reading is never left stale by a checkout that failed
+    half-way."""
+    while (metrics := owner()) is not None:
+        for name, pool in metrics.pools():
+            DB_IN_USE.labels(name).set(pool.checkedout())
+            DB_OVERFLOW.labels(name).set(max(pool.overflow(), 0))
+        del metrics
+        time.sleep(SAMPLE_EVERY)
 
 
 def set_build_info(database: str) -> None:
