@@ -1,0 +1,367 @@
+"""API keys over HTTP: made with a fresh proof, shown once, scoped, refused when they
+should be, on SQLite and MariaDB."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from support import (
+    PASSWORD,
+    Account,
+    AuthActions,
+    MovableClock,
+    assert_problem,
+    bearer,
+    create_product,
+    execute_sql,
+    product_body,
+    statements_sent,
+)
+
+
+def rows(app: Any, sql: str) -> list[tuple[Any, ...]]:
+    with app.extensions["db_engine"].connect() as conn:
+        return [tuple(row) for row in conn.execute(text(sql))]
+
+
+def new_key(
+    client: Any,
+    auth: AuthActions,
+    account: Account,
+    headers: dict[str, str],
+    scopes: list[str],
+    **extra: Any,
+) -> Any:
+    body = {
+        "name": extra.pop("name", "storefront"),
+        "scopes": scopes,
+        "password": account.password,
+        "otp": account.next_code(),
+        **extra,
+    }
+    return client.post("/auth/api-keys", json=body, headers=headers)
+
+
+def key_of(client: Any, auth: AuthActions, scopes: list[str], **extra: Any) -> tuple[str, Any]:
+    """A key of a fresh account (the database's first is its admin) and the answer."""
+    account, token = auth.sign_in()
+    r = new_key(client, auth, account, bearer(token), scopes, **extra)
+    assert r.status_code == 201, r.get_json()
+    return r.get_json()["key"], r
+
+
+@pytest.fixture
+def editor(client: Any, auth: AuthActions, admin: dict[str, str]) -> tuple[Account, str]:
+    """A signed-in editor (not the admin)."""
+    account, token = auth.sign_in()
+    client.patch(f"/admin/users/{account.id}", json={"role": "editor"}, headers=admin)
+    return account, token
+
+
+def test_a_new_key_is_shown_once_and_stored_as_its_hash(
+    app: Any, client: Any, auth: AuthActions, editor: tuple[Account, str]
+) -> None:
+    account, token = editor
+    r = new_key(client, auth, account, bearer(token), ["products:read"], expires_in=3600)
+    assert r.status_code == 201
+    body = r.get_json()
+    assert set(body) == {"id", "name", "key", "scopes", "prefix", "created_at", "expires_at"}
+    key = body["key"]
+    assert key.startswith("shk_") and len(key) >= 4 + 43
+    assert body["prefix"] == key[:12]
+    listed = client.get("/auth/api-keys", headers=bearer(token)).get_json()["items"]
+    assert [k["id"] for k in listed] == [body["id"]]
+    assert "key" not in listed[0] and key not in str(listed)
+    assert listed[0]["last_used_at"] is None
+    stored = rows(app, "SELECT key_hash FROM api_keys")
+    assert stored == [(hashlib.sha256(key.encode()).hexdigest(),)]
+
+
+def test_a_key_reads_products_with_its_scope(
+    client: Any, auth: AuthActions, editor: tuple[Account, str]
+) -> None:
+    account, token = editor
+    product = create_product(client, bearer(token)).get_json()
+    key = new_key(client, auth, account, bearer(token), ["products:read"]).get_json()["key"]
+    r = client.get(f"/api/products/{product['id']}", headers=bearer(key))
+    assert r.status_code == 200 and r.get_json()["name"] == product["name"]
+    assert client.get("/api/products", headers=bearer(key)).status_code == 200
+    history = client.get(f"/api/products/{product['id']}/history", headers=bearer(key))
+    assert history.status_code == 200
+
+
+def test_a_read_key_cannot_write_and_the_403_names_the_scope(
+    client: Any, auth: AuthActions, editor: tuple[Account, str]
+) -> None:
+    account, token = editor
+    key = new_key(client, auth, account, bearer(token), ["products:read"]).get_json()["key"]
+    r = client.post("/api/products", json=product_body(), headers=bearer(key))
+    assert "products:write" in assert_problem(r, 403)["detail"]
+    # the scope comes before anything else: a bad body is still 403
+    r = client.post("/api/products", json={"nope": 1}, headers=bearer(key))
+    assert_problem(r, 403)
+    assert client.get("/api/products", headers=bearer(token)).get_json()["items"] == []
+
+
+def test_a_write_key_writes_as_its_owner_and_reads_too(
+    client: Any, auth: AuthActions, editor: tuple[Account, str]
+) -> None:
+    account, token = editor
+    key = new_key(client, auth, account, bearer(token), ["products:write"]).get_json()["key"]
+    r = client.post("/api/products", json=product_body(), headers=bearer(key))
+    assert r.status_code == 201
+    assert client.get(r.headers["Location"], headers=bearer(key)).status_code == 200
+
+
+def test_a_stock_only_key_cannot_read_products(
+    client: Any, auth: AuthActions, editor: tuple[Account, str]
+) -> None:
+    account, token = editor
+    key = new_key(client, auth, account, bearer(token), ["stock:write"]).get_json()["key"]
+    r = client.get("/api/products", headers=bearer(key))
+    assert "products:read" in assert_problem(r, 403)["detail"]
+
+
+def test_a_demoted_owners_key_can_no_longer_write(
+    client: Any, auth: AuthActions, editor: tuple[Account, str], admin: dict[str, str]
+) -> None:
+    account, token = editor
+    key = new_key(client, auth, account, bearer(token), ["products:write"]).get_json()["key"]
+    client.patch(f"/admin/users/{account.id}", json={"role": "viewer"}, headers=admin)
+    r = client.post("/api/products", json=product_body(), headers=bearer(key))
+    assert "editor role" in assert_problem(r, 403)["detail"]
+    assert client.get("/api/products", headers=bearer(key)).status_code == 200
+
+
+def test_a_viewer_cannot_make_a_write_key(
+    client: Any, auth: AuthActions, admin: dict[str, str]
+) -> None:
+    account, token = auth.sign_in()
+    client.patch(f"/admin/users/{account.id}", json={"role": "viewer"}, headers=admin)
+    r = new_key(client, auth, account, bearer(token), ["products:write"])
+    assert "scopes" in assert_problem(r, 422)["errors"]
+    assert client.get("/auth/api-keys", headers=bearer(token)).get_json()["items"] == []
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"name": ""},
+        {"name": "x" * 101},
+        {"scopes": []},
+        {"scopes": ["products:delete"]},
+        {"expires_in": 3599},
+        {"expires_in": 31622401},
+        {"key": "shk_chosen"},
+    ],
+)
+def test_a_bad_key_request_is_422_and_makes_nothing(
+    client: Any, auth: AuthActions, editor: tuple[Account, str], change: dict[str, Any]
+) -> None:
+    account, token = editor
+    body = {"name": "sync", "scopes": ["products:read"], "password": PASSWORD, **change}
+    body["otp"] = account.next_code()
+    r = client.post("/auth/api-keys", json=body, headers=bearer(token))
+    assert_problem(r, 422)
+    assert client.get("/auth/api-keys", headers=bearer(token)).get_json()["items"] == []
+
+
+def test_a_wrong_proof_makes_no_key(
+    client: Any, auth: AuthActions, editor: tuple[Account, str]
+) -> None:
+    account, token = editor
+    r = new_key(client, auth, account, bearer(token), ["products:read"], password="wrong-one")
+    assert_problem(r, 403)
+    assert client.get("/auth/api-keys", headers=bearer(token)).get_json()["items"] == []
+
+
+def test_a_revoked_key_is_refused_at_its_next_request(
+    client: Any, auth: AuthActions, editor: tuple[Account, str]
+) -> None:
+    account, token = editor
+    made = new_key(client, auth, account, bearer(token), ["products:read"]).get_json()
+    assert client.get("/api/products", headers=bearer(made["key"])).status_code == 200
+    r = client.delete(f"/auth/api-keys/{made['id']}", headers=bearer(token))
+    assert r.status_code == 204
+    r = client.get("/api/products", headers=bearer(made["key"]))
+    assert_problem(r, 401)
+    assert r.headers["WWW-Authenticate"].startswith("Bearer")
+    assert client.get("/auth/api-keys", headers=bearer(token)).get_json()["items"] == []
+    assert_problem(client.delete(f"/auth/api-keys/{made['id']}", headers=bearer(token)), 404)
+
+
+def test_another_accounts_key_cannot_be_revoked(
+    client: Any, auth: AuthActions, editor: tuple[Account, str]
+) -> None:
+    account, token = editor
+    made = new_key(client, auth, account, bearer(token), ["products:read"]).get_json()
+    _, other = auth.sign_in()
+    assert_problem(client.delete(f"/auth/api-keys/{made['id']}", headers=bearer(other)), 404)
+    assert client.get("/api/products", headers=bearer(made["key"])).status_code == 200
+
+
+def test_an_expired_key_is_refused(
+    client: Any, auth: AuthActions, editor: tuple[Account, str], clock: MovableClock
+) -> None:
+    account, token = editor
+    made = new_key(client, auth, account, bearer(token), ["products:read"], expires_in=3600)
+    key = made.get_json()["key"]
+    clock.advance(3601)
+    assert_problem(client.get("/api/products", headers=bearer(key)), 401)
+
+
+@pytest.mark.parametrize("key", ["shk_" + "A" * 43, "shk_", "shk_short"])
+def test_an_unknown_key_is_401(client: Any, key: str) -> None:
+    r = client.get("/api/products", headers=bearer(key))
+    assert_problem(r, 401)
+
+
+def test_a_disabled_or_deleted_owners_key_is_refused(
+    client: Any, auth: AuthActions, editor: tuple[Account, str], admin: dict[str, str]
+) -> None:
+    account, token = editor
+    key = new_key(client, auth, account, bearer(token), ["products:read"]).get_json()["key"]
+    client.patch(f"/admin/users/{account.id}", json={"disabled": True}, headers=admin)
+    assert_problem(client.get("/api/products", headers=bearer(key)), 401)
+    client.patch(f"/admin/users/{account.id}", json={"disabled": False}, headers=admin)
+    assert client.get("/api/products", headers=bearer(key)).status_code == 200
+    _, token = auth.sign_in(account)
+    proof = {"password": account.password, "otp": account.next_code()}
+    assert client.delete("/auth/me", json=proof, headers=bearer(token)).status_code == 204
+    assert_problem(client.get("/api/products", headers=bearer(key)), 401)
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("get", "/admin/users"),
+        ("get", "/auth/api-keys"),
+        ("post", "/auth/api-keys"),
+        ("get", "/auth/sessions"),
+        ("delete", "/auth/sessions"),
+        ("get", "/auth/passkeys"),
+        ("post", "/auth/recovery-codes"),
+        ("delete", "/auth/me"),
+        ("post", "/auth/logout"),
+    ],
+)
+def test_a_key_never_reaches_admin_account_care_sessions_passkeys_or_keys(
+    client: Any, auth: AuthActions, method: str, path: str
+) -> None:
+    # The database's first account is an admin: its key has every scope it may use.
+    key, _ = key_of(client, auth, ["products:write", "events:read", "stock:write"])
+    for _ in range(12):  # counted toward no limit: the answer stays 403
+        r = getattr(client, method)(
+            path, json={"password": "x", "otp": "000000"}, headers=bearer(key)
+        )
+        assert "API keys" in assert_problem(r, 403)["detail"]
+
+
+def test_me_with_a_key_shows_the_key_and_narrows_permissions(
+    client: Any, auth: AuthActions
+) -> None:
+    key, made = key_of(client, auth, ["products:read"], name="storefront")
+    body = client.get("/auth/me", headers=bearer(key)).get_json()
+    assert body["role"] == "admin"
+    assert body["permissions"] == ["products:read"]
+    assert body["api_key"] == {
+        "id": made.get_json()["id"],
+        "name": "storefront",
+        "scopes": ["products:read"],
+    }
+
+
+def test_events_need_the_events_scope(client: Any, auth: AuthActions) -> None:
+    key, made = key_of(client, auth, ["events:read"])
+    events = client.get("/auth/events", headers=bearer(key)).get_json()["items"]
+    assert events[0]["type"] == "api_key_created"
+    other, _ = key_of(client, auth, ["products:read"])
+    assert (
+        "events:read"
+        in assert_problem(client.get("/auth/events", headers=bearer(other)), 403)["detail"]
+    )
+
+
+def test_the_security_log_records_creation_and_revocation_without_the_key(
+    client: Any, auth: AuthActions, editor: tuple[Account, str]
+) -> None:
+    account, token = editor
+    made = new_key(client, auth, account, bearer(token), ["products:read"]).get_json()
+    client.delete(f"/auth/api-keys/{made['id']}", headers=bearer(token))
+    items = client.get("/auth/events", headers=bearer(token)).get_json()["items"]
+    assert [e["type"] for e in items[:2]] == ["api_key_revoked", "api_key_created"]
+    assert made["key"] not in str(items)
+    assert made["key"][4:] not in str(items)
+
+
+def test_at_most_fifty_live_keys(
+    app: Any, client: Any, auth: AuthActions, editor: tuple[Account, str]
+) -> None:
+    account, token = editor
+    first = new_key(client, auth, account, bearer(token), ["products:read"]).get_json()
+    # 49 more, as the service stores them (a proof each would take 49 TOTP steps).
+    rows = ", ".join(
+        f"({account.id}, 'h{i:063d}', 'shk_x', 'k', 'products:read', "
+        "'2026-01-01 00:00:00', '2999-01-01 00:00:00')"
+        for i in range(49)
+    )
+    execute_sql(
+        app,
+        "INSERT INTO api_keys (user_id, key_hash, prefix, name, scopes, created_at, expires_at) "
+        f"VALUES {rows}",
+    )
+    r = new_key(client, auth, account, bearer(token), ["products:read"])
+    assert_problem(r, 409)
+    client.delete(f"/auth/api-keys/{first['id']}", headers=bearer(token))
+    assert new_key(client, auth, account, bearer(token), ["products:read"]).status_code == 201
+
+
+def test_last_use_is_written_at_most_once_a_minute(
+    client: Any, auth: AuthActions, editor: tuple[Account, str], clock: MovableClock
+) -> None:
+    account, token = editor
+    key = new_key(client, auth, account, bearer(token), ["products:read"]).get_json()["key"]
+    client.get("/api/products", headers=bearer(key))
+    (first,) = client.get("/auth/api-keys", headers=bearer(token)).get_json()["items"]
+    assert first["last_used_at"] is not None and first["last_used_ip"] == "127.0.0.1"
+    clock.advance(30)
+    client.get("/api/products", headers=bearer(key))
+    (same,) = client.get("/auth/api-keys", headers=bearer(token)).get_json()["items"]
+    assert same["last_used_at"] == first["last_used_at"]
+    clock.advance(31)
+    client.get("/api/products", headers=bearer(key))
+    (later,) = client.get("/auth/api-keys", headers=bearer(token)).get_json()["items"]
+    assert later["last_used_at"] > first["last_used_at"]
+
+
+def test_a_read_with_a_key_sends_one_statement(
+    app: Any, client: Any, auth: AuthActions, editor: tuple[Account, str]
+) -> None:
+    account, token = editor
+    product = create_product(client, bearer(token)).get_json()
+    key = new_key(client, auth, account, bearer(token), ["products:read", "events:read"])
+    headers = bearer(key.get_json()["key"])
+    for url in (f"/api/products/{product['id']}", "/api/products", "/auth/me", "/auth/events"):
+        assert client.get(url, headers=headers).status_code == 200  # warm, last use written
+        with statements_sent(app) as sent:
+            assert client.get(url, headers=headers).status_code == 200
+        assert len(sent) == 1, [sql for sql, _ in sent]
+
+
+def test_a_key_never_appears_in_a_log_line(
+    client: Any, auth: AuthActions, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    key, _ = key_of(client, auth, ["products:read"])
+    client.get("/api/products", headers=bearer(key))
+    client.post("/api/products", json=product_body(), headers=bearer(key))
+    client.get("/admin/users", headers=bearer(key))
+    client.get("/api/products", headers=bearer(key + "x"))
+    logged = "\n".join(r.getMessage() + str(r.__dict__) for r in caplog.records)
+    assert key[4:] not in logged
+    metrics = client.get("/metrics", environ_base={"REMOTE_ADDR": "127.0.0.1"})
+    assert key[4:] not in metrics.get_data(as_text=True)
