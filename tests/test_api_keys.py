@@ -17,7 +17,6 @@ from support import (
     assert_problem,
     bearer,
     create_product,
-    execute_sql,
     product_body,
     statements_sent,
 )
@@ -304,16 +303,15 @@ def test_at_most_fifty_live_keys(
     account, token = editor
     first = new_key(client, auth, account, bearer(token), ["products:read"]).get_json()
     # 49 more, as the service stores them (a proof each would take 49 TOTP steps).
-    rows = ", ".join(
-        f"({account.id}, 'h{i:063d}', 'shk_x', 'k', 'products:read', "
-        "'2026-01-01 00:00:00', '2999-01-01 00:00:00')"
-        for i in range(49)
-    )
-    execute_sql(
-        app,
-        "INSERT INTO api_keys (user_id, key_hash, prefix, name, scopes, created_at, expires_at) "
-        f"VALUES {rows}",
-    )
+    with app.extensions["db_engine"].begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO api_keys (user_id, key_hash, prefix, name, scopes, created_at, "
+                "expires_at) VALUES (:user, :hash, 'shk_x', 'k', 'products:read', "
+                "'2026-01-01 00:00:00', '2999-01-01 00:00:00')"
+            ),
+            [{"user": account.id, "hash": f"h{i:063d}"} for i in range(49)],
+        )
     r = new_key(client, auth, account, bearer(token), ["products:read"])
     assert_problem(r, 409)
     client.delete(f"/auth/api-keys/{first['id']}", headers=bearer(token))

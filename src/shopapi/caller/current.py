@@ -68,9 +68,7 @@ _KEY_PROBE = select(
     .where(User.id == ApiKey.user_id, User.disabled.is_(false()))
     .scalar_subquery()
     .label("role"),
-    and_(ApiKey.revoked_at.is_(None), ApiKey.expires_at > bindparam("auth_now")).label(
-        "key_alive"
-    ),
+    and_(ApiKey.revoked_at.is_(None), ApiKey.expires_at > bindparam("auth_now")).label("key_alive"),
     ApiKey.id,
     ApiKey.name,
     ApiKey.scopes,
