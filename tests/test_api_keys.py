@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from typing import Any
 
 import pytest
 from sqlalchemy import text
 from support import (
     PASSWORD,
+    ROOT,
     Account,
     AuthActions,
     MovableClock,
@@ -20,6 +22,8 @@ from support import (
     product_body,
     statements_sent,
 )
+
+from shopapi.caller.scopes import SCOPES
 
 
 def rows(app: Any, sql: str) -> list[tuple[Any, ...]]:
@@ -363,3 +367,10 @@ def test_a_key_never_appears_in_a_log_line(
     assert key[4:] not in logged
     metrics = client.get("/metrics", environ_base={"REMOTE_ADDR": "127.0.0.1"})
     assert key[4:] not in metrics.get_data(as_text=True)
+
+
+def test_the_docs_table_of_scopes_is_the_declared_list() -> None:
+    reference = (ROOT / "docs" / "api" / "reference.md").read_text(encoding="utf-8")
+    section = reference.split("\n## API keys\n", 1)[1].split("\n### ", 1)[0]
+    documented = set(re.findall(r"^\| `([a-z:]+)` \|", section, re.MULTILINE))
+    assert documented == set(SCOPES)
