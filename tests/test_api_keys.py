@@ -374,3 +374,113 @@ def test_the_docs_table_of_scopes_is_the_declared_list() -> None:
     section = reference.split("\n## API keys\n", 1)[1].split("\n### ", 1)[0]
     documented = set(re.findall(r"^\| `([a-z:]+)` \|", section, re.MULTILINE))
     assert documented == set(SCOPES)
+
+
+def service_account(client: Any, admin: dict[str, str], role: str = "editor") -> dict[str, Any]:
+    r = client.post(
+        "/admin/service-accounts",
+        json={"username": f"erp-sync-{role}", "role": role},
+        headers=admin,
+    )
+    assert r.status_code == 201, r.get_json()
+    body: dict[str, Any] = r.get_json()
+    return body
+
+
+def test_an_admin_makes_a_service_account_and_its_keys(client: Any, admin: dict[str, str]) -> None:
+    robot = service_account(client, admin)
+    assert robot["kind"] == "service" and robot["role"] == "editor"
+    listed = client.get("/admin/users", headers=admin).get_json()["items"]
+    assert {u["kind"] for u in listed} == {"person", "service"}
+    r = client.post(
+        f"/admin/users/{robot['id']}/api-keys",
+        json={"name": "erp", "scopes": ["products:write"]},
+        headers=admin,
+    )
+    assert r.status_code == 201
+    made = r.get_json()
+    created = client.post("/api/products", json=product_body(), headers=bearer(made["key"]))
+    assert created.status_code == 201
+    keys = client.get(f"/admin/users/{robot['id']}/api-keys", headers=admin).get_json()["items"]
+    assert [k["id"] for k in keys] == [made["id"]]
+    log = client.get(f"/admin/events?user_id={robot['id']}", headers=admin).get_json()["items"]
+    assert log[0]["type"] == "api_key_created" and log[0]["actor_id"] is not None
+
+
+def test_a_service_account_never_signs_in(client: Any, admin: dict[str, str]) -> None:
+    robot = service_account(client, admin)
+    for password in ("", "violet-harbour-lantern", "x" * 40):
+        r = client.post("/auth/login", json={"username": robot["username"], "password": password})
+        assert r.status_code in (401, 422)
+    r = client.post(
+        "/auth/login", json={"username": robot["username"], "password": "violet-harbour-lantern"}
+    )
+    assert_problem(r, 401)
+
+
+@pytest.mark.parametrize("body", [{"role": "admin"}, {"role": "owner"}, {"username": "a b"}])
+def test_a_service_account_is_never_an_admin_nor_badly_named(
+    client: Any, admin: dict[str, str], body: dict[str, Any]
+) -> None:
+    r = client.post(
+        "/admin/service-accounts",
+        json={"username": "feed", "role": "viewer", **body},
+        headers=admin,
+    )
+    assert_problem(r, 422)
+    assert len(client.get("/admin/users", headers=admin).get_json()["items"]) == 1
+
+
+def test_a_service_account_cannot_be_promoted_to_admin(client: Any, admin: dict[str, str]) -> None:
+    robot = service_account(client, admin)
+    r = client.patch(f"/admin/users/{robot['id']}", json={"role": "admin"}, headers=admin)
+    assert_problem(r, 422)
+    assert client.get(f"/admin/users/{robot['id']}", headers=admin).get_json()["role"] == "editor"
+
+
+def test_admins_do_not_make_keys_for_people(
+    client: Any, auth: AuthActions, admin: dict[str, str]
+) -> None:
+    person, _ = auth.sign_in()
+    r = client.post(
+        f"/admin/users/{person.id}/api-keys",
+        json={"name": "nope", "scopes": ["products:read"]},
+        headers=admin,
+    )
+    assert_problem(r, 403)
+    assert client.get(f"/admin/users/{person.id}/api-keys", headers=admin).get_json() == {
+        "items": []
+    }
+
+
+def test_an_admin_revokes_any_accounts_key(
+    client: Any, auth: AuthActions, editor: tuple[Account, str], admin: dict[str, str]
+) -> None:
+    account, token = editor
+    made = new_key(client, auth, account, bearer(token), ["products:read"]).get_json()
+    r = client.delete(f"/admin/users/{account.id}/api-keys/{made['id']}", headers=admin)
+    assert r.status_code == 204
+    assert_problem(client.get("/api/products", headers=bearer(made["key"])), 401)
+    items = client.get("/auth/events", headers=bearer(token)).get_json()["items"]
+    assert items[0]["type"] == "api_key_revoked" and items[0]["actor_id"] is not None
+
+
+def test_deleting_a_service_account_ends_its_keys(client: Any, admin: dict[str, str]) -> None:
+    robot = service_account(client, admin, role="viewer")
+    key = client.post(
+        f"/admin/users/{robot['id']}/api-keys",
+        json={"name": "feed", "scopes": ["products:read"]},
+        headers=admin,
+    ).get_json()["key"]
+    assert client.get("/api/products", headers=bearer(key)).status_code == 200
+    assert client.delete(f"/admin/service-accounts/{robot['id']}", headers=admin).status_code == 204
+    assert_problem(client.get("/api/products", headers=bearer(key)), 401)
+    assert_problem(client.get(f"/admin/users/{robot['id']}", headers=admin), 404)
+
+
+def test_a_person_is_not_deleted_as_a_service_account(
+    client: Any, auth: AuthActions, admin: dict[str, str]
+) -> None:
+    person, _ = auth.sign_in()
+    assert_problem(client.delete(f"/admin/service-accounts/{person.id}", headers=admin), 404)
+    assert client.get(f"/admin/users/{person.id}", headers=admin).status_code == 200

@@ -234,6 +234,11 @@ def test_the_openapi_document_names_the_role_of_every_operation(client: Any) -> 
         ("post", "/auth/api-keys"): "viewer",
         ("get", "/auth/api-keys"): "viewer",
         ("delete", "/auth/api-keys/{key_id}"): "viewer",
+        ("post", "/admin/service-accounts"): "admin",
+        ("delete", "/admin/service-accounts/{user_id}"): "admin",
+        ("post", "/admin/users/{user_id}/api-keys"): "admin",
+        ("get", "/admin/users/{user_id}/api-keys"): "admin",
+        ("delete", "/admin/users/{user_id}/api-keys/{key_id}"): "admin",
     }
     seen = {}
     for path, operations in paths.items():
