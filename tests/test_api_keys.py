@@ -6,12 +6,14 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from sqlalchemy import text
 from support import (
     PASSWORD,
+    REDIS_URL,
     ROOT,
     Account,
     AuthActions,
@@ -20,6 +22,7 @@ from support import (
     bearer,
     create_product,
     product_body,
+    shared_redis,
     statements_sent,
 )
 
@@ -484,3 +487,26 @@ def test_a_person_is_not_deleted_as_a_service_account(
     person, _ = auth.sign_in()
     assert_problem(client.delete(f"/admin/service-accounts/{person.id}", headers=admin), 404)
     assert client.get(f"/admin/users/{person.id}", headers=admin).status_code == 200
+
+
+@pytest.mark.redis
+def test_instances_sharing_redis_share_a_keys_budget(make_app: Callable[..., Any]) -> None:
+    store = shared_redis()
+    try:
+        shared = {"redis_url": REDIS_URL, "api_key_rate_limit": "4/minute"}
+        first, second = make_app(**shared), make_app(**shared)
+        one, two = first.test_client(), second.test_client()
+        key, _ = key_of(one, AuthActions(one), ["products:read"])
+        other, _ = key_of(one, AuthActions(one), ["products:read"])
+        for client in (one, two, one, two):
+            assert client.get("/api/products", headers=bearer(key)).status_code == 200
+        r = one.get("/api/products", headers=bearer(key))
+        assert int(assert_problem(r, 429)["status"]) == 429 and int(r.headers["Retry-After"]) >= 1
+        assert key[4:] not in r.get_data(as_text=True)
+        assert_problem(two.get("/api/products", headers=bearer(key)), 429)
+        # another key of the same account has a budget of its own
+        assert two.get("/api/products", headers=bearer(other)).status_code == 200
+        assert store.keys() and key[4:] not in str(store.keys())  # counted by the key's id
+    finally:
+        store.flushdb()
+        store.close()

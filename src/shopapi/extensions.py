@@ -204,8 +204,19 @@ def for_everyone(scope: str, setting: Setting, detail: str) -> Callable[[View], 
     return decorate
 
 
+TOO_MANY_WITH_KEY = "Too many requests with this API key; wait before trying again."
+
+
+def per_api_key(key_id: int) -> None:
+    """Spend one request of the API key `key_id` (counted by its id, never by the key):
+    429 with Retry-After past API_KEY_RATE_LIMIT. Called by the caller's check once the key
+    is accepted, whatever view it calls."""
+    _spend(lambda s: s.api_key_rate_limit, "api-key", str(key_id), "api_key", TOO_MANY_WITH_KEY)
+
+
 def check_rate_limits(app: Flask, settings: Settings) -> None:
     """Refuse to start (ConfigError) when a limit that a view declares is not a rate."""
+    parse_limits(settings.api_key_rate_limit)
     for view in app.view_functions.values():
         for setting in getattr(view, "rate_limit_settings", ()):
             parse_limits(setting(settings))

@@ -31,7 +31,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.visitors import replacement_traverse
 
-from .. import clock, db, security
+from .. import clock, db, extensions, security
 from ..config import Settings
 from ..db import utcnow
 from ..db.together import AnySelect, Together, run_together, together
@@ -227,6 +227,7 @@ def _accept_key(row: tuple[Any, ...] | None) -> Account:
         )
     checked = _allowed(Account(user_id, role, key))
     _note_use(key_id, last_used_at)
+    extensions.per_api_key(key_id)
     return checked
 
 
