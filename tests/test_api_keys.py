@@ -510,3 +510,23 @@ def test_instances_sharing_redis_share_a_keys_budget(make_app: Callable[..., Any
     finally:
         store.flushdb()
         store.close()
+
+
+def test_product_history_records_the_key_a_change_was_made_with(
+    client: Any, auth: AuthActions, editor: tuple[Account, str]
+) -> None:
+    account, token = editor
+    made = new_key(client, auth, account, bearer(token), ["products:write"]).get_json()
+    product = create_product(client, bearer(made["key"])).get_json()
+    r = client.patch(
+        f"/api/products/{product['id']}",
+        json={"price": "2.50"},
+        headers={**bearer(token), "If-Match": f'"{product["version"]}"'},
+    )
+    assert r.status_code == 200, r.get_json()
+    history = client.get(f"/api/products/{product['id']}/history", headers=bearer(token))
+    entries = history.get_json()["items"]
+    assert [(e["user_id"], e["api_key_id"]) for e in entries] == [
+        (account.id, made["id"]),
+        (account.id, None),
+    ]
