@@ -530,3 +530,14 @@ def test_product_history_records_the_key_a_change_was_made_with(
         (account.id, made["id"]),
         (account.id, None),
     ]
+
+
+def test_the_openapi_document_declares_keys_where_they_are_taken(client: Any) -> None:
+    spec = client.get("/openapi.json").get_json()
+    scheme = spec["components"]["securitySchemes"]["ApiKeyAuth"]
+    assert scheme["type"] == "http" and scheme["scheme"] == "bearer"
+    paths = spec["paths"]
+    assert {"ApiKeyAuth": []} in paths["/api/products"]["get"]["security"]
+    assert {"ApiKeyAuth": []} in paths["/auth/me"]["get"]["security"]
+    for path, method in (("/admin/users", "get"), ("/auth/api-keys", "post")):
+        assert {"ApiKeyAuth": []} not in paths[path][method]["security"]
