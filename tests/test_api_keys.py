@@ -541,3 +541,14 @@ def test_the_openapi_document_declares_keys_where_they_are_taken(client: Any) ->
     assert {"ApiKeyAuth": []} in paths["/auth/me"]["get"]["security"]
     for path, method in (("/admin/users", "get"), ("/auth/api-keys", "post")):
         assert {"ApiKeyAuth": []} not in paths[path][method]["security"]
+
+
+def test_without_redis_a_key_has_its_budget_in_each_process(
+    make_app: Callable[..., Any],
+) -> None:
+    client = make_app(api_key_rate_limit="3/minute").test_client()
+    key, _ = key_of(client, AuthActions(client), ["products:read"])
+    for _ in range(3):
+        assert client.get("/api/products", headers=bearer(key)).status_code == 200
+    r = client.get("/auth/me", headers=bearer(key))
+    assert "API key" in assert_problem(r, 429)["detail"] and int(r.headers["Retry-After"]) >= 1

@@ -181,8 +181,9 @@ class Settings:
     )
     api_key_rate_limit: str = setting(
         "600/minute",
-        "Per API key, every request made with it (Flask-Limiter's notation), shared by every "
-        "instance through `REDIS_URL` (per process without it). Past it, 429 with "
+        "Per API key, every request made with it (Flask-Limiter's notation), counted in fixed "
+        "windows (`600/minute`: at most 600 in each clock minute, one counter per key), shared "
+        "by every instance through `REDIS_URL` (per process without it). Past it, 429 with "
         "`Retry-After`; the key's other budgets, and access tokens, are not touched. See "
         "[API keys](../api/api-keys.md).",
     )
