@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from alembic import command
 from sqlalchemy import text
 from support import (
     PASSWORD,
@@ -27,6 +28,7 @@ from support import (
 )
 
 from shopapi.caller.scopes import SCOPES
+from shopapi.db import alembic_config, upgrade
 
 
 def rows(app: Any, sql: str) -> list[tuple[Any, ...]]:
@@ -552,3 +554,33 @@ def test_without_redis_a_key_has_its_budget_in_each_process(
         assert client.get("/api/products", headers=bearer(key)).status_code == 200
     r = client.get("/auth/me", headers=bearer(key))
     assert "API key" in assert_problem(r, 429)["detail"] and int(r.headers["Retry-After"]) >= 1
+
+
+def test_an_idempotency_key_belongs_to_the_account_and_all_its_keys(
+    client: Any, auth: AuthActions, editor: tuple[Account, str]
+) -> None:
+    account, token = editor
+    key = new_key(client, auth, account, bearer(token), ["products:write"]).get_json()["key"]
+    headers = {"Idempotency-Key": "nightly-42"}
+    first = client.post("/api/products", json=product_body(), headers={**bearer(token), **headers})
+    again = client.post("/api/products", json=product_body(), headers={**bearer(key), **headers})
+    assert again.status_code == 201 and again.get_json() == first.get_json()
+    listed = client.get("/api/products", headers=bearer(key)).get_json()["items"]
+    assert len(listed) == 1
+
+
+def test_accounts_and_history_from_before_keys_read_as_people_and_no_key(
+    app: Any, client: Any, auth: AuthActions, admin: dict[str, str], database_url: str
+) -> None:
+    product = create_product(client, admin).get_json()
+    app.extensions["db_engine"].dispose()  # no pooled connection holds a table open
+    config = alembic_config(database_url)
+    command.downgrade(config, "0009")
+    try:
+        command.upgrade(config, "head")
+    finally:
+        upgrade(database_url)
+    users = client.get("/admin/users", headers=admin).get_json()["items"]
+    assert [u["kind"] for u in users] == ["person"]
+    history = client.get(f"/api/products/{product['id']}/history", headers=admin).get_json()
+    assert history["items"][0]["api_key_id"] is None
