@@ -64,6 +64,7 @@ SIGN_IN_ACCOUNTS = 60 * DURATION
 YARD = "yardstick: bare Flask GET /healthz"
 HEALTHZ = "GET /healthz"
 ONE = "GET /api/products/{id}"
+ONE_WITH_KEY = "GET /api/products/{id} with an API key"
 BURST = "GET /api/products/{id} during sign-ins"
 
 
@@ -89,6 +90,8 @@ class Rig:
             "HASH_QUEUE": "64",
             # Production makes new accounts viewers; the benchmark's reader also writes.
             "NEW_USER_ROLE": "editor",
+            # One key drives the API-key read; its budget would stop the load generator.
+            "API_KEY_RATE_LIMIT": "100000000/minute",
         }
         if os.environ.get("BENCH_PYTHONPATH"):  # another checkout's src/, to compare with
             self.env["PYTHONPATH"] = os.environ["BENCH_PYTHONPATH"]
@@ -100,6 +103,7 @@ class Rig:
         self.reader: Account | None = None
         self.accounts: list[Account] = []
         self.first_id = 0
+        self.key: str | None = None
 
     def flask(self, *args: str) -> None:
         subprocess.run(
@@ -138,6 +142,8 @@ class Rig:
                 timeout=10,
             ).json()
             self.first_id = first["items"][0]["id"]
+        if self.key is None:  # kept in the database: one key serves every server's run
+            self.key = self.reader.api_key(token, ["products:read"])
         return token
 
 
@@ -210,6 +216,7 @@ def measure(rig: Rig, spec: Spec) -> dict[str, Any]:
     try:
         url = server.url
         token, first_id = rig.bearer(url), rig.first_id
+        key = rig.key or ""
         signers = rig.signers(url)
         last_id = first_id + ROWS - 1
         deep = cursor_after(url, token, first_id - 1, last_id - 60)
@@ -224,6 +231,10 @@ def measure(rig: Rig, spec: Spec) -> dict[str, Any]:
                 lambda: wrk(server, lua_get(token, f"/api/products?limit=50&cursor={deep}")),
             ),
             (ONE, lambda: wrk(server, lua_get(token, f"/api/products/{first_id + ROWS // 2}"))),
+            (
+                ONE_WITH_KEY,
+                lambda: wrk(server, lua_get(key, f"/api/products/{first_id + ROWS // 2}")),
+            ),
             ("POST /api/products", lambda: wrk(server, lua_post(token))),
             (
                 "PATCH /api/products/{id} with If-Match",
@@ -275,6 +286,8 @@ def report(runs: dict[str, dict[str, Any]], algorithm: str) -> None:
         burst = results[BURST]["p99_ms"] / results[ONE]["p99_ms"]
         drift = abs(results["yardstick again"]["rps"] - yard) / yard
         print(f"read p99 during sign-ins: {burst:.2f}x its quiet value")
+        key_cpu = results[ONE_WITH_KEY]["cpu_us"] / results[ONE]["cpu_us"]
+        print(f"a read with an API key: {key_cpu:.2f}x the CPU per request of a token read")
         print(
             f"resident memory per worker (MiB): service {rss}, yardstick {results[YARD]['rss_mib']}"
         )
@@ -286,6 +299,7 @@ def report(runs: dict[str, dict[str, Any]], algorithm: str) -> None:
             "endpoints": results,
             "rss_mib_per_worker": rss,
             "read_p99_burst_ratio": round(burst, 2),
+            "api_key_read_cpu_ratio": round(key_cpu, 3),
             "yardstick_drift": round(drift, 3),
             "noisy": drift > NOISE,
         }

@@ -120,7 +120,24 @@ class Account:
         )
         r.raise_for_status()
         self.totp = pyotp.TOTP(r.json()["totp"]["secret"])
+        self.recovery_codes: list[str] = r.json()["recovery_codes"]
         self.last_step = -1
+
+    def api_key(self, token: str, scopes: list[str]) -> str:
+        """A new API key of this account (the proof spends a recovery code, not a step)."""
+        r = requests.post(
+            f"{self.base}/auth/api-keys",
+            json={
+                "name": "bench",
+                "scopes": scopes,
+                "password": PASSWORD,
+                "recovery_code": self.recovery_codes.pop(),
+            },
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+        )
+        r.raise_for_status()
+        return str(r.json()["key"])
 
     def sign_in(self, session: requests.Session | None = None) -> str | None:
         """Log in and verify; None when this account has used up the steps it may use now."""

@@ -20,7 +20,16 @@ from support import (
 
 from shopapi.db import upgrade
 
-USER_FIELDS = {"id", "username", "role", "disabled", "totp_confirmed", "locked", "created_at"}
+USER_FIELDS = {
+    "id",
+    "username",
+    "role",
+    "disabled",
+    "totp_confirmed",
+    "locked",
+    "created_at",
+    "kind",
+}
 
 
 def test_admins_page_through_accounts(

@@ -54,7 +54,7 @@ def test_history_records_create_update_and_delete(client: Any, auth: AuthActions
     ]
     assert all(ISO_SECONDS.fullmatch(i["at"]) for i in items)
     assert items[0]["at"] == created["created_at"]
-    assert set(items[0]) == {"action", "at", "user_id", "version", "changes"}
+    assert set(items[0]) == {"action", "at", "user_id", "api_key_id", "version", "changes"}
 
 
 def test_history_at_matches_the_product_times(client: Any, auth: AuthActions) -> None:

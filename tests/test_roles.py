@@ -179,6 +179,7 @@ PROOF_OPERATIONS = {
     ("delete", "/auth/me"),
     ("post", "/auth/passkeys/options"),
     ("delete", "/auth/passkeys/{passkey_id}"),
+    ("post", "/auth/api-keys"),
 }
 
 
@@ -230,6 +231,14 @@ def test_the_openapi_document_names_the_role_of_every_operation(client: Any) -> 
         ("get", "/auth/passkeys"): "viewer",
         ("patch", "/auth/passkeys/{passkey_id}"): "viewer",
         ("delete", "/auth/passkeys/{passkey_id}"): "viewer",
+        ("post", "/auth/api-keys"): "viewer",
+        ("get", "/auth/api-keys"): "viewer",
+        ("delete", "/auth/api-keys/{key_id}"): "viewer",
+        ("post", "/admin/service-accounts"): "admin",
+        ("delete", "/admin/service-accounts/{user_id}"): "admin",
+        ("post", "/admin/users/{user_id}/api-keys"): "admin",
+        ("get", "/admin/users/{user_id}/api-keys"): "admin",
+        ("delete", "/admin/users/{user_id}/api-keys/{key_id}"): "admin",
     }
     seen = {}
     for path, operations in paths.items():
@@ -239,8 +248,12 @@ def test_the_openapi_document_names_the_role_of_every_operation(client: Any) -> 
                 continue
             role = operation["x-required-role"]
             seen[(method, path)] = role
-            assert operation["security"] == [{"BearerAuth": []}]
+            scope = operation.get("x-api-key-scope")  # what an API key needs here, if it may
+            keys = [{"ApiKeyAuth": []}] if scope else []
+            assert operation["security"] == [{"BearerAuth": []}, *keys]
             assert "401" in operation["responses"]
             proof = (method, path) in PROOF_OPERATIONS  # 403: a wrong password or code
-            assert ("403" in operation["responses"]) == (role != "viewer" or proof), (method, path)
+            # 403 also for an API key without the operation's scope, or where keys never go
+            refusable = role != "viewer" or proof or scope != "*"
+            assert ("403" in operation["responses"]) == refusable, (method, path)
     assert seen == expected

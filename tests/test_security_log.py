@@ -90,6 +90,12 @@ def test_every_event_type_is_recorded_and_none_holds_a_secret(
     assert (
         client.post("/auth/totp/confirm", json=confirm, headers=_bearer(token)).status_code == 204
     )
+    # api_key_created, api_key_revoked
+    proof = {"password": new_password, "recovery_code": account.recovery_codes.pop()}
+    body = {**proof, "name": "feed", "scopes": ["products:read"]}
+    made = client.post("/auth/api-keys", json=body, headers=_bearer(token)).get_json()
+    secrets_seen.add(made["key"])
+    client.delete(f"/auth/api-keys/{made['id']}", headers=_bearer(token))
     # role_changed, disabled (and session_ended: disabled), enabled, totp_reset
     client.patch(f"/admin/users/{user_id}", json={"role": "viewer"}, headers=admin)
     client.patch(f"/admin/users/{user_id}", json={"disabled": True}, headers=admin)

@@ -179,6 +179,14 @@ class Settings:
         "See [Bounds on password hashing]"
         "(../development/performance.md#bounds-on-password-hashing).",
     )
+    api_key_rate_limit: str = setting(
+        "600/minute",
+        "Per API key, every request made with it (Flask-Limiter's notation), counted in fixed "
+        "windows (`600/minute`: at most 600 in each clock minute, one counter per key), shared "
+        "by every instance through `REDIS_URL` (per process without it). Past it, 429 with "
+        "`Retry-After`; the key's other budgets, and access tokens, are not touched. See "
+        "[API keys](../api/api-keys.md).",
+    )
     # Per process: threads hashing passwords, and hashes that may wait for one. A hash
     # beyond both is refused with 503 at once, so request threads stay free for reads.
     hash_threads: int = setting(

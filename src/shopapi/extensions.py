@@ -22,7 +22,7 @@ from flask import Flask, current_app, request
 from limits import RateLimitItem, parse_many
 from limits.errors import StorageError
 from limits.storage import MemoryStorage, RedisStorage, Storage
-from limits.strategies import MovingWindowRateLimiter
+from limits.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter, RateLimiter
 
 from . import metrics
 from .config import ConfigError, Settings
@@ -54,6 +54,33 @@ def client_key(address: str | None) -> str:
     return f"{ipaddress.IPv6Network((int(ip) >> 64 << 64, 64))}"
 
 
+class LocalWindows:
+    """Fixed windows counted in this process's memory: a dict under a lock, O(1) a hit.
+
+    For budgets spent on every request (an API key's): limits' MemoryStorage starts a timer
+    thread whenever its last one has ended, which costs a request more than the rest of
+    its rate limiting; a stale window is simply replaced at its key's next hit."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: dict[tuple[str, str, int], tuple[float, int]] = {}
+
+    def hit(self, item: RateLimitItem, scope: str, key: str) -> int | None:
+        """Count one hit; the seconds to wait when the window is full (None: counted)."""
+        span = item.get_expiry()
+        now = time.time()
+        start = now - now % span
+        slot = (scope, key, span)
+        with self._lock:
+            began, count = self._counts.get(slot, (start, 0))
+            if began != start:
+                began, count = start, 0
+            if count >= item.amount:
+                return max(1, math.ceil(began + span - now))
+            self._counts[slot] = (began, count + 1)
+        return None
+
+
 class AddressLimiter:
     """Moving-window limits per client address, in Redis (REDIS_URL) or in memory.
 
@@ -62,16 +89,20 @@ class AddressLimiter:
     guessing); it tries Redis again from time to time and goes back to it once it answers.
     """
 
-    def __init__(self, redis_url: str | None) -> None:
+    def __init__(self, redis_url: str | None, *, fixed_windows: bool = False) -> None:
         self.shared: Storage | None = None
         if redis_url:
             self.shared = RedisStorage(
                 redis_url, wrap_exceptions=True, socket_connect_timeout=1, socket_timeout=1
             )
         self.memory = MemoryStorage()
-        self._strategies = {
-            id(s): MovingWindowRateLimiter(s) for s in (self.shared, self.memory) if s is not None
-        }
+        # With fixed windows (one counter a window, for budgets spent on every request),
+        # memory counts go to `LocalWindows` instead of limits' MemoryStorage.
+        self.local = LocalWindows() if fixed_windows else None
+        strategy: type[RateLimiter] = (
+            FixedWindowRateLimiter if fixed_windows else MovingWindowRateLimiter
+        )
+        self._strategies = {id(s): strategy(s) for s in (self.shared, self.memory) if s is not None}
         self._lock = threading.Lock()
         self._down_until: float | None = None
         self._recheck = RECHECK_FIRST
@@ -106,6 +137,9 @@ class AddressLimiter:
     def _spend(
         self, storage: Storage, items: Sequence[RateLimitItem], scope: str, key: str
     ) -> list[int]:
+        if storage is self.memory and self.local is not None:
+            local = self.local
+            return [w for w in (local.hit(item, scope, key) for item in items) if w is not None]
         strategy = self._strategies[id(storage)]
         waits = []
         for item in items:
@@ -141,6 +175,8 @@ class AddressLimiter:
 def make_limiter(app: Flask, settings: Settings) -> AddressLimiter:
     limiter = AddressLimiter(settings.redis_url)
     app.extensions["shopapi_limiter"] = limiter
+    # API keys' budgets: fixed windows, one counter each (spent on every request with a key).
+    app.extensions["shopapi_key_limiter"] = AddressLimiter(settings.redis_url, fixed_windows=True)
     return limiter
 
 
@@ -162,8 +198,15 @@ def _declared(view: Callable[..., Any], setting: Setting) -> None:
     view.__dict__["rate_limit_settings"] = [*view.__dict__.get("rate_limit_settings", ()), setting]
 
 
-def _spend(setting: Setting, scope: str, key: str, name: str, detail: str) -> None:
-    limiter: AddressLimiter = current_app.extensions["shopapi_limiter"]
+def _spend(
+    setting: Setting,
+    scope: str,
+    key: str,
+    name: str,
+    detail: str,
+    limiter_name: str = "shopapi_limiter",
+) -> None:
+    limiter: AddressLimiter = current_app.extensions[limiter_name]
     limits = setting(current_app.extensions["settings"])
     limiter.spend(parse_limits(limits), scope, key, name, detail)
 
@@ -204,8 +247,26 @@ def for_everyone(scope: str, setting: Setting, detail: str) -> Callable[[View], 
     return decorate
 
 
+TOO_MANY_WITH_KEY = "Too many requests with this API key; wait before trying again."
+
+
+def per_api_key(key_id: int) -> None:
+    """Spend one request of the API key `key_id` (counted by its id, never by the key):
+    429 with Retry-After past API_KEY_RATE_LIMIT. Called by the caller's check once the key
+    is accepted, whatever view it calls."""
+    _spend(
+        lambda s: s.api_key_rate_limit,
+        "api-key",
+        str(key_id),
+        "api_key",
+        TOO_MANY_WITH_KEY,
+        "shopapi_key_limiter",
+    )
+
+
 def check_rate_limits(app: Flask, settings: Settings) -> None:
     """Refuse to start (ConfigError) when a limit that a view declares is not a rate."""
+    parse_limits(settings.api_key_rate_limit)
     for view in app.view_functions.values():
         for setting in getattr(view, "rate_limit_settings", ()):
             parse_limits(setting(settings))

@@ -57,6 +57,9 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(10), server_default="editor")
     disabled: Mapped[bool] = mapped_column(Boolean, server_default=false())
     created_at: Mapped[datetime] = mapped_column(DateTime)
+    # person (signs in with a password and a second factor) or service (an integration
+    # that belongs to no person: it has API keys only and never signs in).
+    kind: Mapped[str] = mapped_column(String(10), server_default="person")
 
 
 class MfaChallenge(Base):
@@ -269,3 +272,31 @@ class PasskeyRegistration(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     challenge: Mapped[str] = mapped_column(String(64))
     expires_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class ApiKey(Base):
+    """A key for scripts and services: its secret is stored only as its SHA-256 (the secret
+    is 256 random bits, so a fast hash is enough), found by that hash in one indexed lookup.
+    A revoked key keeps its row (history entries name it) but is never accepted again."""
+
+    __tablename__ = "api_keys"
+    __table_args__ = (
+        UniqueConstraint("key_hash", name="uq_api_keys_key_hash"),
+        Index("ix_api_keys_user_id", "user_id"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    key_hash: Mapped[str] = mapped_column(String(64))
+    # The key's first 12 characters, shown in lists so people can tell keys apart.
+    prefix: Mapped[str] = mapped_column(String(12))
+    name: Mapped[str] = mapped_column(String(100))
+    # Space-separated scope names (see caller.scopes).
+    scopes: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Written at most once a minute per key, not on every request.
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_used_ip: Mapped[str | None] = mapped_column(String(45))

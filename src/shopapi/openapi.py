@@ -25,7 +25,9 @@ PROBLEM_SCHEMA: dict[str, Any] = {
     },
 }
 BEARER = "BearerAuth"
+API_KEY = "ApiKeyAuth"
 REQUIRED_ROLE = "x-required-role"
+REQUIRED_SCOPE = "x-api-key-scope"
 LOWEST_ROLE = "viewer"
 _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 _GENERIC = {
@@ -66,21 +68,31 @@ def _portable_schemas(node: Any) -> None:
             _portable_schemas(value)
 
 
-def document_security(view: Any, role: str) -> None:
+def document_security(view: Any, role: str, scope: str | None = None) -> None:
     """Show in the OpenAPI document that `view` needs a bearer token (401 otherwise) of an
-    account with `role` (`x-required-role`; 403 where a lower role exists).
+    account with `role` (`x-required-role`; 403 where a lower role exists), and whether an
+    API key with `scope` is taken too (`x-api-key-scope`; "*" for every key).
 
     APIFlask keeps a view's OpenAPI details in its `_spec` (what `@bp.doc` writes), and
     `functools.wraps` carries them from the view to its wrappers.
     """
     spec = view.__dict__.setdefault("_spec", {})
-    spec["security"] = BEARER
-    spec["extensions"] = {**(spec.get("extensions") or {}), REQUIRED_ROLE: role}
+    spec["security"] = BEARER if scope is None else [BEARER, API_KEY]
+    extensions = {**(spec.get("extensions") or {}), REQUIRED_ROLE: role}
+    if scope is not None:
+        extensions[REQUIRED_SCOPE] = scope
+    spec["extensions"] = extensions
 
 
 def register(app: APIFlask) -> None:
     app.config["SECURITY_SCHEMES"] = {
-        BEARER: {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+        BEARER: {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+        API_KEY: {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "shk_...",
+            "description": "An API key (`Authorization: Bearer shk_...`), where its scope allows",
+        },
     }
 
     @app.spec_processor
@@ -114,6 +126,18 @@ def register(app: APIFlask) -> None:
                     operation["description"] = (
                         f"{operation.get('description', '')}\n\nOpen to every role."
                     ).strip()
+                scope = operation.get(REQUIRED_SCOPE)
+                if operation.get("security") and scope is None:
+                    operation["description"] = (
+                        f"{operation.get('description', '')}\n\nNot open to API keys."
+                    ).strip()
+                    responses.setdefault("403", {"description": "Not open to API keys"})
+                elif scope is not None and scope != "*":
+                    operation["description"] = (
+                        f"{operation.get('description', '')}\n\nAPI keys need the "
+                        f"**{scope}** scope."
+                    ).strip()
+                    responses.setdefault("403", {"description": f"Needs the {scope} scope"})
                 if path.startswith("/auth/") and method == "post" and path != "/auth/logout":
                     wanted.add(429)
                 for status in wanted:

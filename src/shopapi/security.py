@@ -223,6 +223,19 @@ def sha256(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
+API_KEY_PREFIX = "shk_"
+
+
+def new_api_key() -> str:
+    """An API key: `shk_` (for secret scanners) and 256 random bits, URL-safe base64.
+
+    It is stored as its SHA-256: a fast hash is right for a random secret of 256 bits (no
+    guess can be tried against it, however fast each try), unlike for a password, where
+    the hash must be slow because the space of likely passwords is small.
+    """
+    return API_KEY_PREFIX + secrets.token_urlsafe(32)
+
+
 def new_mfa_token() -> str:
     return secrets.token_urlsafe(32)
 

@@ -1,4 +1,5 @@
-"""Administration: accounts (roles, disabling, unlocking, authenticator resets) and invites."""
+"""Administration: accounts (roles, disabling, unlocking, authenticator resets), service
+accounts and their API keys, and invites."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from apiflask import APIFlask
 
 
 def register(app: APIFlask) -> None:
+    from . import key_routes  # noqa: F401 - its views join the blueprint
     from .commands import users_cli
     from .routes import bp
 

@@ -11,7 +11,7 @@ from marshmallow import ValidationError, validates_schema
 
 from ..audit import events
 from ..auth.invites import DEFAULT_LIFETIME, MAX_LIFETIME
-from ..auth.schemas import EventOut
+from ..auth.schemas import EventOut, username_field
 from ..config import ROLES
 from ..products.fields import StrictInteger
 from ..resources.pages import PageQuery, QueryInteger
@@ -42,6 +42,7 @@ class AccountOut(Schema):
     totp_confirmed = Boolean(metadata={"description": "Has verified a code of its authenticator"})
     locked = Boolean(metadata={"description": "A password or code limit is exhausted right now"})
     created_at = DateTime(format=_TIME)
+    kind = String(metadata={"description": "person, or service (an integration: API keys only)"})
 
 
 class AccountInPage(AccountOut):
@@ -120,3 +121,12 @@ class AdminEventOut(EventOut):
 class AdminEventPageOut(Schema):
     items = List(Nested(AdminEventOut))
     next_cursor = String(allow_none=True)
+
+
+class ServiceAccountIn(Schema):
+    username = username_field()
+    role = String(
+        required=True,
+        validate=OneOf(ROLES[:2], error="A service account is a viewer or an editor."),
+        metadata={"description": "viewer or editor (never admin)"},
+    )

@@ -30,7 +30,7 @@ from ..caller import Account
 from ..caller.roles import ADMIN
 from ..config import Settings
 from ..db import utcnow
-from ..errors import ApiError
+from ..errors import ApiError, validation_error
 from ..models import AttemptCounter, MfaChallenge, Passkey, RecoveryCode, TotpEnrollment, User
 from ..resources.pages import keyset
 
@@ -57,6 +57,7 @@ USER_COLUMNS = (
         _exhausted(attempts.CODE, cast(User.id, String)),
     ).label("locked"),
     User.created_at,
+    User.kind,
 )
 ONE = select(*USER_COLUMNS).where(User.id == bindparam("id"))
 PAGE = keyset("users", select(*USER_COLUMNS), User.id)
@@ -121,6 +122,8 @@ def change(
 
 
 def _apply(session: Session, target: User, values: dict[str, Any]) -> None:
+    if target.kind == "service" and values.get("role") == ADMIN:
+        raise validation_error({"role": ["A service account cannot be an admin."]})
     was_admin = target.role == ADMIN and not target.disabled
     stays_admin = values.get("role", target.role) == ADMIN and not values.get(
         "disabled", target.disabled

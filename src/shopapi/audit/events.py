@@ -44,6 +44,8 @@ EventType = Literal[
     "passkey_added",
     "passkey_removed",
     "passkey_counter_regressed",
+    "api_key_created",
+    "api_key_revoked",
 ]
 TYPES: tuple[EventType, ...] = get_args(EventType)
 # A failure to record: its type, or its type and its fields.

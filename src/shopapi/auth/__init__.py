@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from apiflask import APIFlask
 
-from . import account_routes, passkey_routes, routes, session_routes  # noqa: F401 - their views join the blueprint
+from . import (  # noqa: F401 - their views join the blueprint
+    account_routes,
+    api_key_routes,
+    passkey_routes,
+    routes,
+    session_routes,
+)
 from .blueprint import bp
 
 __all__ = ["register"]

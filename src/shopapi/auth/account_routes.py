@@ -99,7 +99,7 @@ def delete_me(data: dict[str, Any]) -> Any:
 
 
 @bp.get("/events")
-@authenticated(checked_in_read=True)
+@authenticated(checked_in_read=True, scope="events:read")
 @bp.input(PageQuery, location="query", arg_name="query")
 @bp.output(EventPageOut)
 @bp.doc(responses={422: "Bad limit or cursor"})

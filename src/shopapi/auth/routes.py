@@ -7,7 +7,8 @@ from typing import Any
 from sqlalchemy import bindparam, select
 
 from .. import db
-from ..caller import authenticated, checked_read, principal, roles
+from ..caller import account as checked_account
+from ..caller import authenticated, checked_read, principal, roles, scopes
 from ..models import User
 from . import service
 from .blueprint import (
@@ -118,15 +119,22 @@ def logout() -> Any:
 
 
 @bp.get("/me")
-@authenticated(checked_in_read=True)
+@authenticated(checked_in_read=True, scope=scopes.ANY_KEY)
 @bp.output(UserOut)
 def me() -> Any:
-    """The signed-in user."""
+    """The signed-in user (and the API key used, if any: its permissions narrowed by its
+    scopes)."""
     ((user_id, username, role, created_at),) = checked_read(_ME, {"me": principal().user_id})
-    return {
+    body = {
         "id": user_id,
         "username": username,
         "role": role,
         "created_at": created_at,
         "permissions": roles.permissions(role),
     }
+    key = checked_account().api_key
+    if key is not None:
+        granted = scopes.expand(key.scopes)
+        body["permissions"] = [p for p in body["permissions"] if p in granted]
+        body["api_key"] = {"id": key.id, "name": key.name, "scopes": list(key.scopes)}
+    return body

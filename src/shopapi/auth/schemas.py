@@ -6,9 +6,10 @@ from typing import Any
 
 from apiflask import Schema
 from apiflask.fields import Boolean, DateTime, Dict, Integer, List, Nested, String
-from apiflask.validators import Length, OneOf, Regexp
+from apiflask.validators import Length, OneOf, Range, Regexp
 from marshmallow import INCLUDE, ValidationError, validates_schema
 
+from ..caller.scopes import SCOPES
 from ..security import password_problems
 from ..validators import storable_text
 
@@ -237,6 +238,12 @@ class SessionsOut(Schema):
     items = List(Nested(SessionOut))
 
 
+class ApiKeyUseOut(Schema):
+    id = Integer()
+    name = String()
+    scopes = List(String())
+
+
 class UserOut(Schema):
     id = Integer()
     username = String()
@@ -246,8 +253,12 @@ class UserOut(Schema):
         String(),
         metadata={
             "description": "What the role allows: products:read, products:write (editor), "
-            "admin (admin)"
+            "admin (admin); with an API key, only those its scopes allow"
         },
+    )
+    api_key = Nested(
+        ApiKeyUseOut,
+        metadata={"description": "Only with an API key: the key used"},
     )
 
 
@@ -307,3 +318,53 @@ class EventOut(Schema):
 class EventPageOut(Schema):
     items = List(Nested(EventOut))
     next_cursor = String(allow_none=True)
+
+
+class ApiKeyIn(Schema):
+    """A new API key: its name, scopes and lifetime (an admin's, for a service account)."""
+
+    name = String(required=True, validate=[storable_text, Length(min=1, max=100)])
+    scopes = List(
+        String(validate=OneOf(list(SCOPES))),
+        required=True,
+        validate=Length(min=1, max=len(list(SCOPES))),
+        metadata={"description": "Any of " + ", ".join(list(SCOPES))},
+    )
+    expires_in = Integer(
+        load_default=7776000,
+        validate=Range(min=3600, max=31622400),
+        metadata={"description": "Seconds until the key stops working (default 90 days)"},
+    )
+
+
+class OwnApiKeyIn(ApiKeyIn, ProofIn):
+    """A new API key of the caller's account, with a fresh proof."""
+
+
+class ApiKeyOut(Schema):
+    id = Integer()
+    name = String()
+    prefix = String(metadata={"description": "The key's first 12 characters"})
+    scopes = List(String())
+    created_at = DateTime(format="%Y-%m-%dT%H:%M:%SZ")
+    expires_at = DateTime(format="%Y-%m-%dT%H:%M:%SZ")
+    last_used_at = DateTime(
+        format="%Y-%m-%dT%H:%M:%SZ",
+        allow_none=True,
+        metadata={"description": "May lag the real last use by up to 60 seconds"},
+    )
+    last_used_ip = String(allow_none=True)
+
+
+class ApiKeysOut(Schema):
+    items = List(Nested(ApiKeyOut))
+
+
+class NewApiKeyOut(Schema):
+    id = Integer()
+    name = String()
+    key = String(metadata={"description": "The key itself: shown in this answer only"})
+    prefix = String()
+    scopes = List(String())
+    created_at = DateTime(format="%Y-%m-%dT%H:%M:%SZ")
+    expires_at = DateTime(format="%Y-%m-%dT%H:%M:%SZ")

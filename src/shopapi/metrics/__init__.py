@@ -118,7 +118,7 @@ for _metric, _values in (
     (SIGN_IN_FAILURES, ("password", "code")),
     (LOCKOUTS, ("password", "code")),
     (RATE_LIMITED, ("sign_in_per_address", "register_per_address", "password_hashing_global")),
-    (RATE_LIMITED, ("password_per_account", "code_per_account")),
+    (RATE_LIMITED, ("password_per_account", "code_per_account", "api_key")),
     (SESSIONS_ENDED, ("signed_out", "revoked", "reuse_detected", "password_changed")),
     (SESSIONS_ENDED, ("totp_replaced", "disabled", "totp_reset", "session_cap")),
     (UNAVAILABLE, ("database", "database_busy", "database_conflict", "hashing_busy")),

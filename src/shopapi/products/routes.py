@@ -33,6 +33,9 @@ from .schemas import (
     ProductOut,
 )
 
+# What an API key needs for these views (see caller.scopes).
+READ, WRITE = "products:read", "products:write"
+
 bp = APIBlueprint("products", __name__, url_prefix="/api/products", tag="Products")
 
 reads = Reads(PRODUCTS)
@@ -52,7 +55,7 @@ def _product(product: dict[str, Any], status: int = 200, **headers: str) -> Resp
 
 
 @bp.post("")
-@authenticated(EDITOR)
+@authenticated(EDITOR, scope=WRITE)
 @bp.input(ProductIn, arg_name="data")
 @bp.input(CreateHeaders, location="headers", arg_name="headers")
 @bp.output(ProductOut, status_code=201, headers=LocationHeader)
@@ -65,7 +68,7 @@ def create_product(data: dict[str, Any], headers: dict[str, Any]) -> Any:
 
 
 @bp.get("")
-@authenticated(checked_in_read=True)
+@authenticated(checked_in_read=True, scope=READ)
 @bp.input(PageQuery, location="query", arg_name="query")
 @bp.output(PageOut)
 @bp.doc(responses={422: "Bad limit or cursor"})
@@ -79,7 +82,7 @@ def list_products(query: dict[str, Any]) -> Any:
 
 
 @bp.get("/<id:product_id>")
-@authenticated(checked_in_read=True)
+@authenticated(checked_in_read=True, scope=READ)
 @bp.output(ProductOut, headers=ETagHeader)
 @bp.doc(responses=_ONE)
 def get_product(product_id: int) -> Any:
@@ -88,7 +91,7 @@ def get_product(product_id: int) -> Any:
 
 
 @bp.put("/<id:product_id>")
-@authenticated(EDITOR)
+@authenticated(EDITOR, scope=WRITE)
 @bp.input(ProductIn, arg_name="data")
 @bp.input(IfMatchHeaders, location="headers", arg_name="headers")
 @bp.output(ProductOut, headers=ETagHeader)
@@ -99,7 +102,7 @@ def replace_product(product_id: int, data: dict[str, Any], headers: dict[str, An
 
 
 @bp.patch("/<id:product_id>")
-@authenticated(EDITOR)
+@authenticated(EDITOR, scope=WRITE)
 @bp.input(ProductIn(partial=True), arg_name="data")
 @bp.input(IfMatchHeaders, location="headers", arg_name="headers")
 @bp.output(ProductOut, headers=ETagHeader)
@@ -118,7 +121,7 @@ def _change(product_id: int, data: dict[str, Any], headers: dict[str, Any]) -> R
 
 
 @bp.delete("/<id:product_id>")
-@authenticated(EDITOR)
+@authenticated(EDITOR, scope=WRITE)
 @bp.input(IfMatchHeaders, location="headers", arg_name="headers")
 @bp.output({}, status_code=204)
 @bp.doc(responses=_WRITE)
@@ -130,7 +133,7 @@ def delete_product(product_id: int, headers: dict[str, Any]) -> Any:
 
 
 @bp.get("/<id:product_id>/history")
-@authenticated(checked_in_read=True)
+@authenticated(checked_in_read=True, scope=READ)
 @bp.output(HistoryOut)
 @bp.doc(responses={404: "No product ever had this id"})
 def product_history(product_id: int) -> Any:

@@ -38,6 +38,10 @@ class HistoryItemOut(Schema):
     action = String(validate=OneOf(["create", "update", "delete"]))
     at = DateTime(format=_TIME)
     user_id = Integer(allow_none=True, metadata={"description": "Who made the change"})
+    api_key_id = Integer(
+        allow_none=True,
+        metadata={"description": "The API key it was made with (null for a person signed in)"},
+    )
     version = Integer(metadata={"description": "The version this change produced"})
     changes = Dict(
         keys=String(),

@@ -59,7 +59,7 @@ class Reads:
         self._page = keyset(resource.name, select(table.c.id, body), table.c.id)
         self._history = (
             select(history.c.version, history.c.action, history.c.at, history.c.user_id)
-            .add_columns(history.c.changes)
+            .add_columns(history.c.api_key_id, history.c.changes)
             .where(history.c[resource.history_key] == bindparam("id"))
             .order_by(history.c.version)
         )
@@ -94,8 +94,9 @@ class Reads:
                 "action": action,
                 "at": iso(at),
                 "user_id": user_id,
+                "api_key_id": api_key_id,
                 "version": version,
                 "changes": json.loads(changes),
             }
-            for version, action, at, user_id, changes in rows
+            for version, action, at, user_id, api_key_id, changes in rows
         ]

@@ -34,6 +34,8 @@ def history_table(metadata: MetaData, name: str, key: str, **options: Any) -> Ta
         Column("version", Integer(), nullable=False),
         Column("action", String(10), nullable=False),
         Column("user_id", BigInteger(), nullable=True),
+        # The API key the change was made with (null for a person signed in).
+        Column("api_key_id", BigInteger(), nullable=True),
         Column("at", DateTime(), nullable=False),
         Column("changes", Text(), nullable=False),
         UniqueConstraint(key, "version", name=f"uq_{name}_{key.removesuffix('_id')}_version"),

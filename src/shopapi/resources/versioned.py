@@ -70,6 +70,7 @@ def _record(
         "version": version,
         "action": action,
         "user_id": account.id,
+        "api_key_id": account.api_key_id,
         "at": at,
         "changes": json.dumps(changes, ensure_ascii=False, separators=(",", ":")),
     }

@@ -22,6 +22,8 @@ export const EVENT_TYPES = {
   passkey_added: "Passkey added",
   passkey_removed: "Passkey removed",
   passkey_counter_regressed: "Passkey refused (a copied authenticator?)",
+  api_key_created: "API key created",
+  api_key_revoked: "API key revoked",
 };
 const METHODS = { totp: "with a code from the app", recovery_code: "with a recovery code", passkey: "with a passkey" };
 const REASONS = {
