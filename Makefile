@@ -89,8 +89,8 @@ slowloris: install-dev
 # The web console's pictures in docs/console.md (docs/screenshots/), taken by its browser test;
 # QR codes, keys and recovery codes are blurred. Commit them when they change.
 screenshots: install-dev node
-	CONSOLE_SCREENSHOTS=docs/screenshots REQUIRE_BROWSER=1 $(BIN)/pytest -q -k sqlite tests/test_console_browser.py tests/test_console_account_browser.py \
-		tests/test_console_passkeys_browser.py
+	CONSOLE_SCREENSHOTS=docs/screenshots REQUIRE_BROWSER=1 $(BIN)/pytest -q -k sqlite tests/browser/test_console.py tests/browser/test_console_account.py \
+		tests/browser/test_console_passkeys.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage

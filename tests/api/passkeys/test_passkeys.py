@@ -9,7 +9,7 @@ from typing import Any
 import pyotp
 import pytest
 from support import Account, AuthActions, assert_problem, bearer, execute_sql, wrong_code
-from webauthn_device import SoftPasskey, b64url
+from support.webauthn_device import SoftPasskey, b64url
 
 from shopapi.auth.passkeys import MAX_PASSKEYS, NO_OPTIONS, REFUSALS
 from shopapi.db import utcnow

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 from support import Account, HttpAuth, LiveServer, wrong_code
-from webauthn_device import SoftPasskey
+from support.webauthn_device import SoftPasskey
 
 pytestmark = pytest.mark.e2e
 WRONG_CODE = "The code is wrong or has already been used."

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 API_DOC = ROOT / "docs" / "api" / "reference.md"
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")

@@ -11,12 +11,12 @@ import re
 from pathlib import Path
 
 import pytest
+from support import ROOT
 
 from shopapi.audit.events import TYPES
 from shopapi.caller.roles import PERMISSIONS
 from shopapi.config import ROLES
 
-ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT_DOC = ROOT / "docs" / "api" / "account.md"
 ROLES_DOC = ROOT / "docs" / "api" / "roles.md"
 API_DOC = ROOT / "docs" / "api" / "reference.md"

@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from click.testing import CliRunner
+from support import ROOT
 
 from shopapi.cli import settings_cli
 from shopapi.config import Settings
 from shopapi.setting import declared, setting, table, table_in
 
-ROOT = Path(__file__).resolve().parent.parent
 CONFIGURATION = ROOT / "docs" / "operations" / "configuration.md"
 SRC = ROOT / "src" / "shopapi"
 _ROW = re.compile(r"^\| `([A-Z0-9_]+)` \|", re.MULTILINE)

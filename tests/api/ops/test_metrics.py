@@ -1,7 +1,7 @@
 """GET /metrics in one process: who may read it, what it says, and its settings.
 
 The scripted sequence through the production server's several workers is in
-test_metrics_live.py; here the app answers through Flask's test client.
+e2e/test_metrics.py; here the app answers through Flask's test client.
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from metrics_support import Figures
 from support import PASSWORD, AuthActions, assert_problem, wrong_code
+from support.metrics import Figures
 
 from shopapi.config import ConfigError, Settings
 

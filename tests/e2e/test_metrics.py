@@ -19,7 +19,6 @@ from typing import Any
 
 import pytest
 import requests
-from metrics_support import Figures
 from support import (
     PASSWORD,
     REDIS_URL,
@@ -36,6 +35,7 @@ from support import (
     workers_started,
     wrong_code,
 )
+from support.metrics import Figures
 
 from shopapi.config import Settings
 

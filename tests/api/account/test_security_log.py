@@ -107,8 +107,8 @@ def test_every_event_type_is_recorded_and_none_holds_a_secret(
         ).get_json()["items"]
     ]
     types = {e["type"] for e in events}
-    # Every declared type but the passkeys' (tests/test_passkeys.py and
-    # tests/test_passkeys_live.py record those with a software authenticator).
+    # Every declared type but the passkeys' (tests/api/passkeys/test_passkeys.py and
+    # tests/e2e/test_passkeys.py record those with a software authenticator).
     assert types == {t for t in TYPES if not t.startswith("passkey_")}
     methods = {e["method"] for e in events if e["type"] == "signed_in"}
     assert methods == {"totp", "recovery_code"}

@@ -8,9 +8,9 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from metrics_support import Figures
 from sqlalchemy import text
 from support import AuthActions, assert_problem, conflicts_at_commit
+from support.metrics import Figures
 
 from shopapi import db
 
