@@ -237,6 +237,7 @@ def end_session_elsewhere(seen: RequestLog, url: str) -> None:
     assert ended.status_code == 204
 
 
+@pytest.mark.sqlite_only
 def test_a_session_ended_elsewhere_resumes_without_losing_what_was_typed(
     console: Console, live_server: LiveServer
 ) -> None:
@@ -276,6 +277,7 @@ def test_a_session_ended_elsewhere_resumes_without_losing_what_was_typed(
     no_page_errors(driver, 401)
 
 
+@pytest.mark.sqlite_only
 def test_an_account_that_never_scanned_its_qr_code_gets_it_again_at_sign_in(
     console: Console, live_server: LiveServer
 ) -> None:
@@ -302,6 +304,7 @@ def test_an_account_that_never_scanned_its_qr_code_gets_it_again_at_sign_in(
     no_page_errors(driver)
 
 
+@pytest.mark.sqlite_only
 def test_keyboard_only_on_a_360_pixel_phone(console: Console, live_server: LiveServer) -> None:
     driver = console.driver
     requests_seen = RequestLog(driver)
@@ -357,6 +360,7 @@ def test_keyboard_only_on_a_360_pixel_phone(console: Console, live_server: LiveS
     no_page_errors(driver)
 
 
+@pytest.mark.sqlite_only
 def test_an_admin_disables_unlocks_and_resets_an_account_and_its_console_follows(
     console: Console, live_server: LiveServer
 ) -> None:

@@ -36,7 +36,9 @@ from support import (
 
 from shopapi.config import Settings
 
-pytestmark = [pytest.mark.browser, pytest.mark.e2e]
+# The console does not depend on the database: one browser test runs on MariaDB too
+# (tests/browser/test_console.py, the staff member's whole flow).
+pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.sqlite_only]
 
 NEW_PASSWORD = "quiet-meadow-copper-kite"
 SECRETS = (".qr", ".secret", ".codes")  # blurred in the docs' pictures

@@ -18,7 +18,9 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.virtual_authenticator import VirtualAuthenticatorOptions
 from support import PASSWORD, LiveServer
 
-pytestmark = [pytest.mark.browser, pytest.mark.e2e]
+# The console does not depend on the database: one browser test runs on MariaDB too
+# (tests/browser/test_console.py, the staff member's whole flow).
+pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.sqlite_only]
 
 
 @pytest.fixture

@@ -72,6 +72,7 @@ def test_a_weak_new_password_is_422_and_uses_nothing_up(
         {"password": "", "otp": "123456"},
     ],
 )
+@pytest.mark.sqlite_only
 def test_missing_or_doubled_proof_fields_are_422(
     client: Any, auth: AuthActions, proof: dict[str, Any]
 ) -> None:

@@ -162,6 +162,7 @@ def test_the_owner_pages_through_its_own_events_newest_first(
         {"user_id": "1" + "0" * 40},
     ],
 )
+@pytest.mark.sqlite_only
 def test_bad_event_queries_are_422(client: Any, auth: AuthActions, query: dict[str, Any]) -> None:
     admin = auth.headers()
     assert_problem(client.get("/admin/events", query_string=query, headers=admin), 422)

@@ -77,6 +77,7 @@ def test_unknown_users_are_404(client: Any, admin: dict[str, str], user_id: str)
     "body",
     [{}, {"role": "owner"}, {"role": None}, {"disabled": "yes"}, {"disabled": 1}, {"id": 5}],
 )
+@pytest.mark.sqlite_only
 def test_bad_changes_are_422(
     client: Any, auth: AuthActions, admin: dict[str, str], body: dict[str, Any]
 ) -> None:

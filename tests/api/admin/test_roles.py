@@ -93,6 +93,7 @@ def test_a_viewer_reads_products_and_their_history(
         ("delete", "/admin/invites/1", {}),
     ],
 )
+@pytest.mark.sqlite_only
 def test_a_viewer_gets_403_naming_the_role_before_anything_else(
     client: Any,
     admin: dict[str, str],

@@ -9,6 +9,9 @@ from typing import Any
 import pytest
 from support import PASSWORD, REDIS_URL, AuthActions, assert_problem, shared_redis
 
+# Limits are counted in memory or in Redis, never in the database.
+pytestmark = pytest.mark.sqlite_only
+
 
 @pytest.fixture
 def limited(make_app: Callable[..., Any]) -> Any:

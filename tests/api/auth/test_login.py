@@ -75,6 +75,7 @@ def test_unknown_user_and_wrong_password_look_the_same(client: Any, auth: AuthAc
         {"username": "a b", "password": "p"},
     ],
 )
+@pytest.mark.sqlite_only
 def test_invalid_login_input(client: Any, payload: dict[str, Any]) -> None:
     body = assert_problem(client.post("/auth/login", json=payload), 422)
     assert body["errors"]

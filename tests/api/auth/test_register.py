@@ -34,6 +34,7 @@ def test_accepted_usernames(client: Any, username: str) -> None:
     "username",
     ["ab", "a" * 51, "al ice", "alice!", "élodie", "alice\n", "al@ice", "", "ａｌｉｃｅ"],
 )
+@pytest.mark.sqlite_only
 def test_refused_usernames(client: Any, username: str) -> None:
     body = assert_problem(_register(client, username), 422)
     assert set(body["errors"]) == {"username"}
@@ -57,12 +58,14 @@ def test_accepted_passwords(client: Any, auth: AuthActions, password: str) -> No
 
 
 @pytest.mark.parametrize("password", ["", "1234567", "🔑" * 7, "é" * 7, "x" * 257, "🔑" * 257])
+@pytest.mark.sqlite_only
 def test_passwords_of_the_wrong_length(client: Any, password: str) -> None:
     body = assert_problem(_register(client, "bob_len", password), 422)
     assert set(body["errors"]) == {"password"}
 
 
 @pytest.mark.parametrize("password", ["password1", "iloveyou", "PASSWORD1", "qwertyuiop"])
+@pytest.mark.sqlite_only
 def test_common_passwords_are_refused_with_a_reason(client: Any, password: str) -> None:
     body = assert_problem(_register(client, "carol", password), 422)
     assert "common" in " ".join(body["errors"]["password"]).lower()
@@ -88,6 +91,7 @@ def test_password_containing_the_username_is_refused(client: Any, password: str)
         ({"username": "erin", "password": PASSWORD, "is_admin": True}, {"is_admin"}),
     ],
 )
+@pytest.mark.sqlite_only
 def test_every_bad_field_is_named(client: Any, payload: dict[str, Any], fields: set[str]) -> None:
     body = assert_problem(client.post("/auth/register", json=payload), 422)
     assert set(body["errors"]) == fields
@@ -161,6 +165,7 @@ LONE_SURROGATE = '"pass\\ud800word-long"'
         ("/auth/verify", f'{{"mfa_token": "x", "recovery_code": {LONE_SURROGATE}}}'),
     ],
 )
+@pytest.mark.sqlite_only
 def test_a_lone_surrogate_is_refused_as_invalid_text(client: Any, path: str, body: str) -> None:
     """JSON escapes can carry half a UTF-16 pair; it is a 422, never a crash."""
     r = client.post(path, data=body, content_type="application/json")

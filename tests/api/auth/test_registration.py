@@ -80,6 +80,7 @@ def test_an_expired_invite_is_403(app: Any, client: Any, admin: dict[str, str]) 
         {"role": "viewer", "expires_in": "60"},
     ],
 )
+@pytest.mark.sqlite_only
 def test_bad_invites_are_422(client: Any, admin: dict[str, str], body: dict[str, Any]) -> None:
     assert_problem(client.post("/admin/invites", json=body, headers=admin), 422)
 

@@ -85,11 +85,13 @@ def _refused(
     "header",
     [None, "", "Token x", "Bearer", "Bearer ", "Bearer a b", "Basic dXNlcjpwYXNz", "garbage"],
 )
+@pytest.mark.sqlite_only
 def test_missing_or_malformed_authorization_header(client: Any, header: str | None) -> None:
     _refused(client, {} if header is None else {"Authorization": header})
 
 
 @pytest.mark.parametrize("token", ["garbage", "a.b.c", "eyJhbGciOiJIUzI1NiJ9.e30.x", "é" * 10])
+@pytest.mark.sqlite_only
 def test_garbage_token(client: Any, token: str) -> None:
     _refused(client, {"Authorization": f"Bearer {token}"})
 
@@ -115,6 +117,7 @@ BAD_CLAIMS: list[tuple[str, dict[str, Any]]] = [
 
 
 @pytest.mark.parametrize("changes", [c for _, c in BAD_CLAIMS], ids=[n for n, _ in BAD_CLAIMS])
+@pytest.mark.sqlite_only
 def test_tokens_with_bad_claims(
     client: Any, auth: AuthActions, settings: Settings, changes: dict[str, Any]
 ) -> None:
@@ -136,6 +139,7 @@ def test_crafted_token_with_the_right_key_and_claims_is_accepted(
 @pytest.mark.parametrize(
     "algorithm", ["none", "HS512", "HS384", "wrong key", "the other algorithm", "unknown kid"]
 )
+@pytest.mark.sqlite_only
 def test_tokens_signed_otherwise(
     client: Any,
     auth: AuthActions,
@@ -178,6 +182,7 @@ KEY_HEADERS: dict[str, Any] = {
 
 @pytest.mark.parametrize("member", list(KEY_HEADERS))
 @pytest.mark.parametrize("signer", ["an attacker's key", "the service's key"])
+@pytest.mark.sqlite_only
 def test_a_token_that_names_its_own_key_is_refused(
     client: Any, auth: AuthActions, settings: Settings, member: str, signer: str
 ) -> None:
@@ -363,6 +368,7 @@ def _odd_token(settings: Settings, auth: AuthActions, changes: dict[str, Any]) -
 
 
 @pytest.mark.parametrize("changes", [c for _, c in ODD_CLAIMS], ids=[n for n, _ in ODD_CLAIMS])
+@pytest.mark.sqlite_only
 def test_tokens_with_odd_claim_types_are_refused(
     client: Any, auth: AuthActions, settings: Settings, changes: dict[str, Any]
 ) -> None:
@@ -375,6 +381,7 @@ def test_tokens_with_odd_claim_types_are_refused(
 @pytest.mark.parametrize(
     "changes", [{"exp": "9999999999"}, {"exp": 10**20}, {"iat": 1.5}], ids=["str", "huge", "float"]
 )
+@pytest.mark.sqlite_only
 def test_tokens_with_odd_claims_do_not_pass_as_mfa_or_refresh_tokens(
     client: Any, auth: AuthActions, settings: Settings, changes: dict[str, Any]
 ) -> None:

@@ -157,6 +157,7 @@ def test_ten_wrong_codes_across_challenges_lock_the_account(client: Any, auth: A
         ({"recovery_code": "x" * 65}, "recovery_code"),
     ],
 )
+@pytest.mark.sqlite_only
 def test_invalid_verify_input(
     client: Any, auth: AuthActions, code: dict[str, Any], field: str
 ) -> None:

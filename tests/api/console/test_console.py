@@ -11,6 +11,9 @@ from typing import Any
 import pytest
 from support import ROOT, assert_problem
 
+# The console's files are the same whichever database the service uses.
+pytestmark = pytest.mark.sqlite_only
+
 CONSOLE = ROOT / "src" / "shopapi" / "console"
 STATIC = CONSOLE / "static"
 ASSET = re.compile(r'(?:src|href)="(/console/[0-9a-f]{16}/[^"]+)"')

@@ -9,6 +9,8 @@ import pytest
 from cryptography.fernet import Fernet
 from support import PASSWORD, AuthActions, assert_problem
 
+# Errors are answered before any database work.
+pytestmark = pytest.mark.sqlite_only
 JSON = "application/json"
 
 

@@ -15,6 +15,9 @@ from typing import Any
 import pytest
 from support import ROOT
 
+# The documents and the OpenAPI document do not depend on the database.
+pytestmark = pytest.mark.sqlite_only
+
 API_DOC = ROOT / "docs" / "api" / "reference.md"
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")

@@ -40,6 +40,7 @@ def scrape(client: Any, address: str = "127.0.0.1") -> Figures:
         ("not-an-address", ("0.0.0.0/0", "::/0"), 404),
     ],
 )
+@pytest.mark.sqlite_only
 def test_metrics_are_answered_only_to_the_allowed_networks(
     make_app: Any, address: str, networks: tuple[str, ...], answer: int
 ) -> None:

@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from support import assert_problem
 
 AUTH_PATHS = {"/auth/register", "/auth/login", "/auth/verify", "/auth/logout", "/auth/me"}
@@ -33,6 +34,7 @@ def test_readyz_when_the_database_is_unreachable(make_app: Callable[..., Any]) -
     assert_problem(r, 503)
 
 
+@pytest.mark.sqlite_only
 def test_openapi_lists_every_auth_path(client: Any) -> None:
     r = client.get("/openapi.json")
     assert r.status_code == 200
@@ -48,6 +50,7 @@ def test_openapi_lists_every_auth_path(client: Any) -> None:
     assert me["security"] and "BearerAuth" in spec["components"]["securitySchemes"]
 
 
+@pytest.mark.sqlite_only
 def test_docs_use_only_local_assets(client: Any) -> None:
     r = client.get("/docs")
     assert r.status_code == 200
@@ -65,6 +68,7 @@ def test_docs_use_only_local_assets(client: Any) -> None:
     assert spec_url and client.get(spec_url.group(1)).status_code == 200
 
 
+@pytest.mark.sqlite_only
 def test_docs_assets_are_only_the_known_files(client: Any) -> None:
     for name in ("../config.py", "index.html", "swagger-ui.js.map", "%2e%2e/db.py"):
         assert_problem(client.get(f"/docs/assets/{name}"), 404)

@@ -293,6 +293,7 @@ def test_a_passkey_registered_twice_is_409(client: Any, auth: AuthActions) -> No
         {"passkey": {}, "otp": "123456"},
     ],
 )
+@pytest.mark.sqlite_only
 def test_a_malformed_passkey_is_422(client: Any, auth: AuthActions, body: dict[str, Any]) -> None:
     account = auth.register()
     r = client.post("/auth/verify", json={"mfa_token": auth.login(account), **body})

@@ -7,6 +7,8 @@ from typing import Any
 import pytest
 from support import AuthActions, assert_problem, create_product
 
+# The OpenAPI document and the body rules are checked before any database work.
+pytestmark = pytest.mark.sqlite_only
 ONE = "/api/products/{product_id}"
 OPERATIONS = {
     ("/api/products", "post"): {"201", "400", "401", "413", "415", "422"},

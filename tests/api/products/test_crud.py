@@ -96,6 +96,7 @@ def test_patch_that_changes_nothing_keeps_the_version(client: Any, headers: dict
         ({"id": 1}, ["id"]),
     ],
 )
+@pytest.mark.sqlite_only
 def test_patch_validates_what_it_gets(
     client: Any, headers: dict[str, str], body: dict[str, Any], fields: list[str]
 ) -> None:
@@ -149,6 +150,7 @@ def test_unknown_ids_are_404(client: Any, headers: dict[str, str], path: str, me
     ],
 )
 @pytest.mark.parametrize("authorization", [None, "Bearer nonsense", "Basic dXNlcjpwYXNz"])
+@pytest.mark.sqlite_only
 def test_every_endpoint_needs_an_access_token(
     client: Any, method: str, path: str, authorization: str | None
 ) -> None:
@@ -188,6 +190,7 @@ def test_if_match_with_the_current_version_succeeds(
 
 
 @pytest.mark.parametrize("if_match", ["1", "'1'", '"abc"', "W/1", '"-1"', ""])
+@pytest.mark.sqlite_only
 def test_malformed_if_match_is_422(client: Any, headers: dict[str, str], if_match: str) -> None:
     url = create_product(client, headers).headers["Location"]
     r = client.patch(url, json={"quantity": 4}, headers={**headers, "If-Match": if_match})

@@ -96,6 +96,7 @@ def test_price_is_stored_and_returned_exactly(
         '{"amount": 1}',
     ],
 )
+@pytest.mark.sqlite_only
 def test_bad_prices_are_refused_never_rounded(
     client: Any, headers: dict[str, str], raw: str
 ) -> None:
@@ -122,6 +123,7 @@ def test_quantity_accepts_json_integers_in_range(
     "raw",
     ["-1", "2147483648", "5.0", "5.5", "1e2", '"5"', "true", "false", "null", "[5]", "{}"],
 )
+@pytest.mark.sqlite_only
 def test_quantity_refuses_anything_but_an_integer_in_range(
     client: Any, headers: dict[str, str], raw: str
 ) -> None:
@@ -176,6 +178,7 @@ def test_text_is_counted_in_characters_and_round_trips(
         ({"name": "", "price": "-1", "quantity": 1.5}, ["name", "price", "quantity"]),
     ],
 )
+@pytest.mark.sqlite_only
 def test_invalid_fields_are_named(
     client: Any, headers: dict[str, str], changes: dict[str, Any], fields: list[str]
 ) -> None:

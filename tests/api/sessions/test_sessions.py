@@ -69,12 +69,14 @@ def test_malformed_or_unknown_refresh_tokens_are_401(client: Any, token: Any) ->
 
 
 @pytest.mark.parametrize("token", [12345, None, ["a"], {"a": 1}, True])
+@pytest.mark.sqlite_only
 def test_a_refresh_token_that_is_not_a_string_is_422(client: Any, token: Any) -> None:
     problem = assert_problem(_refresh(client, token), 422)
     assert set(problem["errors"]) == {"refresh_token"}
 
 
 @pytest.mark.parametrize("token", [12345, None, ["a"], True])
+@pytest.mark.sqlite_only
 def test_an_mfa_token_that_is_not_a_string_is_422(client: Any, token: Any) -> None:
     r = client.post("/auth/verify", json={"mfa_token": token, "otp": "123456"})
     assert "mfa_token" in assert_problem(r, 422)["errors"]
