@@ -36,6 +36,7 @@ from support import (
     LiveServer,
     MovableClock,
     assert_problem,
+    database,
     empty_tables,
     execute_sql,
     free_port,
@@ -113,6 +114,17 @@ def sleep_guard(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[float]]:
 
 
 BACKENDS = ("sqlite", "mariadb")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Iterator[object]:
+    """Tests marked `redis` share one Redis database and empty it: each holds it from its
+    setup to its teardown, so under pytest-xdist they take turns (tests/support/database.py)."""
+    database.redis_claimed = item.get_closest_marker("redis") is not None
+    if not database.redis_claimed:
+        return (yield)
+    with database.redis_turn():
+        return (yield)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

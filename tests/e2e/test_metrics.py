@@ -113,6 +113,7 @@ def server(settings: Settings, secrets_env: dict[str, str], tmp_path: Path) -> I
     stop_production(server)
 
 
+@pytest.mark.redis
 def test_counters_move_as_the_requests_say_and_survive_every_worker_restart(
     server: LiveServer, backend: str
 ) -> None:
