@@ -1,11 +1,11 @@
-# Two commands do everything: `make run` and `make test`.
+# Two commands do everything: `make run` and `make test` (`make check` is its quick part).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: install install-dev node run serve test lint typecheck bench profile fuzz loadtest slowloris postman screenshots clean
+.PHONY: install install-dev node run serve test check lint typecheck bench profile fuzz loadtest slowloris postman screenshots clean
 
 install: $(STAMP)
 
@@ -65,10 +65,26 @@ lint: install-dev node
 typecheck: install-dev
 	$(BIN)/mypy
 
+# pytest on both cores (pytest-xdist), a module's tests on one worker (so its module-scoped
+# servers start once): each worker has its own scratch databases, ports and files; the tests
+# marked `redis` share one Redis database and take turns (tests/conftest.py).
+# PYTEST_WORKERS=0 runs in one process.
+PYTEST_WORKERS ?= 2
+XDIST = $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadscope)
+# pytest's exit code 5 means it collected no tests: a failure here, not a pass.
+NO_TESTS_FAIL = status=$$?; if [ $$status -eq 5 ]; then echo "no tests ran: that is a failure"; exit 1; fi; exit $$status
+
+# Everything CI runs: lint, types, every test on SQLite and on MariaDB (skipped when it is
+# not reachable, unless REQUIRE_MARIADB=1), end-to-end and browser tests, with coverage.
 test: install-dev node lint typecheck
-	$(BIN)/pytest --cov --cov-report=term-missing:skip-covered $(PYTEST_ARGS); \
-	status=$$?; if [ $$status -eq 5 ]; then echo "no tests ran: that is a failure"; exit 1; fi; \
-	exit $$status
+	$(BIN)/pytest $(XDIST) --cov --cov-report=term-missing:skip-covered $(PYTEST_ARGS); \
+	$(NO_TESTS_FAIL)
+
+# The inner loop: unit and API tests, in process, on SQLite (no server is started).
+check: install-dev
+	$(BIN)/pytest $(XDIST) -q -m "not mariadb and not e2e and not browser" tests/unit tests/api \
+		$(PYTEST_ARGS); \
+	$(NO_TESTS_FAIL)
 
 # schemathesis against /openapi.json on a fresh server and scratch SQLite database (CI runs it).
 fuzz: install-dev
@@ -89,8 +105,8 @@ slowloris: install-dev
 # The web console's pictures in docs/console.md (docs/screenshots/), taken by its browser test;
 # QR codes, keys and recovery codes are blurred. Commit them when they change.
 screenshots: install-dev node
-	CONSOLE_SCREENSHOTS=docs/screenshots REQUIRE_BROWSER=1 $(BIN)/pytest -q -k sqlite tests/test_console_browser.py tests/test_console_account_browser.py \
-		tests/test_console_passkeys_browser.py
+	CONSOLE_SCREENSHOTS=docs/screenshots REQUIRE_BROWSER=1 $(BIN)/pytest -q -k sqlite tests/browser/test_console.py tests/browser/test_console_account.py \
+		tests/browser/test_console_passkeys.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage

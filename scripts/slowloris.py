@@ -13,7 +13,7 @@ latency (p50, p99, max, failures), and exits 1 when a probe failed or a p99 exce
     make slowloris                                   # 256 connections for 60 s
     .venv/bin/python scripts/slowloris.py --connections 64 --duration 10
 
-tests/test_slow_clients.py runs `attack()` with fewer connections for a few seconds.
+tests/e2e/test_slow_clients.py runs `attack()` with fewer connections for a few seconds.
 """
 
 from __future__ import annotations

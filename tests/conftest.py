@@ -1,6 +1,8 @@
 """Fixtures: the app on each database backend, a client, and a helper that signs users in.
 
-Every test runs on SQLite and on MariaDB. MariaDB and Redis are skipped when absent,
+A test that uses the database runs on SQLite and on MariaDB, unless it is marked
+`sqlite_only` (its answer cannot depend on the database: validation, the console, the docs,
+the browser flows): then it runs once, on SQLite. MariaDB and Redis are skipped when absent,
 unless REQUIRE_MARIADB=1 / REQUIRE_REDIS=1 (as in CI), which turns absence into failure.
 The helpers live in tests/support/; the names below are also importable from here.
 
@@ -34,6 +36,7 @@ from support import (
     LiveServer,
     MovableClock,
     assert_problem,
+    database,
     empty_tables,
     execute_sql,
     free_port,
@@ -110,9 +113,41 @@ def sleep_guard(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[float]]:
     yield calls
 
 
-@pytest.fixture(
-    scope="session", params=["sqlite", pytest.param("mariadb", marks=pytest.mark.mariadb)]
-)
+BACKENDS = ("sqlite", "mariadb")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Iterator[object]:
+    """Tests marked `redis` share one Redis database and empty it: each holds it from its
+    setup to its teardown, so under pytest-xdist they take turns (tests/support/database.py)."""
+    database.redis_claimed = item.get_closest_marker("redis") is not None
+    if not database.redis_claimed:
+        return (yield)
+    with database.redis_turn():
+        return (yield)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test that uses the database runs once per backend of BACKENDS; one marked
+    `sqlite_only` (on the function, or `pytestmark` of its module) runs on SQLite alone.
+    Every concurrency, fault, migration, idempotency and race test stays on both."""
+    if "database_url" not in metafunc.fixturenames:
+        return
+    backends = BACKENDS
+    if metafunc.definition.get_closest_marker("sqlite_only"):
+        backends = ("sqlite",)
+    metafunc.parametrize(
+        "database_url",
+        [
+            pytest.param(name, marks=pytest.mark.mariadb if name == "mariadb" else ())
+            for name in backends
+        ],
+        indirect=True,
+        scope="session",
+    )
+
+
+@pytest.fixture(scope="session")
 def database_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:

@@ -7,7 +7,10 @@ CI), which turns absence into failure.
 from __future__ import annotations
 
 import dataclasses
+import fcntl
+import hashlib
 import os
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -94,10 +97,35 @@ def empty_tables(url: str) -> None:
     engine.dispose()
 
 
+# Whether the running test is marked `redis` (tests/conftest.py sets it for each test).
+# Those tests empty the one Redis database of TEST_REDIS_URL, so they take turns: across
+# pytest-xdist workers, and across pytest runs, one at a time (`redis_turn`).
+redis_claimed = True
+
+
+@contextmanager
+def redis_turn() -> Iterator[None]:
+    """The shared Redis database, held by the running test from its setup to its teardown:
+    every other test marked `redis` waits, in this process or another, until it is done."""
+    name = hashlib.sha256(REDIS_URL.encode()).hexdigest()[:16]
+    path = Path(tempfile.gettempdir()) / f"shopapi-tests-redis-{name}.lock"
+    with path.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def shared_redis() -> Any:
     """The tests' Redis database (TEST_REDIS_URL), emptied (or skip / fail)."""
     import redis
 
+    if not redis_claimed:
+        raise RuntimeError(
+            "mark the test (or its module) `pytest.mark.redis`: tests that empty the shared "
+            "Redis database take turns (support.database.redis_turn)"
+        )
     try:
         store = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
         store.ping()

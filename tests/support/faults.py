@@ -81,8 +81,15 @@ def redis_server(port: int, folder: Path) -> subprocess.Popen[bytes]:
         )
     except FileNotFoundError as error:
         unavailable("redis-server", "REQUIRE_REDIS", error)
-    store = redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=1)
-    for _ in range(100):
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    # No retries inside redis-py (its backoff sleeps for seconds): this loop is the wait,
+    # up to 30 s for a busy machine.
+    store = redis.Redis(
+        host="127.0.0.1", port=port, socket_connect_timeout=1, retry=Retry(NoBackoff(), 0)
+    )
+    for _ in range(600):
         try:
             store.ping()
             store.close()
