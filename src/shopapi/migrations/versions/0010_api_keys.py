@@ -45,5 +45,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("api_keys")
-    with op.batch_alter_table("users") as batch:
+    # SQLite drops a column by copying the table: keep AUTOINCREMENT on the copy, so a
+    # deleted account's id is still never handed out again after a downgrade.
+    with op.batch_alter_table("users", table_kwargs={"sqlite_autoincrement": True}) as batch:
         batch.drop_column("kind")
