@@ -67,8 +67,8 @@ def test_a_key_made_in_the_console_works_once_shown_and_stops_when_revoked(
     console.click("Create an API key")
     console.on_page("Create an API key")
     console.fill("Name of the key", "Storefront")
-    console.prove(PASSWORD, codes[0])
     console.check("api-key-new", docs=True)
+    console.prove(PASSWORD, codes[0])
     console.button("Create key").click()
     key = shown_key(console)
     console.check("api-key-shown", blur=SECRETS, docs=True)
@@ -96,7 +96,7 @@ def test_a_key_made_in_the_console_works_once_shown_and_stops_when_revoked(
     console.dialog("Revoke the key “Storefront”?")
     console.check("api-key-revoke")
     console.button("Revoke key").click()
-    assert "revoked" in console.flash()
+    console.shows("is revoked")
     console.shows("No API keys.")
     assert requests.get(products, headers=with_key(key), timeout=10).status_code == 401
 
@@ -159,7 +159,7 @@ def test_an_admin_makes_a_service_account_and_its_key_and_revokes_it(
 
     console.button("Revoke… the key Catalogue sync").click()
     console.button("Revoke key").click()
-    assert "revoked" in console.flash()
+    console.shows("is revoked")
     console.shows("No API keys.")
     assert requests.get(products, headers=with_key(key), timeout=10).status_code == 401
     no_page_errors(driver)
