@@ -271,11 +271,11 @@ def test_an_admin_changes_a_role_and_the_users_console_follows_at_its_next_page(
     console.click("Administration")
     console.on_page("Users")
     accounts = console.rows("users")
-    assert [row[:3] for row in accounts] == [
-        ["ivan", "admin", "enabled"],
-        ["judy", "editor", "enabled"],
+    assert [row[:4] for row in accounts] == [
+        ["ivan", "person", "admin", "enabled"],
+        ["judy", "person", "editor", "enabled"],
     ]
-    ivan_id, judy_id = accounts[0][4], accounts[1][4]  # ids are never reused across tests
+    ivan_id, judy_id = accounts[0][5], accounts[1][5]  # ids are never reused across tests
     console.check("admin-users", docs=True)
     console.click("judy")
     console.on_page("judy")

@@ -146,6 +146,10 @@ export const auth = {
   addPasskey: (name, credential) => call("POST", "/auth/passkeys", { body: { name, credential } }),
   renamePasskey: (id, name) => call("PATCH", `/auth/passkeys/${enc(id)}`, { body: { name } }),
   removePasskey: (id, proof) => call("DELETE", `/auth/passkeys/${enc(id)}`, { body: proof }),
+  apiKeys: (options) => call("GET", "/auth/api-keys", options),
+  /** `key` is `{name, scopes, expires_in}`; the answer holds the key itself, once. */
+  createApiKey: (key, proof) => call("POST", "/auth/api-keys", { body: { ...key, ...proof } }),
+  revokeApiKey: (id) => call("DELETE", `/auth/api-keys/${enc(id)}`),
 };
 
 export const admin = {
@@ -154,6 +158,10 @@ export const admin = {
   change: (id, fields) => call("PATCH", `/admin/users/${enc(id)}`, { body: fields }),
   unlock: (id) => call("POST", `/admin/users/${enc(id)}/unlock`),
   resetTotp: (id) => call("POST", `/admin/users/${enc(id)}/reset-totp`),
+  createServiceAccount: (username, role) => call("POST", "/admin/service-accounts", { body: { username, role } }),
+  apiKeys: (id, options) => call("GET", `/admin/users/${enc(id)}/api-keys`, options),
+  createApiKey: (id, key) => call("POST", `/admin/users/${enc(id)}/api-keys`, { body: key }),
+  revokeApiKey: (id, keyId) => call("DELETE", `/admin/users/${enc(id)}/api-keys/${enc(keyId)}`),
   invite: (role, expiresIn) => call("POST", "/admin/invites", { body: { role, expires_in: expiresIn } }),
   events: ({ limit, cursor, userId, type }, options) => {
     const query = pageQuery(limit, cursor);

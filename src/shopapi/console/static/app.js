@@ -6,6 +6,7 @@ import { session } from "./session.js";
 import { h } from "./ui.js";
 import account, { signOut } from "./pages/account.js";
 import * as admin from "./pages/admin.js";
+import * as apiKeys from "./pages/api-keys.js";
 import authenticator from "./pages/authenticator.js";
 import deleteAccount from "./pages/delete-account.js";
 import history from "./pages/history.js";
@@ -37,11 +38,15 @@ const routes = [
   { path: "/account/passkeys", page: passkeys.list, title: "Passkeys" },
   { path: "/account/passkeys/new", page: passkeys.add, title: "Add a passkey" },
   { path: "/account/passkeys/:id", page: passkeys.one, title: "Passkey" },
+  { path: "/account/api-keys", page: apiKeys.list, title: "API keys" },
+  { path: "/account/api-keys/new", page: apiKeys.add, title: "Create an API key" },
   { path: "/account/recovery-codes", page: recoveryCodes, title: "New recovery codes" },
   { path: "/account/events", page: securityLog, title: "Security log" },
   { path: "/account/delete", page: deleteAccount, title: "Delete account" },
   { path: "/admin/users", page: admin.users, title: "Users" },
   { path: "/admin/users/:id", page: admin.user, title: "User" },
+  { path: "/admin/service-accounts", page: admin.serviceAccounts, title: "Service accounts" },
+  { path: "/admin/users/:id/api-keys/new", page: admin.newKey, title: "New API key" },
   { path: "/admin/invites", page: admin.invites, title: "Invites" },
   { path: "/admin/events", page: admin.events, title: "Security log of all accounts" },
 ];

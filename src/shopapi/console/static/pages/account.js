@@ -27,6 +27,7 @@ const PAGES = [
   ["Change password", "#/account/password"],
   ["Replace authenticator", "#/account/authenticator"],
   ["Passkeys", "#/account/passkeys"],
+  ["API keys", "#/account/api-keys"],
   ["New recovery codes", "#/account/recovery-codes"],
   ["Security log", "#/account/events"],
   ["Delete account", "#/account/delete"],

@@ -6,13 +6,14 @@ import {
   alertBox, append, busy, cell, clearProblem, details, field, flash, h, heading, load, pager, sendingForm, showProblem,
   table, takeFlash, time, uid,
 } from "../ui.js";
+import { keyFields, keyTable, revoked, showKey } from "./api-keys.js";
 import { shownOnce } from "./codes.js";
 import { EVENT_TYPES, eventTable, olderNewer } from "./security-log.js";
 
 const LIMIT = 25;
 
 export function adminNav() {
-  const pages = [["Users", "#/admin/users"], ["Invites", "#/admin/invites"], ["Security log", "#/admin/events"]];
+  const pages = [["Users", "#/admin/users"], ["Service accounts", "#/admin/service-accounts"], ["Invites", "#/admin/invites"], ["Security log", "#/admin/events"]];
   return h("nav", { "aria-label": "Administration", class: "subnav" },
     h("ul", {}, pages.map(([label, hash]) =>
       h("li", {}, h("a", { href: hash, "aria-current": location.hash.split("?")[0] === hash ? "page" : null }, label)))));
@@ -31,10 +32,12 @@ function roleSelect(id, value) {
   return h("select", { id, name: "role" }, ROLES.map((r) => h("option", { value: r, selected: r === value }, r)));
 }
 
+const KINDS = { person: "person", service: "service account" };
+
 function state(user) {
   const parts = [user.disabled ? "disabled" : "enabled"];
   if (user.locked) parts.push("locked");
-  if (!user.totp_confirmed) parts.push("authenticator not set up");
+  if (!user.totp_confirmed && user.kind !== "service") parts.push("authenticator not set up");
   return parts.join(", ");
 }
 
@@ -51,9 +54,10 @@ export const users = {
       table({
         class: "cards users",
         caption: "Accounts, by id",
-        columns: ["Username", "Role", "State", "Created", "Id"],
+        columns: ["Username", "Kind", "Role", "State", "Created", "Id"],
         rows: body.items.map((u) => h("tr", {},
           cell("Username", h("a", { href: `#/admin/users/${u.id}` }, u.username)),
+          cell("Kind", KINDS[u.kind] ?? u.kind),
           cell("Role", u.role),
           cell("State", state(u)),
           cell("Created", time(u.created_at)),
@@ -132,14 +136,88 @@ export const user = {
       },
     }));
 
+    const service = u.kind === "service";
     append(view,
       h("p", { class: "breadcrumbs" }, h("a", { href: "#/admin/users" }, "All users")),
-      details(["Username", u.username], ["Role", u.role], ["State", state(u)],
+      details(["Username", u.username], ["Kind", KINDS[u.kind] ?? u.kind], ["Role", u.role], ["State", state(u)],
         ["Created", time(u.created_at)], ["Id", String(u.id)]),
       h("h2", {}, "Role"), roleForm,
       h("h2", {}, "Access"), actionAlert.element,
-      h("div", { class: "actions" }, toggle, u.locked ? unlock : null, reset),
+      h("div", { class: "actions" }, toggle, u.locked ? unlock : null, service ? null : reset),
       h("p", {}, h("a", { href: `#/admin/events?${new URLSearchParams({ user_id: String(u.id) })}` }, `Security log of ${u.username}`)));
+
+    const keysAlert = alertBox();
+    append(view, h("h2", {}, "API keys"), keysAlert.element,
+      h("p", {}, service
+        ? "The keys this service account's programs use. Revoke one that leaked or is no longer used."
+        : "The keys this person made for their scripts. Revoke one that leaked; people make their own keys."));
+    const keys = await load(admin.apiKeys(u.id, { signal }), keysAlert);
+    if (!keys) return;
+    const { items } = keys.body;
+    append(view,
+      keyTable(items, {
+        caption: `${items.length} live key${items.length === 1 ? "" : "s"} of ${u.username}`,
+        revoke: async (k) => {
+          await revoked(() => admin.revokeApiKey(u.id, k.id), k.name);
+          refresh();
+        },
+      }),
+      service ? h("p", {}, h("a", { class: "button", href: `#/admin/users/${u.id}/api-keys/new` }, "New API key")) : null);
+  },
+};
+
+/** Service accounts: accounts of programs, listed with the users; made here by name and role. */
+export const serviceAccounts = {
+  auth: true,
+  keepsInput: true,
+  async render(view, { navigate }) {
+    const alert = alertBox();
+    if (!(await frame(view, "Service accounts", alert))) return;
+    const username = field({ name: "username", label: "Username", autocomplete: "off", required: true,
+      hint: "What it is for: “storefront”, “erp-sync”." });
+    const roleId = uid("role");
+    const role = h("select", { id: roleId, name: "role" }, ["viewer", "editor"].map((r) => h("option", { value: r }, r)));
+    const { form } = sendingForm({
+      submitLabel: "Create service account",
+      fields: { username },
+      content: [username.element, h("div", { class: "field" }, h("label", { for: roleId }, "Role"),
+        h("p", { class: "hint" }, "Viewers read products; editors also change them. A service account is never an admin."), role)],
+      send: async () => {
+        const { body } = await admin.createServiceAccount(username.input.value.trim(), role.value);
+        flash(`The service account ${body.username} is created: make its API keys below.`);
+        navigate(`#/admin/users/${body.id}`);
+      },
+    });
+    append(view,
+      h("p", {}, "A service account belongs to a program (a storefront, an ERP), not to a person: it has no password, authenticator or session, and uses only the API keys an admin makes for it. It keeps working when the person who set it up leaves. Service accounts are listed with the ",
+        h("a", { href: "#/admin/users" }, "users"), "."),
+      form);
+  },
+};
+
+/** A key for a service account, made by an admin (no proof: the admin is signed in). */
+export const newKey = {
+  auth: true,
+  keepsInput: true,
+  async render(view, { params, signal, navigate, onLeave }) {
+    const alert = alertBox();
+    if (!(await frame(view, "New API key", alert))) return;
+    const answer = await load(admin.user(params.id, { signal }), alert);
+    if (!answer) return;
+    const u = answer.body;
+    view.querySelector("h1").textContent = `New API key for ${u.username}`;
+    const back = `#/admin/users/${u.id}`;
+    const key = keyFields();
+    const { form } = sendingForm({
+      submitLabel: "Create key",
+      fields: key.fields,
+      content: key.elements,
+      send: async () => {
+        const { body } = await admin.createApiKey(u.id, key.values());
+        showKey(view, body, { owner: u.username, back, onLeave, navigate });
+      },
+    });
+    append(view, h("p", { class: "breadcrumbs" }, h("a", { href: back }, u.username)), form);
   },
 };
 

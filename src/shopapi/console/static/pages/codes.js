@@ -1,4 +1,5 @@
-// Codes the service shows only once (recovery codes, an invite's code): one panel for all.
+// Codes the service shows only once (recovery codes, an invite's code, an API key): one
+// panel for all.
 import { alertBox, busy, h, uid } from "../ui.js";
 
 /** `lines` then the codes, as a text file the browser saves as `filename`. */
@@ -25,11 +26,12 @@ export function recoveryFile(username) {
 
 /**
  * The codes with what they are for (`about`), and when `file` (`{filename, lines}`) is
- * given a button that downloads them. With `keep`, a form that asks for a tick ("I have
+ * given a button that downloads them; with `copy`, a button that copies them to the
+ * clipboard. With `keep`, a form that asks for a tick ("I have
  * saved them") before `keep.done(alert)` runs; until then, leaving the page asks first.
  * Returns `{shown, form}`: the page puts them where it wants.
  */
-export function shownOnce({ codes, about, file = null, keep = null }) {
+export function shownOnce({ codes, about, file = null, copy = false, keep = null }) {
   const list = codes.length === 1
     ? h("p", {}, h("code", { class: "shown-code" }, codes[0]))
     : h("ol", { class: "codes" }, codes.map((c) => h("li", {}, h("code", {}, c))));
@@ -38,17 +40,36 @@ export function shownOnce({ codes, about, file = null, keep = null }) {
     save = h("button", { type: "button", class: "secondary" }, "Download as text");
     save.addEventListener("click", () => download(file.filename, file.lines, codes));
   }
-  const shown = [h("p", {}, about), list, save ? h("div", { class: "actions" }, save) : null].filter(Boolean);
+  let copied = null;
+  if (copy) copied = copyButton(codes.join("\n"));
+  const buttons = [copied?.button, save].filter(Boolean);
+  const shown = [h("p", {}, about), list, buttons.length ? h("div", { class: "actions" }, buttons) : null, copied?.status]
+    .filter(Boolean);
   return { shown, form: keep ? keepForm(keep) : null };
 }
 
-function keepForm({ label, submitLabel, question, onLeave, done }) {
+/** A button that puts `text` on the clipboard, and the status line that says it did. */
+function copyButton(text) {
+  const status = h("p", { class: "hint", role: "status" });
+  const button = h("button", { type: "button", class: "secondary" }, "Copy");
+  button.addEventListener("click", async () => {
+    try {
+      await navigator.clipboard.writeText(text);
+      status.textContent = "Copied.";
+    } catch {
+      status.textContent = "This browser did not allow copying: select the text and copy it, or download it.";
+    }
+  });
+  return { button, status };
+}
+
+function keepForm({ label, submitLabel, question, onLeave, done, unticked = "Tick the box once the recovery codes are somewhere safe." }) {
   let saved = false;
   onLeave(() => (saved ? null : question));
   const box = uid("saved");
   const tick = h("input", { type: "checkbox", id: box, "aria-describedby": `${box}-error` });
   const tickError = h("p", { class: "field-error", id: `${box}-error`, hidden: true },
-    "Tick the box once the recovery codes are somewhere safe.");
+    unticked);
   tick.addEventListener("change", () => {
     tickError.hidden = true;
   });
