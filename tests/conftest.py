@@ -129,13 +129,16 @@ def pytest_runtest_protocol(item: pytest.Item) -> Iterator[object]:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Every test that uses the database runs once per backend of BACKENDS; one marked
-    `sqlite_only` (on the function, or `pytestmark` of its module) runs on SQLite alone.
+    `sqlite_only` (on the function, or `pytestmark` of its module) runs on SQLite alone, one
+    marked `mariadb_only` on MariaDB alone (never a skip counted on the other).
     Every concurrency, fault, migration, idempotency and race test stays on both."""
     if "database_url" not in metafunc.fixturenames:
         return
     backends = BACKENDS
     if metafunc.definition.get_closest_marker("sqlite_only"):
         backends = ("sqlite",)
+    if metafunc.definition.get_closest_marker("mariadb_only"):
+        backends = ("mariadb",)
     metafunc.parametrize(
         "database_url",
         [
