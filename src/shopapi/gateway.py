@@ -179,24 +179,22 @@ class BodyFirst:
         return environ
 
     def _call(self, environ: dict[str, Any]) -> Answer:
-        """Run the WSGI app on this thread; its answer, body joined."""
+        """Run the WSGI app on this thread; its answer, body joined (what it passed to
+        WSGI's write() first, as the specification orders)."""
         started: list[Any] = []
+        written: list[bytes] = []
 
         def start_response(
             status: str, headers: list[tuple[str, str]], exc_info: Any = None
         ) -> Callable[[bytes], None]:
             started[:] = [int(status[:3]), headers]
-            return _no_write
+            return written.append
 
         result = self.app(environ, start_response)
         try:
-            content = b"".join(result)
+            content = b"".join([*written, *result])
         finally:
             close = getattr(result, "close", None)
             if close is not None:
                 close()
         return started[0], started[1], content
-
-
-def _no_write(data: bytes) -> None:
-    raise NotImplementedError("the service never uses WSGI's write()")

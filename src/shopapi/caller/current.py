@@ -39,8 +39,7 @@ from ..errors import ApiError, unauthorized
 from ..models import ApiKey, SignInSession, User
 from ..openapi import document_security
 from ..signing import SigningKeys
-from . import roles
-from . import scopes as _scopes
+from . import roles, scopes
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -214,12 +213,12 @@ def _accept_key(row: tuple[Any, ...] | None) -> Account:
     # One answer for every refused key: whoever holds a key learns nothing of others.
     if row is None:
         raise unauthorized("The API key is not valid.")
-    user_id, role, alive, key_id, name, scopes, last_used_at = row
+    user_id, role, alive, key_id, name, granted, last_used_at = row
     if role is None or not alive:  # a disabled account's key, or a revoked or expired one
         raise unauthorized("The API key is not valid.")
-    key = KeyUse(key_id, name, tuple(_scopes.parsed(scopes)))
+    key = KeyUse(key_id, name, tuple(scopes.parsed(granted)))
     needed_scope: str | None = g.needed_scope
-    if not _scopes.allows(key.scopes, needed_scope):
+    if not scopes.allows(key.scopes, needed_scope):
         if needed_scope is None:
             raise ApiError(403, "API keys cannot be used here; sign in as a person.")
         raise ApiError(

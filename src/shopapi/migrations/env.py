@@ -3,9 +3,9 @@
 from alembic import context
 from sqlalchemy import create_engine, pool
 
+import shopapi.products.models  # noqa: F401 - registers the tables
 from shopapi.db import normalise_url
 from shopapi.models import Base
-from shopapi.products import models as _products  # noqa: F401 - registers the tables
 
 target_metadata = Base.metadata
 
