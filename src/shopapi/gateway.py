@@ -114,7 +114,8 @@ class BodyFirst:
         except TimeoutError:
             log.info(
                 "request body too slow; connection closed",
-                extra={"path": scope.path, "remote_addr": _address(scope.client)[0]},
+                # Never the path as sent: a token pasted into it would land in the log.
+                extra={"method": scope.method, "remote_addr": _address(scope.client)[0]},
             )
             headers = [("content-type", "application/problem+json"), ("connection", "close")]
             protocol.response_bytes(408, headers, self._too_slow)
