@@ -9,10 +9,12 @@ DEV_STAMP := $(VENV)/.installed-dev
 
 install: $(STAMP)
 
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements.txt requirements-mysqlclient.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements.txt
+	@$(BIN)/pip install --quiet -r requirements-mysqlclient.txt >/dev/null 2>&1 || \
+		echo "install: mysqlclient could not be built (Debian: apt-get install libmariadb-dev pkg-config); PyMySQL serves MariaDB instead"
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
 

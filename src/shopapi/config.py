@@ -58,8 +58,9 @@ class Settings:
 
     database_url: str = setting(
         "",
-        "SQLAlchemy URL. MariaDB/MySQL: `mysql+pymysql://user:pass@host:3306/db` (utf8mb4 is "
-        "added when no charset is given).",
+        "SQLAlchemy URL. MariaDB/MySQL: `mysql://user:pass@host:3306/db` takes the faster "
+        "driver installed (mysqlclient, else PyMySQL); `mysql+mysqldb://` or "
+        "`mysql+pymysql://` names one. utf8mb4 is added when no charset is given.",
         shown="SQLite file `instance/shopapi.sqlite3`",
     )
     # Signs page cursors, and access tokens unless jwt_algorithm is EdDSA.

@@ -20,13 +20,12 @@ from typing import Any
 from support.database import unavailable
 
 
-def conflict_error(backend: str) -> Exception:
+def conflict_error(dialect: Any) -> Exception:
     """The driver's own error for a transaction the database aborted to resolve a conflict:
-    InnoDB's deadlock (1213) on MariaDB, "database is locked" on SQLite."""
-    if backend == "mysql":
-        import pymysql  # type: ignore[import-untyped]
-
-        error: Exception = pymysql.err.OperationalError(
+    InnoDB's deadlock (1213) on MariaDB (from PyMySQL or mysqlclient, whichever the engine
+    uses), "database is locked" on SQLite."""
+    if dialect.name == "mysql":
+        error: Exception = dialect.loaded_dbapi.OperationalError(
             1213, "Deadlock found when trying to get lock; try restarting transaction"
         )
         return error
@@ -47,7 +46,7 @@ def conflicts_at_commit(engine: Any, times: int) -> Iterator[list[int]]:
     def do_commit(dbapi_connection: Any) -> None:
         if failed[0] < times:
             failed[0] += 1
-            raise conflict_error(dialect.name)
+            raise conflict_error(dialect)
         real_commit(dbapi_connection)
 
     dialect.do_commit = do_commit

@@ -41,10 +41,27 @@ def utcnow() -> datetime:
 
 
 def normalise_url(url: str) -> URL:
+    """`url` as the engine takes it: utf8mb4 unless another charset is named, and for a
+    MariaDB/MySQL URL that names no driver (`mysql://`, `mariadb://`), the faster driver
+    installed: mysqlclient (C) when it could be built, else PyMySQL, which always installs."""
     parsed = make_url(url)
-    if parsed.get_backend_name() == "mysql" and "charset" not in parsed.query:
-        parsed = parsed.update_query_dict({"charset": "utf8mb4"})
+    if parsed.get_backend_name() in ("mysql", "mariadb"):
+        # One dialect name ("mysql") for both servers: the service's SQL is written for it.
+        named = "+" in parsed.drivername  # else SQLAlchemy would pick mysqlclient, installed or not
+        driver = parsed.get_driver_name() if named else mysql_driver()
+        parsed = parsed.set(drivername=f"mysql+{driver}")
+        if "charset" not in parsed.query:
+            parsed = parsed.update_query_dict({"charset": "utf8mb4"})
     return parsed
+
+
+def mysql_driver() -> str:
+    """ "mysqldb" (mysqlclient) when it is installed, else "pymysql"."""
+    try:
+        import MySQLdb  # type: ignore[import-untyped]  # noqa: F401
+    except ImportError:
+        return "pymysql"
+    return "mysqldb"
 
 
 def make_engine(
@@ -111,12 +128,27 @@ def _closed_by_server(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
     as closed; the pool then opens a fresh connection, so the first request after an
     outage is served. (A ping on every checkout would cost a round trip per request.)
     """
-    sock = getattr(dbapi_connection, "_sock", None)
-    if sock is None:
+    socket = _socket_of(dbapi_connection)
+    if socket is None:
         raise DisconnectionError("connection has no socket")
-    readable, _, _ = select.select([sock], [], [], 0)
+    readable, _, _ = select.select([socket], [], [], 0)
     if readable:  # an idle connection has nothing to read: this is EOF or an error
         raise DisconnectionError("connection closed by the server")
+
+
+def _socket_of(dbapi_connection: Any) -> Any:
+    """The connection's socket (PyMySQL) or its file descriptor (mysqlclient), or None
+    once the driver has closed it."""
+    sock = getattr(dbapi_connection, "_sock", None)
+    if sock is not None:
+        return sock
+    fileno = getattr(dbapi_connection, "fileno", None)
+    if fileno is None:
+        return None
+    try:
+        return fileno()
+    except Exception:  # noqa: BLE001 - mysqlclient raises once the connection is closed
+        return None
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
