@@ -1,16 +1,21 @@
-"""`make bench`: the service against a fixed yardstick, under each server, in one run.
+"""`make bench`: the service against fixed yardsticks, under each server and driver, in one run.
 
-The yardstick is a bare Flask app (scripts/bare_app.py: one view, no middleware) served by
-the same server with the same settings as the service. For every server in BENCH_SERVERS
-the run measures the yardstick's `GET /healthz`, then the service's hot paths on a scratch
+The yardsticks are a bare Flask app (scripts/bare_app.py: no middleware) served by the same
+server with the same settings as the service: its `GET /healthz` (the floor of any
+request), and the floors of a database read, one product by id and a page of 50, the
+statements the service's reads run on the same engine and driver, without the account
+check or anything else. For every server in BENCH_SERVERS and every driver in
+BENCH_DRIVERS the run measures the yardsticks, then the service's hot paths on a scratch
 MariaDB database (reads, writes, sign-ins, reads during a burst of sign-ins), then the
-yardstick again. Every rate is reported as a ratio of that server's yardstick, and also of
-the service's own `/healthz`; rates are comparable across servers because they come from
-the same run. Prints a table per server and a summary, and writes the figures as JSON.
-The scratch database is dropped at the end.
+bare `/healthz` again. Every rate is reported as a ratio of the bare `/healthz`, of its own
+floor where it has one, and of the service's own `/healthz`; rates are comparable across
+servers and drivers because they come from the same run. Prints a table per server and
+driver, the targets met or missed, and writes the figures as JSON. The scratch database is
+dropped at the end.
 
 Settings (environment): BENCH_SERVERS (`NAME:WORKERSxTHREADS`, comma-separated; default:
-`make serve`'s server, then gunicorn gthread 4x6 as it served before), BENCH_ROWS (10000),
+`make serve`'s server), BENCH_DRIVERS (`pymysql,mysqldb`: both when mysqlclient is
+installed), BENCH_ROWS (10000),
 BENCH_DURATION (seconds per measurement, 10), BENCH_CONNECTIONS (16), BENCH_MARIADB_URL
 (mysql+pymysql://root@127.0.0.1:3306/), BENCH_OUT (bench-results.json), BENCH_PYTHONPATH
 (put before the service's own code in the servers' path: another checkout's `src`, to
@@ -42,6 +47,7 @@ from bench_http import Account, lua_get, lua_patch, lua_post, run_wrk, sign_in_l
 from bench_servers import ROOT, SERVICE, YARDSTICK, Server, Spec, parse_specs
 from cryptography.fernet import Fernet
 from harness import free_port, scratch_database
+from sqlalchemy import create_engine, make_url, text
 
 from shopapi import signing
 from shopapi.config import Settings
@@ -55,15 +61,33 @@ SERVER_URL = os.environ.get("BENCH_MARIADB_URL", "mysql+pymysql://root@127.0.0.1
 OUT = Path(os.environ.get("BENCH_OUT", "bench-results.json"))
 PROFILE = os.environ.get("BENCH_PROFILE")
 # `make serve`'s declared defaults: one worker per core, THREADS threads each.
-DEFAULT_SERVERS = f"{PRODUCTION_SERVER}:{Settings.web_concurrency}x{Settings.threads},gunicorn:4x6"
+DEFAULT_SERVERS = f"{PRODUCTION_SERVER}:{Settings.web_concurrency}x{Settings.threads}"
 SPECS = parse_specs(os.environ.get("BENCH_SERVERS", DEFAULT_SERVERS))
 NOISE = 0.15
 # Each account signs in once per run of the sign-in load (a TOTP step is good once), so
 # there must be more accounts than sign-ins in BENCH_DURATION seconds.
 SIGN_IN_ACCOUNTS = 60 * DURATION
 YARD = "yardstick: bare Flask GET /healthz"
+FLOOR_ONE = "floor: bare Flask, one product by id"
+FLOOR_PAGE = "floor: bare Flask, a page of 50"
 HEALTHZ = "GET /healthz"
 ONE = "GET /api/products/{id}"
+PAGE = "GET /api/products?limit=50"
+# Each service figure, and the floor it is measured against.
+FLOORS = {ONE: FLOOR_ONE, PAGE: FLOOR_PAGE, HEALTHZ: YARD}
+# The targets: the service's read at least this share of its floor.
+TARGETS = {ONE: 0.85, PAGE: 1.0, HEALTHZ: 0.85}
+
+
+def _drivers() -> list[str]:
+    try:
+        import MySQLdb  # type: ignore[import-untyped]  # noqa: F401
+    except ImportError:
+        return ["pymysql"]
+    return ["pymysql", "mysqldb"]
+
+
+DRIVERS = [d for d in os.environ.get("BENCH_DRIVERS", ",".join(_drivers())).split(",") if d]
 ONE_WITH_KEY = "GET /api/products/{id} with an API key"
 BURST = "GET /api/products/{id} during sign-ins"
 
@@ -114,7 +138,17 @@ class Rig:
         self.flask("db", "upgrade")
         started = time.monotonic()
         self.flask("seed-products", str(ROWS), "--seed", "1")
-        return time.monotonic() - started
+        took = time.monotonic() - started
+        engine = create_engine(make_url(self.database_url))
+        with engine.connect() as conn:
+            self.first_id = conn.execute(text("SELECT MIN(id) FROM products")).scalar_one()
+        engine.dispose()
+        return took
+
+    def with_driver(self, driver: str) -> dict[str, str]:
+        """The servers' environment, with DATABASE_URL on `driver` (pymysql or mysqldb)."""
+        url = make_url(self.database_url).set(drivername=f"mysql+{driver}")
+        return {**self.env, "DATABASE_URL": url.render_as_string(hide_password=False)}
 
     def signers(self, url: str) -> list[Account]:
         """The accounts of the sign-in runs, registered once for every server."""
@@ -135,13 +169,6 @@ class Rig:
         self.reader.base = url
         token = self.reader.sign_in()
         assert token is not None
-        if not self.first_id:
-            first = requests.get(
-                f"{url}/api/products?limit=1",
-                headers={"Authorization": f"Bearer {token}"},
-                timeout=10,
-            ).json()
-            self.first_id = first["items"][0]["id"]
         if self.key is None:  # kept in the database: one key serves every server's run
             self.key = self.reader.api_key(token, ["products:read"])
         return token
@@ -159,8 +186,10 @@ def main() -> int:
             profile(rig, SPECS[0], Path(PROFILE), DURATION, CONNECTIONS)
             return 0
         for spec in SPECS:
-            print(f"\n{spec.label}", flush=True)
-            runs[spec.label] = measure(rig, spec)
+            for driver in DRIVERS:
+                label = f"{spec.label} on {driver}"
+                print(f"\n{label}", flush=True)
+                runs[label] = measure(rig, spec, rig.with_driver(driver))
     finally:
         rig.drop()
     report(runs, rig.algorithm)
@@ -182,12 +211,17 @@ def wrk(
     return costed(server, lambda: run_wrk(server.url, script, threads, connections, DURATION))
 
 
-def yardstick(spec: Spec, env: dict[str, str]) -> dict[str, Any]:
+def yardstick(spec: Spec, env: dict[str, str], product_id: int = 0) -> dict[str, Any]:
+    """The bare app's `/healthz`, and with `product_id` the floors of the reads."""
     server = Server(spec, YARDSTICK, free_port(), env)
     try:
-        result = wrk(server, 'wrk.path = "/healthz"\n')
-        result["rss_mib"] = server.worker_rss_mib()
-        return result
+        results = {YARD: wrk(server, 'wrk.path = "/healthz"\n')}
+        results[YARD]["rss_mib"] = server.worker_rss_mib()
+        if product_id:
+            one = f'wrk.path = "/floor/products/{product_id}"\n'
+            results[FLOOR_ONE] = wrk(server, one)
+            results[FLOOR_PAGE] = wrk(server, 'wrk.path = "/floor/products?limit=50"\n')
+        return results
     finally:
         server.stop()
 
@@ -208,11 +242,10 @@ def cursor_after(url: str, token: str, start: int, target: int) -> str:
     return str(cursor)
 
 
-def measure(rig: Rig, spec: Spec) -> dict[str, Any]:
-    results: dict[str, Any] = {}
-    print("  yardstick ...", flush=True)
-    results[YARD] = yardstick(spec, rig.env)
-    server = Server(spec, SERVICE, free_port(), rig.env)
+def measure(rig: Rig, spec: Spec, env: dict[str, str]) -> dict[str, Any]:
+    print("  yardsticks: bare /healthz, the floors of the reads ...", flush=True)
+    results: dict[str, Any] = yardstick(spec, env, rig.first_id + ROWS // 2)
+    server = Server(spec, SERVICE, free_port(), env)
     try:
         url = server.url
         token, first_id = rig.bearer(url), rig.first_id
@@ -222,10 +255,7 @@ def measure(rig: Rig, spec: Spec) -> dict[str, Any]:
         deep = cursor_after(url, token, first_id - 1, last_id - 60)
         endpoints = [
             (HEALTHZ, lambda: wrk(server, 'wrk.path = "/healthz"\n')),
-            (
-                "GET /api/products?limit=50",
-                lambda: wrk(server, lua_get(token, "/api/products?limit=50")),
-            ),
+            (PAGE, lambda: wrk(server, lua_get(token, "/api/products?limit=50"))),
             (
                 "GET /api/products?limit=50 (deep page)",
                 lambda: wrk(server, lua_get(token, f"/api/products?limit=50&cursor={deep}")),
@@ -259,7 +289,7 @@ def measure(rig: Rig, spec: Spec) -> dict[str, Any]:
     finally:
         server.stop()
     print("  yardstick again ...", flush=True)
-    results["yardstick again"] = yardstick(spec, rig.env)
+    results["yardstick again"] = yardstick(spec, env)[YARD]
     results["_rss_mib"] = rss
     return results
 
@@ -272,17 +302,25 @@ def report(runs: dict[str, dict[str, Any]], algorithm: str) -> None:
         own = results[HEALTHZ]["rps"]
         print(f"\n{label}")
         print(
-            f"{'':50} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'x bare':>7} "
+            f"{'':50} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'x bare':>7} {'x floor':>7} "
             f"{'x healthz':>9} {'CPU us':>7} {'non-2xx':>7}"
         )
         for name, r in results.items():
             r["x_yardstick"] = round(r["rps"] / yard, 3)
             r["x_healthz"] = round(r["rps"] / own, 3)
+            floor = FLOORS.get(name)
+            if floor is not None:
+                r["x_floor"] = round(r["rps"] / results[floor]["rps"], 3)
+            x_floor = f"{r['x_floor']:7.3f}" if "x_floor" in r else f"{'':7}"
             print(
                 f"{name:50} {r['rps']:8.1f} {r['p50_ms']:7.2f} {r['p99_ms']:7.2f} "
-                f"{r['x_yardstick']:7.3f} {r['x_healthz']:9.3f} {r['cpu_us']:7.0f} "
+                f"{r['x_yardstick']:7.3f} {x_floor} {r['x_healthz']:9.3f} {r['cpu_us']:7.0f} "
                 f"{r['non_2xx']:7d}"
             )
+        for name, target in TARGETS.items():
+            ratio = results[name]["x_floor"]
+            verdict = "met" if ratio >= target else "MISSED"
+            print(f"target {name}: {ratio:.2f}x its floor (at least {target:.2f}x): {verdict}")
         burst = results[BURST]["p99_ms"] / results[ONE]["p99_ms"]
         drift = abs(results["yardstick again"]["rps"] - yard) / yard
         print(f"read p99 during sign-ins: {burst:.2f}x its quiet value")
@@ -303,6 +341,15 @@ def report(runs: dict[str, dict[str, Any]], algorithm: str) -> None:
             "yardstick_drift": round(drift, 3),
             "noisy": drift > NOISE,
         }
+    for spec in SPECS:
+        fast, slow = runs.get(f"{spec.label} on mysqldb"), runs.get(f"{spec.label} on pymysql")
+        if fast and slow:
+            gain = fast[ONE]["rps"] / slow[ONE]["rps"]
+            verdict = "met" if gain >= 1.3 else "MISSED"
+            print(
+                f"\n{spec.label}: one product on mysqlclient {gain:.2f}x PyMySQL's "
+                f"(target at least 1.30x): {verdict}"
+            )
     if len(runs) > 1:
         print("\nacross servers (same run): req/s, and CPU us per request in the server")
         names = [n for n in next(iter(runs.values())) if not n.startswith("_")]
