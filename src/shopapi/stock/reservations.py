@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     String,
+    Table,
     and_,
     bindparam,
     cast,
@@ -115,8 +116,21 @@ def as_api(row: Sequence[Any], now: datetime) -> dict[str, Any]:
     }
 
 
+def _write_lock(conn: Connection, table: Table, *where: Any) -> None:
+    """On SQLite, take the database's one write lock now, before the reads that decide.
+
+    Python's sqlite3 begins a transaction at the first write, not at a read: reads before
+    it would each see their own moment, and two requests could both judge the same stock
+    free. A write that changes nothing begins the transaction holding the lock, so what
+    follows reads and writes as the one writer, as MariaDB's row locks (`FOR UPDATE`)
+    make it there."""
+    if conn.dialect.name == "sqlite":
+        conn.execute(update(table).where(*where).values(id=table.c.id))
+
+
 def _lock_products(conn: Connection, ids: Sequence[int]) -> dict[int, Any]:
     """Lock the products of `ids` (those that exist), in id order, in one statement."""
+    _write_lock(conn, products, products.c.id.in_(sorted(ids)))
     statement = (
         select(products.c.id, products.c.quantity, products.c.version)
         .where(products.c.id.in_(sorted(ids)))
@@ -199,6 +213,7 @@ def make(session: Session, caller: Account, data: Mapping[str, Any]) -> dict[str
 def _locked(conn: Connection, caller: Account, reservation_id: int) -> Any:
     """The reservation's row, locked; 404 unless the caller may see it."""
     # The lock on its own: a locking read of one table, then the row with its items.
+    _write_lock(conn, r, r.c.id == reservation_id)
     conn.execute(select(r.c.id).where(r.c.id == reservation_id).with_for_update())
     found = conn.execute(select(*_COLUMNS).where(r.c.id == reservation_id)).first()
     if found is None or (found.user_id != caller.id and caller.role != ADMIN):
