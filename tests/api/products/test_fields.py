@@ -9,7 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from support import AuthActions, assert_problem, create_product, product_body
+from support import (
+    AuthActions,
+    assert_ledger_holds,
+    assert_problem,
+    create_product,
+    product_body,
+)
 
 from shopapi.products.models import products
 
@@ -74,3 +80,4 @@ def test_seeded_products_have_every_field(app: Any, client: Any, auth: AuthActio
         assert {k: after for k, (_, after) in create["changes"].items()} == {
             k: item[k] for k in WRITABLE
         }
+    assert_ledger_holds(app)  # each has its initial stock movement
