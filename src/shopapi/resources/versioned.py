@@ -3,7 +3,9 @@ unit of work in; API-shaped dicts or `ApiError` out.
 
 Every change is one conditional statement (`... WHERE id = :id AND version = :v`) plus its
 history row, in the request's unit of work (committed together by the view's wrapper): a
-writer holding a stale version changes nothing. Nothing here commits.
+writer holding a stale version changes nothing. After each write, with the row locked by
+it, the resource's `effects.written()` may refuse it or record what follows from it (a
+product's stock movement), and adds the derived fields of the answer. Nothing here commits.
 """
 
 from __future__ import annotations

@@ -14,6 +14,8 @@ from ..resources.pages import PageQuery
 from .models import COMMITTED, EXPIRED, HELD, INITIAL, REASONS, RELEASED
 
 _TIME = "%Y-%m-%dT%H:%M:%SZ"
+# The largest integer every JSON reader holds exactly (IEEE 754 doubles).
+MAX_EXACT = 2**53 - 1
 
 
 def _note() -> Text:
@@ -25,10 +27,12 @@ def _note() -> Text:
 class MovementIn(Schema):
     """A change of a product's quantity by `delta`, for a reason."""
 
+    # Any exact JSON integer: one that cannot fit the quantity is 409 (with `available`),
+    # as the contract says, not a validation failure.
     delta = StrictInteger(
         required=True,
-        minimum=-INT32_MAX,
-        maximum=INT32_MAX,
+        minimum=-MAX_EXACT,
+        maximum=MAX_EXACT,
         metadata={"description": "A JSON integer, not 0", "example": -1},
     )
     reason = String(required=True, validate=OneOf(REASONS), metadata={"enum": list(REASONS)})

@@ -94,7 +94,8 @@ def test_the_list_answers_after_a_delete_and_404s_for_an_id_never_used(
 
 
 @pytest.mark.parametrize(
-    ("quantity", "delta"), [(3, -4), (0, -1), (2147483647, 1), (2147483000, 1000)]
+    ("quantity", "delta"),
+    [(3, -4), (0, -1), (2147483647, 1), (2147483000, 1000), (0, 2**31), (5, -(2**53 - 1))],
 )
 def test_a_movement_that_does_not_fit_is_409_with_available_and_changes_nothing(
     client: Any, headers: dict[str, str], quantity: int, delta: int
@@ -124,7 +125,7 @@ def test_expected_quantity_is_compare_and_set(client: Any, headers: dict[str, st
         ({"delta": 1.0, "reason": "lost"}, ["delta"]),
         ({"delta": True, "reason": "lost"}, ["delta"]),
         ({"delta": "1", "reason": "lost"}, ["delta"]),
-        ({"delta": 2**31, "reason": "lost"}, ["delta"]),
+        ({"delta": 2**53, "reason": "lost"}, ["delta"]),
         ({"delta": 1, "reason": "initial"}, ["reason"]),
         ({"delta": 1}, ["reason"]),
         ({"reason": "lost"}, ["delta"]),
