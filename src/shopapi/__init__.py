@@ -98,11 +98,13 @@ def register_blueprints(app: APIFlask, settings: Settings) -> None:
     from .openapi import register as register_openapi
     from .ops import bp as ops_bp
     from .products import register as register_products
+    from .stock import register as register_stock
 
     make_limiter(app, settings)
     app.register_blueprint(ops_bp)
     register_auth(app)
     register_products(app)
+    register_stock(app)
     register_admin(app)
     register_openapi(app)
     register_console(app)

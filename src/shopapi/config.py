@@ -258,6 +258,12 @@ class Settings:
     security_log_days: int = setting(
         90, "Days the security log keeps an event.", check=at_least(1, "days")
     )
+    reservation_keep_days: int = setting(
+        30,
+        "Days a released or expired reservation is kept (readable) before the purge deletes "
+        "it; committed ones are kept.",
+        check=at_least(1, "days"),
+    )
     # Seconds between two purges of expired rows in each serving process (0: never).
     purge_interval: int = setting(
         600,

@@ -44,6 +44,7 @@ class ApiError(Exception):
         title: str | None = None,
         errors: Mapping[str, list[str]] | None = None,
         headers: Mapping[str, str] | None = None,
+        extra: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(detail)
         self.status = status
@@ -51,6 +52,8 @@ class ApiError(Exception):
         self.title = title
         self.errors = errors
         self.headers = dict(headers or {})
+        # Members of the problem body beyond RFC 9457's (a 409's "available", say).
+        self.extra = dict(extra or {})
         self.keep_work = False
 
     def keeping_work(self) -> ApiError:
@@ -77,8 +80,10 @@ def problem(
     title: str | None = None,
     errors: Mapping[str, Any] | None = None,
     headers: Mapping[str, str] | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> Response:
     body: dict[str, Any] = {
+        **(extra or {}),
         "type": PROBLEM_TYPE,
         "title": title or HTTPStatus(status).phrase,
         "status": status,
@@ -117,7 +122,9 @@ def _flatten(messages: Any) -> dict[str, list[str]]:
     def walk(prefix: str, value: Any) -> None:
         if isinstance(value, Mapping):
             for key, inner in value.items():
-                walk(f"{prefix}.{key}" if prefix else str(key), inner)
+                # A list's items by index, as `items[0].quantity`.
+                name = f"[{key}]" if isinstance(key, int) else f".{key}" if prefix else str(key)
+                walk(f"{prefix}{name}", inner)
         elif isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
             flat.setdefault(prefix or "_body", []).extend(value)
         else:
@@ -171,6 +178,7 @@ def register_error_handlers(app: APIFlask) -> None:
             title=error.title,
             errors=error.errors,
             headers=error.headers,
+            extra=error.extra,
         )
 
     @app.errorhandler(HTTPException)

@@ -7,7 +7,8 @@ rows in batches of `BATCH`, one short transaction each, on every backend. It run
 every PURGE_INTERVAL seconds. Several processes purging at once is harmless: a batch
 deletes only rows that still match its condition, whoever deleted the others.
 
-Not listed, so kept: accounts and their passkeys, products and their history (the record),
+Not listed, so kept: accounts and their passkeys, products and their history and stock
+movements, committed reservations (the record),
 recovery codes (at most ten per account, replaced as a set), the service's flags.
 """
 
@@ -25,7 +26,17 @@ from typing import Any
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
-from sqlalchemy import ColumnElement, Connection, Engine, Table, delete, select, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Table,
+    and_,
+    delete,
+    or_,
+    select,
+    tuple_,
+)
 
 from .auth.attempts import WINDOW
 from .config import Settings
@@ -43,6 +54,7 @@ from .models import (
 )
 from .resources.idempotency import KEEP_FOR
 from .resources.tables import IdempotencyKey
+from .stock.models import HELD, RELEASED, reservations
 
 BATCH = 1000
 log = logging.getLogger(__name__)
@@ -57,8 +69,17 @@ class Expiring:
 
     @property
     def table(self) -> Table:
-        table: Table = self.model.__table__
+        table: Table = getattr(self.model, "__table__", self.model)
         return table
+
+
+def _reservation_over(now: datetime, days: int) -> ColumnElement[bool]:
+    before = now - timedelta(days=days)
+    r = reservations.c
+    return or_(
+        and_(r.status == RELEASED, r.ended_at <= before),
+        and_(r.status == HELD, r.expires_at <= before),
+    )
 
 
 def _ended_sessions(now: datetime) -> Any:
@@ -85,6 +106,9 @@ EXPIRING = (
         SecurityEvent,
         lambda now, s: SecurityEvent.at < now - timedelta(days=s.security_log_days),
     ),
+    # Released and expired reservations hold nothing; committed ones are the sale's record
+    # (their items go with them: ON DELETE CASCADE).
+    Expiring(reservations, lambda now, s: _reservation_over(now, s.reservation_keep_days)),
 )
 TABLES = tuple(e.table.name for e in EXPIRING)
 

@@ -10,7 +10,8 @@
   clients sending from their own loopback addresses;
 - faults: a link to MariaDB the tests cut, stall or cut at a COMMIT, and a Redis to kill;
 - problems: what an error answer must look like;
-- products: a valid product body, and a product created through the API.
+- products: a valid product body, and a product created through the API;
+- stock: movements and reservations as a client sends them, and the ledger's invariant.
 
 Tests import from here: `from support import AuthActions, assert_problem`.
 """
@@ -58,6 +59,7 @@ from support.signin import (
     settled_time,
     wrong_code,
 )
+from support.stock import assert_ledger_holds, ledger_rows, move, reserve
 from support.waiting import log_with, wait_until
 
 __all__ = [
@@ -105,6 +107,10 @@ __all__ = [
     "unavailable",
     "user_row",
     "log_with",
+    "assert_ledger_holds",
+    "ledger_rows",
+    "move",
+    "reserve",
     "wait_until",
     "wrong_code",
 ]

@@ -13,7 +13,12 @@ from .roles import EDITOR, VIEWER
 
 # Each scope: the lowest role that can use it, the scopes it implies, and what it allows.
 SCOPES: dict[str, tuple[str, tuple[str, ...], str]] = {
-    "products:read": (VIEWER, (), "every GET of products: one, the list, history"),
+    "products:read": (
+        VIEWER,
+        (),
+        "every GET of products (one, the list, history, stock movements) and of the "
+        "owner's reservations",
+    ),
     "products:write": (
         EDITOR,
         ("products:read",),

@@ -12,15 +12,16 @@ from flask.cli import with_appcontext
 from sqlalchemy import func, insert, select
 
 from .. import db
+from ..stock.models import INITIAL, stock_movements
 from .declaration import PRODUCT
 from .models import history, products
 
 BATCH = 10_000
 
 
-def _rows(first_id: int, count: int, rng: random.Random) -> tuple[list[Any], list[Any]]:
+def _rows(first_id: int, count: int, rng: random.Random) -> tuple[list[Any], list[Any], list[Any]]:
     now = db.utcnow()
-    product_rows, history_rows = [], []
+    product_rows, history_rows, movement_rows = [], [], []
     for product_id in range(first_id, first_id + count):
         values = PRODUCT.seed_values(rng, product_id)
         product_rows.append(
@@ -37,7 +38,21 @@ def _rows(first_id: int, count: int, rng: random.Random) -> tuple[list[Any], lis
                 "changes": json.dumps(changes, separators=(",", ":")),
             }
         )
-    return product_rows, history_rows
+        # Its initial stock movement: a product's quantity is the sum of its movements.
+        movement_rows.append(
+            {
+                "product_id": product_id,
+                "delta": values["quantity"],
+                "reason": INITIAL,
+                "note": None,
+                "quantity_after": values["quantity"],
+                "version_after": 1,
+                "at": now,
+                "user_id": None,
+                "api_key_id": None,
+            }
+        )
+    return product_rows, history_rows, movement_rows
 
 
 @click.command("seed-products")
@@ -45,7 +60,8 @@ def _rows(first_id: int, count: int, rng: random.Random) -> tuple[list[Any], lis
 @click.option("--seed", type=int, default=None, help="Random seed, for repeatable data.")
 @with_appcontext
 def seed_products(count: int, seed: int | None) -> None:
-    """Insert COUNT products (and their 'create' history, user_id null) in batches."""
+    """Insert COUNT products (their 'create' history and 'initial' stock movement, user_id
+    null) in batches."""
     rng = random.Random(seed)  # noqa: S311 - test data, not secrets
     started = time.monotonic()
     with db.engine().begin() as conn:
@@ -60,10 +76,11 @@ def seed_products(count: int, seed: int | None) -> None:
     done = 0
     while done < count:
         size = min(BATCH, count - done)
-        product_rows, history_rows = _rows(next_id + done, size, rng)
+        product_rows, history_rows, movement_rows = _rows(next_id + done, size, rng)
         with db.engine().begin() as conn:
             conn.execute(insert(products), product_rows)
             conn.execute(insert(history), history_rows)
+            conn.execute(insert(stock_movements), movement_rows)
         done += size
         click.echo(f"\r{done}/{count} products", nl=False)
     click.echo(f"\nseeded {count} products in {time.monotonic() - started:.1f} s")

@@ -5,10 +5,14 @@ from __future__ import annotations
 
 from ..models import Base
 from ..resources import Resource, history_table
+from ..stock.ledger import StockEffects
 from .declaration import PRODUCT
 
 # The columns come from the one declaration of a product's fields. AUTOINCREMENT: SQLite
 # must never hand a deleted product's id (and history) to a new one.
 products = PRODUCT.table(Base.metadata, "products", sqlite_autoincrement=True)
 history = history_table(Base.metadata, "product_history", "product_id")
-PRODUCTS = Resource("products", PRODUCT, products, history, "product_id", "/api/products")
+# Every change of a product's quantity is a stock movement; reads carry `available`.
+PRODUCTS = Resource(
+    "products", PRODUCT, products, history, "product_id", "/api/products", StockEffects()
+)

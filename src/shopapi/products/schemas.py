@@ -24,7 +24,17 @@ def _visible_ascii(value: str) -> None:
 ProductIn = PRODUCT.in_schema(
     "Writable fields: POST and PUT need all but `description`; PATCH any."
 )
-ProductOut = PRODUCT.out_schema()
+
+
+class ProductOut(PRODUCT.out_schema()):  # type: ignore[misc]
+    """A product, with what of its quantity reservations leave."""
+
+    available = Integer(
+        metadata={
+            "description": "quantity less what unexpired, uncommitted reservations hold; "
+            "never below 0 (exact when read; not part of version or ETag)"
+        }
+    )
 
 
 class PageOut(Schema):

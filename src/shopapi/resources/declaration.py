@@ -29,6 +29,11 @@ _TIME_SQL = {
 }
 
 
+def json_function(dialect: str) -> str:
+    """The SQL function that makes a JSON object of name-value pairs."""
+    return "JSON_OBJECT" if dialect == "mysql" else "json_object"
+
+
 def iso(moment: datetime) -> str:
     # Stored times are naive UTC in whole seconds, so isoformat() has no fraction or offset.
     return moment.isoformat() + "Z"
@@ -155,12 +160,14 @@ class Declaration:
 
         Made of this declaration and column names only: no input is ever formatted into it.
         """
-        function = "JSON_OBJECT" if dialect == "mysql" else "json_object"
-        pairs = ", ".join(
+        return f"{json_function(dialect)}({self.json_pairs_sql(dialect, columns)})"
+
+    def json_pairs_sql(self, dialect: str, columns: Sequence[str]) -> str:
+        """The `'name', value` pairs of `json_object_sql`, for more to be added to them."""
+        return ", ".join(
             f"'{f.name}', {f.sql_for(dialect, column)}"
             for f, column in zip(self.fields, columns, strict=True)
         )
-        return f"{function}({pairs})"
 
     def seed_values(self, rng: random.Random, resource_id: int) -> dict[str, Any]:
         """Made-up values of every writable field, for test data."""

@@ -150,8 +150,14 @@ def create_once(
         body = versioned.create(session, resource, caller, data) if make is None else make()
         return Created(body, resource.location(body["id"]))
 
-    key = None
-    if client_key is not None:
-        sent_to = operation(request.method, request.path, request.query_string)
-        key = Key(caller, resource.name, sent_to, client_key)
+    key = request_key(resource.name, caller, client_key)
     return once(session, key, resource.declaration.writable_values(data), made)
+
+
+def request_key(kind: str, caller: Account, client_key: str | None) -> Key | None:
+    """The Idempotency-Key `client_key` as `caller` sent it to the operation of the request
+    being served, for creates of `kind` (None without a key)."""
+    if client_key is None:
+        return None
+    sent_to = operation(request.method, request.path, request.query_string)
+    return Key(caller, kind, sent_to, client_key)

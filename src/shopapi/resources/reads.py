@@ -22,7 +22,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
-from .declaration import Declaration, iso
+from .declaration import Declaration, iso, json_function
 from .pages import Page, Run, keyset, keyset_page
 from .resource import Resource
 
@@ -36,16 +36,25 @@ class resource_json(FunctionElement[str]):  # noqa: N801 - named like SQL functi
 
     def __init__(self, resource: Resource) -> None:
         self.declaration = resource.declaration
-        super().__init__(*(resource.table.c[f.name] for f in resource.declaration.fields))
+        derived = resource.effects.derived(resource.table)
+        self.derived = tuple(derived)
+        columns = (resource.table.c[f.name] for f in resource.declaration.fields)
+        super().__init__(*columns, *derived.values())
 
 
 @compiles(resource_json)
 def _resource_json(element: resource_json, compiler: SQLCompiler, **kw: Any) -> str:
-    columns = [compiler.process(column, **kw) for column in element.clauses]
+    sql_of = [compiler.process(clause, **kw) for clause in element.clauses]
     declaration: Declaration = element.declaration
-    sql = declaration.json_object_sql(compiler.dialect.name, columns)
-    # Through literal_column, so the dialect escapes '%' for its parameter style.
-    return compiler.process(literal_column(sql), **kw)
+    dialect, count = compiler.dialect.name, len(declaration.fields)
+    # Through literal_column, so the dialect escapes '%' for its parameter style (the
+    # derived fields' SQL is compiled already: its parameters stay as they are).
+    pairs_sql = declaration.json_pairs_sql(dialect, sql_of[:count])
+    pairs = compiler.process(literal_column(pairs_sql), **kw)
+    derived = "".join(
+        f", '{name}', {sql}" for name, sql in zip(element.derived, sql_of[count:], strict=True)
+    )
+    return f"{json_function(dialect)}({pairs}{derived})"
 
 
 class Reads:
@@ -67,7 +76,7 @@ class Reads:
 
     def one(self, run: Run[Any], resource_id: int) -> dict[str, Any]:
         """The resource in API form; 404 if none."""
-        rows = run(self._one, {"id": resource_id})
+        rows = run(self._one, {"id": resource_id, **self.resource.effects.read_params()})
         if not rows:
             raise self.resource.not_found(resource_id)
         found: dict[str, Any] = json.loads(rows[0][1])
@@ -78,7 +87,7 @@ class Reads:
 
         Keyset on the primary key: one index range scan whatever the table size or depth.
         """
-        page = keyset_page(run, self._page, query)
+        page = keyset_page(run, self._page, query, self.resource.effects.read_params())
         return "[" + ",".join(body for _, body in page.rows) + "]", page
 
     def history(self, run: Run[Any], resource_id: int) -> list[dict[str, Any]]:

@@ -1,13 +1,50 @@
-"""A resource: its declaration, its table, its history table and where it lives."""
+"""A resource: its declaration, its table, its history table and where it lives, and what
+else its writes do (`Effects`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Table
+from sqlalchemy import Connection, Table
 
 from ..errors import ApiError
 from .declaration import Declaration
+
+if TYPE_CHECKING:
+    from ..caller import Account
+
+
+class Effects:
+    """What a resource's writes do beyond its own row and history, in the same transaction,
+    and the fields derived from other tables that its reads carry (not part of `version`).
+
+    The kit calls `written()` after each create (`before` None), change and delete
+    (`after` None), while the resource's row is locked by that write; it may refuse the
+    write (raise `ApiError`: the whole unit of work rolls back), record what follows from
+    it, and returns the derived fields of the answer. This base class does nothing.
+    """
+
+    def derived(self, table: Table) -> Mapping[str, Any]:
+        """SQL expressions of the derived fields, by name, for reads of `table`'s rows."""
+        return {}
+
+    def read_params(self) -> dict[str, Any]:
+        """Parameters the derived fields' SQL binds (the time of the read, say)."""
+        return {}
+
+    def written(
+        self,
+        conn: Connection,
+        caller: Account,
+        resource_id: int,
+        before: Mapping[str, Any] | None,
+        after: Mapping[str, Any] | None,
+        at: datetime,
+    ) -> dict[str, Any]:
+        return {}
 
 
 @dataclass(frozen=True)
@@ -20,6 +57,7 @@ class Resource:
     history: Table
     history_key: str  # "product_id": the history column naming the resource
     path: str  # "/api/products": where one of them is, at `{path}/{id}`
+    effects: Effects = field(default_factory=Effects)
 
     @property
     def noun(self) -> str:

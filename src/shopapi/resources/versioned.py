@@ -3,7 +3,9 @@ unit of work in; API-shaped dicts or `ApiError` out.
 
 Every change is one conditional statement (`... WHERE id = :id AND version = :v`) plus its
 history row, in the request's unit of work (committed together by the view's wrapper): a
-writer holding a stale version changes nothing. Nothing here commits.
+writer holding a stale version changes nothing. After each write, with the row locked by
+it, the resource's `effects.written()` may refuse it or record what follows from it (a
+product's stock movement), and adds the derived fields of the answer. Nothing here commits.
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ def _execute(session: Session, statement: Any) -> CursorResult[Any]:
     return session.connection().execute(statement)
 
 
-def _record(
+def record(
     session: Session,
     resource: Resource,
     *,
@@ -89,8 +91,9 @@ def create(
     if key is None:  # pragma: no cover - every supported backend reports the new id
         raise RuntimeError(f"the database did not report the new {resource.noun}'s id")
     resource_id = int(key[0])
+    created = {"id": resource_id, **row}
     changes = {name: [None, declared.api_value(name, v)] for name, v in values.items()}
-    _record(
+    record(
         session,
         resource,
         resource_id=resource_id,
@@ -100,7 +103,10 @@ def create(
         at=now,
         changes=changes,
     )
-    return declared.to_api({"id": resource_id, **row})
+    derived = resource.effects.written(
+        session.connection(), account, resource_id, None, created, now
+    )
+    return {**declared.to_api(created), **derived}
 
 
 def change(
@@ -116,6 +122,7 @@ def change(
     declared, table = resource.declaration, resource.table
     names, api_value = declared.writable_names, declared.api_value
     for _ in range(MAX_ATTEMPTS):
+        now = utcnow()
         current = _read(session.connection(), resource, resource_id)
         _require(resource, current.version, if_match)
         before = {name: getattr(current, name) for name in names}
@@ -125,9 +132,13 @@ def change(
             for name in names
             if before[name] != after[name]
         }
-        if not changes:
-            return declared.to_api(current)  # nothing changes, so neither does the version
-        now, version = utcnow(), current.version + 1
+        if not changes:  # nothing changes, so neither does the version
+            row = current._mapping
+            derived = resource.effects.written(
+                session.connection(), account, resource_id, row, row, now
+            )
+            return {**declared.to_api(row), **derived}
+        version = current.version + 1
         result = _execute(
             session,
             update(table)
@@ -135,7 +146,7 @@ def change(
             .values(**after, version=version, updated_at=now),
         )
         if result.rowcount == 1:
-            _record(
+            record(
                 session,
                 resource,
                 resource_id=resource_id,
@@ -146,7 +157,10 @@ def change(
                 changes=changes,
             )
             changed = {**current._mapping, **after, "version": version, "updated_at": now}
-            return declared.to_api(changed)
+            derived = resource.effects.written(
+                session.connection(), account, resource_id, current._mapping, changed, now
+            )
+            return {**declared.to_api(changed), **derived}
         # Another writer got in between; this statement changed nothing. Each read sees the
         # latest committed version (READ COMMITTED; SQLite's lock was taken after it), so
         # the next round starts from that.
@@ -171,16 +185,18 @@ def remove(
             delete(table).where(table.c.id == resource_id, table.c.version == current.version),
         )
         if result.rowcount == 1:
-            names = resource.declaration.writable_names
-            _record(
+            names, now = resource.declaration.writable_names, utcnow()
+            record(
                 session,
                 resource,
                 resource_id=resource_id,
                 version=current.version + 1,
                 action="delete",
                 account=account,
-                at=utcnow(),
+                at=now,
                 changes={n: [api_value(n, getattr(current, n)), None] for n in names},
             )
+            conn = session.connection()
+            resource.effects.written(conn, account, resource_id, current._mapping, None, now)
             return
     raise _too_often(resource)

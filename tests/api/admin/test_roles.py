@@ -240,6 +240,13 @@ def test_the_openapi_document_names_the_role_of_every_operation(client: Any) -> 
         ("post", "/admin/users/{user_id}/api-keys"): "admin",
         ("get", "/admin/users/{user_id}/api-keys"): "admin",
         ("delete", "/admin/users/{user_id}/api-keys/{key_id}"): "admin",
+        ("post", "/api/products/{product_id}/stock-movements"): "editor",
+        ("get", "/api/products/{product_id}/stock-movements"): "viewer",
+        ("post", "/api/reservations"): "editor",
+        ("get", "/api/reservations"): "viewer",
+        ("get", "/api/reservations/{reservation_id}"): "viewer",
+        ("post", "/api/reservations/{reservation_id}/commit"): "editor",
+        ("delete", "/api/reservations/{reservation_id}"): "editor",
     }
     seen = {}
     for path, operations in paths.items():

@@ -63,6 +63,7 @@ def test_product_schemas_describe_the_fields(spec: dict[str, Any]) -> None:
         "version",
         "created_at",
         "updated_at",
+        "available",
     }
     assert schemas["ProductOut"]["properties"]["price"]["type"] == "string"
     page = spec["paths"]["/api/products"]["get"]["parameters"]

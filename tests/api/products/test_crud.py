@@ -27,6 +27,7 @@ def test_create_returns_the_product_its_location_and_etag(
         "version",
         "created_at",
         "updated_at",
+        "available",
     }
     assert body["id"] > 0 and body["version"] == 1
     assert body["price"] == "19.90" and body["quantity"] == 3
@@ -68,6 +69,7 @@ def test_patch_changes_only_the_fields_sent(client: Any, headers: dict[str, str]
     assert r.get_json() == {
         **first,
         "quantity": 7,
+        "available": 7,
         "version": 2,
         "updated_at": r.get_json()["updated_at"],
     }

@@ -9,13 +9,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from support import AuthActions, assert_problem, create_product, product_body
+from support import (
+    AuthActions,
+    assert_ledger_holds,
+    assert_problem,
+    create_product,
+    product_body,
+)
 
 from shopapi.products.models import products
 
 SERVICE_FIELDS = {"id", "version", "created_at", "updated_at"}
 COLUMNS = {c.name for c in products.columns}
 WRITABLE = COLUMNS - SERVICE_FIELDS
+# Fields derived from other tables (what reservations hold), in every read too.
+DERIVED = {"available"}
 # For each writable field, a valid value other than product_body()'s.
 OTHER = {"name": "Floor lamp", "description": "Cold light", "price": "19.91", "quantity": 4}
 
@@ -29,13 +37,13 @@ def test_every_column_is_in_the_api_form_of_a_product(client: Any, auth: AuthAct
     created = create_product(client, headers).get_json()
     one = client.get(f"/api/products/{created['id']}", headers=headers).get_json()
     page = client.get("/api/products", headers=headers).get_json()["items"][0]
-    assert set(created) == set(one) == set(page) == COLUMNS
+    assert set(created) == set(one) == set(page) == COLUMNS | DERIVED
     assert created == one == page
 
 
 def test_every_column_is_in_the_openapi_schemas(client: Any) -> None:
     schemas = client.get("/openapi.json").get_json()["components"]["schemas"]
-    assert set(schemas["ProductOut"]["properties"]) == COLUMNS
+    assert set(schemas["ProductOut"]["properties"]) == COLUMNS | DERIVED
     assert set(schemas["ProductIn"]["properties"]) == WRITABLE
 
 
@@ -65,10 +73,11 @@ def test_seeded_products_have_every_field(app: Any, client: Any, auth: AuthActio
     items = client.get("/api/products", headers=headers).get_json()["items"]
     assert len(items) == 5
     for item in items:
-        assert set(item) == COLUMNS
+        assert set(item) == COLUMNS | DERIVED
         history = client.get(f"/api/products/{item['id']}/history", headers=headers).get_json()
         (create,) = history["items"]
         assert set(create["changes"]) == WRITABLE
         assert {k: after for k, (_, after) in create["changes"].items()} == {
             k: item[k] for k in WRITABLE
         }
+    assert_ledger_holds(app)  # each has its initial stock movement
