@@ -218,6 +218,33 @@ export const products = {
   history: (id, options) => call("GET", `/api/products/${enc(id)}/history`, options),
 };
 
+/** Stock movements of one product (see the API's Stock section). */
+export const stock = {
+  movements: (id, { limit, cursor }, options) =>
+    call("GET", `/api/products/${enc(id)}/stock-movements?${pageQuery(limit, cursor)}`, options),
+  /** `movement` is `{delta, reason, note?, expected_quantity?}`. */
+  move: (id, movement, idempotencyKey) =>
+    call("POST", `/api/products/${enc(id)}/stock-movements`, {
+      body: movement,
+      headers: { "Idempotency-Key": idempotencyKey },
+    }),
+};
+
+/** Reservations: stock held for a checkout, then committed (sold) or released. */
+export const reservations = {
+  page: ({ limit, cursor, status }, options) => {
+    const query = pageQuery(limit, cursor);
+    if (status) query.set("status", status);
+    return call("GET", `/api/reservations?${query}`, options);
+  },
+  get: (id, options) => call("GET", `/api/reservations/${enc(id)}`, options),
+  /** `reservation` is `{items: [{product_id, quantity}], expires_in?, note?}`. */
+  create: (reservation, idempotencyKey) =>
+    call("POST", "/api/reservations", { body: reservation, headers: { "Idempotency-Key": idempotencyKey } }),
+  commit: (id) => call("POST", `/api/reservations/${enc(id)}/commit`),
+  release: (id) => call("DELETE", `/api/reservations/${enc(id)}`),
+};
+
 /** A random UUID (v4), also where crypto.randomUUID is missing (plain-HTTP deployments). */
 export function newKey() {
   const bytes = crypto.getRandomValues(new Uint8Array(16));
