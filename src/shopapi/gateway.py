@@ -8,6 +8,10 @@ event loop, where a waiting connection costs a coroutine and not a thread, withi
 `body_timeout` seconds (408 and the connection closed otherwise) and up to one byte past
 `max_body` (the app answers 413). Only then does the WSGI app run, on one of `threads`
 threads, with the body in memory.
+
+An answer that declares its length (every JSON answer) is sent in one piece. One that does
+not (a streamed export) is sent as the app makes it, a piece at a time: each piece is made
+on a request thread and sent from the event loop, so memory holds one piece, not the whole.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
@@ -29,7 +33,7 @@ from granian.rsgi import (  # type: ignore[attr-defined] # re-exported without `
 
 log = logging.getLogger(__name__)
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
-Answer = tuple[int, list[tuple[str, str]], bytes]
+Answer = tuple[int, list[tuple[str, str]], bytes, "Iterator[bytes] | None"]
 
 
 class Headers(Protocol):
@@ -58,6 +62,12 @@ class HttpProtocol(Protocol):
     def __aiter__(self) -> Any: ...
 
     def response_bytes(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None: ...
+
+    def response_stream(self, status: int, headers: list[tuple[str, str]]) -> StreamTransport: ...
+
+
+class StreamTransport(Protocol):
+    async def send_bytes(self, data: bytes) -> None: ...
 
 
 class BodyTooSlow(Exception):
@@ -125,8 +135,36 @@ class BodyFirst:
         environ = self._environ(scope, body)
         loop = asyncio.get_running_loop()
         call: Awaitable[Answer] = loop.run_in_executor(self._executor(), self._call, environ)
-        status, headers, content = await call
-        protocol.response_bytes(status, headers, content)
+        status, headers, content, rest = await call
+        if rest is None:
+            protocol.response_bytes(status, headers, content)
+        else:
+            await self._stream(protocol, status, headers, content, rest)
+
+    async def _stream(
+        self,
+        protocol: HttpProtocol,
+        status: int,
+        headers: list[tuple[str, str]],
+        first: bytes,
+        rest: Iterator[bytes],
+    ) -> None:
+        """Send `first`, then each piece of `rest` as a request thread makes it; close the
+        app's iterable (on a request thread: it may end a database transaction) whatever
+        happens, a client that goes away included."""
+        loop = asyncio.get_running_loop()
+        pool = self._executor()
+        try:
+            transport = protocol.response_stream(status, headers)
+            if first:
+                await transport.send_bytes(first)
+            while (piece := await loop.run_in_executor(pool, next, rest, None)) is not None:
+                if piece:
+                    await transport.send_bytes(piece)
+        except (ProtocolClosed, ProtocolError, OSError):  # the client went away
+            log.info("client left during a streamed answer")
+        finally:
+            await loop.run_in_executor(pool, _close, rest)
 
     def _has_body(self, headers: Headers) -> bool:
         """Whether there is a body to read. A declared length above the limit is not read
@@ -180,8 +218,9 @@ class BodyFirst:
         return environ
 
     def _call(self, environ: dict[str, Any]) -> Answer:
-        """Run the WSGI app on this thread; its answer, body joined (what it passed to
-        WSGI's write() first, as the specification orders)."""
+        """Run the WSGI app on this thread; its answer: status, headers, and the body joined
+        (what it passed to WSGI's write() first, as the specification orders) with None,
+        or, when the answer declares no length, what was written and the rest to stream."""
         started: list[Any] = []
         written: list[bytes] = []
 
@@ -192,10 +231,36 @@ class BodyFirst:
             return written.append
 
         result = self.app(environ, start_response)
+        status, headers = started[0], started[1]
+        # 204 and 304 have no body, hence no length: nothing to stream.
+        declared = status in (204, 304) or any(n.lower() == "content-length" for n, _ in headers)
+        if not declared:
+            return status, headers, b"".join(written), _Pieces(result)
         try:
             content = b"".join([*written, *result])
         finally:
-            close = getattr(result, "close", None)
-            if close is not None:
-                close()
-        return started[0], started[1], content
+            _close(result)
+        return status, headers, content, None
+
+
+class _Pieces:
+    """The pieces of a WSGI answer, handed out one `next()` at a time, and its close()."""
+
+    def __init__(self, result: Iterable[bytes]) -> None:
+        self.result = result
+        self.pieces = iter(result)
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        return next(self.pieces)
+
+    def close(self) -> None:
+        _close(self.result)
+
+
+def _close(result: Any) -> None:
+    close = getattr(result, "close", None)
+    if close is not None:
+        close()
