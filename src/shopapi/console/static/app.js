@@ -12,6 +12,7 @@ import deleteAccount from "./pages/delete-account.js";
 import history from "./pages/history.js";
 import notFound from "./pages/not-found.js";
 import productEdit from "./pages/product-edit.js";
+import productImport from "./pages/product-import.js";
 import productNew from "./pages/product-new.js";
 import product from "./pages/product.js";
 import * as passkeys from "./pages/passkeys.js";
@@ -30,6 +31,7 @@ const routes = [
   { path: "/register", page: register, title: "Create an account" },
   { path: "/products", page: products, title: "Products" },
   { path: "/products/new", page: productNew, title: "New product" },
+  { path: "/products/import", page: productImport, title: "Import products" },
   { path: "/products/:id", page: product, title: "Product" },
   { path: "/products/:id/edit", page: productEdit, title: "Edit product" },
   { path: "/products/:id/history", page: history, title: "Product history" },

@@ -48,6 +48,7 @@ export default {
     remove?.addEventListener("click", () => deleteDialog(product, etag, context));
     append(view,
       details(
+        product.sku === undefined ? null : ["SKU", show(product.sku)],
         ["Description", show(product.description)],
         ["Price", product.price],
         ["Quantity", String(product.quantity)],
