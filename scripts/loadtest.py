@@ -57,6 +57,53 @@ def start_server(env: dict[str, str], log: Path, port: int) -> RunningServer:
         raise SystemExit(str(error)) from None
 
 
+def _stock(conn: Any, journal: list[dict[str, Any]]) -> list[str]:
+    """The stock invariants: every quantity is the sum of its movements, no product is held
+    beyond its quantity, and every acknowledged movement, commit and release is kept."""
+    problems: list[str] = []
+    drift = conn.execute(
+        text(
+            "SELECT p.id, p.quantity, COALESCE(SUM(m.delta), 0) AS total FROM products p "
+            "LEFT JOIN stock_movements m ON m.product_id = p.id "
+            "GROUP BY p.id, p.quantity HAVING p.quantity <> COALESCE(SUM(m.delta), 0)"
+        )
+    ).all()
+    problems += [
+        f"product {r.id}: quantity {r.quantity}, movements add to {r.total}" for r in drift
+    ]
+    over = conn.execute(
+        text(
+            "SELECT p.id, p.quantity, SUM(i.quantity) AS held FROM products p "
+            "JOIN reservation_items i ON i.product_id = p.id "
+            "JOIN reservations r ON r.id = i.reservation_id "
+            "WHERE r.status = 'held' AND r.expires_at > CURRENT_TIMESTAMP "
+            "GROUP BY p.id, p.quantity HAVING SUM(i.quantity) > p.quantity"
+        )
+    ).all()
+    problems += [f"product {r.id}: {r.held} held of {r.quantity}" for r in over]
+    movements = {row.id for row in conn.execute(text("SELECT id FROM stock_movements"))}
+    for e in journal:
+        if e["op"] == "move" and e["movement"] not in movements:
+            problems.append(f"movement {e['movement']} on product {e['id']}: acknowledged, missing")
+    status = dict(conn.execute(text("SELECT id, status FROM reservations")).all())
+    for e in journal:
+        wanted = {"commit": "committed", "release": "released"}.get(e["op"])
+        if wanted and status.get(e["id"]) != wanted:
+            problems.append(f"reservation {e['id']}: {wanted} acknowledged, {status.get(e['id'])}")
+    # The buyers are the only ones who sell: one `sold` movement per item committed.
+    sold = conn.execute(text("SELECT COUNT(*) FROM stock_movements WHERE reason = 'sold'"))
+    committed = conn.execute(
+        text(
+            "SELECT COUNT(*) FROM reservation_items i JOIN reservations r "
+            "ON r.id = i.reservation_id WHERE r.status = 'committed'"
+        )
+    )
+    sold_count, committed_count = sold.scalar_one(), committed.scalar_one()
+    if sold_count != committed_count:
+        problems.append(f"{sold_count} sold movements for {committed_count} committed items")
+    return problems
+
+
 def check(database_url: str, journal: list[dict[str, Any]]) -> list[str]:
     """What the clients were told, against what the database holds."""
     problems: list[str] = []
@@ -76,6 +123,7 @@ def check(database_url: str, journal: list[dict[str, Any]]) -> list[str]:
             )
         ):
             history[row.product_id].append(row)
+        problems += _stock(conn, journal)
     engine.dispose()
 
     created = {e["id"]: e for e in journal if e["op"] == "create"}
@@ -204,12 +252,13 @@ def main() -> int:
 
     recorded = json.loads(journal_path.read_text())
     journal, numbers = recorded["journal"], recorded["figures"]
-    print(f"\n{'request':<36} {'count':>7} {'fail':>5} {'p50 ms':>7} {'p99 ms':>7}")
+    print(f"\n{'request':<44} {'count':>7} {'rps':>6} {'fail':>5} {'p50 ms':>7} {'p99 ms':>7}")
     for name, row in [*numbers["by_name"].items(), ("all", numbers)]:
         print(
-            f"{name:<36} {row['requests']:>7} {row['failures']:>5} "
+            f"{name:<44} {row['requests']:>7} {row['rps']:>6.1f} {row['failures']:>5} "
             f"{row['p50']:>7.0f} {row['p99']:>7.0f}"
         )
+    seconds = max(numbers["seconds"], 1e-9)
     counts = defaultdict(int)
     for entry in journal:
         counts[entry["op"]] += 1
@@ -218,7 +267,9 @@ def main() -> int:
         f"{numbers['rps']:.1f} rps, p50 {numbers['p50']:.0f} ms, p99 {numbers['p99']:.0f} ms, "
         f"{numbers['failures']} failures, {counts['5xx']} 5xx; acknowledged: "
         f"{counts['create']} creates, {counts['update']} conditional updates, "
-        f"{counts['delete']} deletes"
+        f"{counts['delete']} deletes, {counts['move']} stock movements; buyers: "
+        f"{counts['reserve']} reservations ({counts['reserve'] / seconds:.1f}/s), "
+        f"{counts['commit']} committed, {counts['release']} released"
     )
     problems = check(database_url, journal)
     server_log = (work / "server.log").read_text(errors="replace")

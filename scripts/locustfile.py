@@ -1,4 +1,5 @@
-"""Locust users of `make loadtest`: sign-ins, reads, creates, conditional updates, deletes.
+"""Locust users of `make loadtest`: sign-ins, reads, creates, conditional updates, deletes,
+stock received, and buyers who reserve a basket and then commit (buy) or release it.
 
 Each user has its own account and its own loopback address (127.x.y.z), as separate
 clients would. It signs in with real TOTP codes: a new sign-in takes the next time step
@@ -153,8 +154,10 @@ class Shopper(HttpUser):
             name="/api/products/{id} PATCH",
             catch_response=True,
         ) as r:
-            if r.status_code in (404, 412):
-                r.success()  # lost the race: the expected answer to a stale If-Match
+            if r.status_code in (404, 409, 412):
+                # Lost the race (a stale If-Match), or the new quantity is below what
+                # buyers' reservations hold: the expected answers.
+                r.success()
             elif r.status_code == 200:
                 after = r.json()["version"]
                 JOURNAL.append(
@@ -176,11 +179,65 @@ class Shopper(HttpUser):
             name="/api/products/{id} DELETE",
             catch_response=True,
         ) as r:
-            if r.status_code == 412:
-                r.success()
+            if r.status_code in (409, 412):
+                r.success()  # changed meanwhile, or held by a buyer's reservation
             elif r.status_code == 204:
                 del self.mine[product_id]
                 JOURNAL.append({"op": "delete", "id": product_id, "version": version + 1})
+
+    # --- stock and buyers -------------------------------------------------------------
+
+    @task(2)
+    def receive_stock(self) -> None:
+        if not SHARED:
+            return
+        product_id = random.choice(SHARED)  # noqa: S311
+        delta = random.randint(1, 20)  # noqa: S311
+        with self.client.post(
+            f"/api/products/{product_id}/stock-movements",
+            json={"delta": delta, "reason": "received"},
+            headers={"Idempotency-Key": str(uuid.uuid4())},
+            name="/api/products/{id}/stock-movements",
+            catch_response=True,
+        ) as r:
+            if r.status_code in (404, 409):
+                r.success()  # deleted meanwhile, or past the largest quantity
+            elif r.status_code == 201:
+                JOURNAL.append({"op": "move", "id": product_id, "movement": r.json()["id"]})
+
+    @task(4)
+    def buy(self) -> None:
+        """Reserve a basket of 1-3 products, then commit it (three in four) or release it."""
+        if len(SHARED) < 3:
+            return
+        basket = random.sample(SHARED[-50:], random.randint(1, 3))  # noqa: S311
+        items = [{"product_id": i, "quantity": random.randint(1, 3)} for i in basket]  # noqa: S311
+        with self.client.post(
+            "/api/reservations",
+            json={"items": items, "expires_in": 300},
+            headers={"Idempotency-Key": str(uuid.uuid4())},
+            name="/api/reservations",
+            catch_response=True,
+        ) as r:
+            if r.status_code in (409, 422):
+                r.success()  # not enough available, or a product deleted meanwhile
+                return
+            if r.status_code != 201:
+                return
+        reservation = r.json()["id"]
+        JOURNAL.append({"op": "reserve", "id": reservation, "items": items})
+        if random.random() < 0.75:  # noqa: S311
+            done = self.client.post(
+                f"/api/reservations/{reservation}/commit", name="/api/reservations/{id}/commit"
+            )
+            if done.status_code == 200:
+                JOURNAL.append({"op": "commit", "id": reservation})
+        else:
+            done = self.client.delete(
+                f"/api/reservations/{reservation}", name="/api/reservations/{id} DELETE"
+            )
+            if done.status_code == 204:
+                JOURNAL.append({"op": "release", "id": reservation})
 
 
 @events.request.add_listener
@@ -211,7 +268,10 @@ def write_journal(environment: Any, **_kwargs: Any) -> None:
         **_figures(total),
         "rps": total.num_requests / seconds,
         "seconds": seconds,
-        "by_name": {f"{m} {n}": _figures(e) for (n, m), e in sorted(stats.entries.items())},
+        "by_name": {
+            f"{m} {n}": {**_figures(e), "rps": e.num_requests / seconds}
+            for (n, m), e in sorted(stats.entries.items())
+        },
     }
     with open(path, "w") as fh:
         json.dump({"figures": summary, "journal": JOURNAL}, fh)

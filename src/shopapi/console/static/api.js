@@ -22,6 +22,7 @@ const UNREACHABLE = {
 async function readBody(response) {
   if (response.status === 204) return null;
   const type = response.headers.get("Content-Type") || "";
+  if (type.startsWith("text/csv")) return response.text();
   if (!type.includes("json")) return null;
   try {
     return await response.json();
@@ -30,7 +31,7 @@ async function readBody(response) {
   }
 }
 
-async function send(method, path, { body, headers = {}, signal }, token) {
+async function send(method, path, { body, text, headers = {}, signal }, token) {
   const init = { method, signal, headers: { Accept: "application/json", ...headers } };
   init.cache = "no-store";
   init.credentials = "omit"; // the tokens are the only credentials; no cookie is involved
@@ -38,6 +39,11 @@ async function send(method, path, { body, headers = {}, signal }, token) {
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
+  }
+  if (text !== undefined) {
+    // A file as it is (a CSV import): `text` is {content, type}.
+    init.headers["Content-Type"] = text.type;
+    init.body = text.content;
   }
   let response;
   try {
@@ -207,8 +213,30 @@ export function openApi() {
   return described;
 }
 
+/** The catalogue's filters and sort as query parameters (empty ones left out). */
+export function catalogueQuery(filters = {}) {
+  const query = new URLSearchParams();
+  for (const name of ["q", "min_price", "max_price", "in_stock", "updated_since", "sort"]) {
+    if (filters[name]) query.set(name, filters[name]);
+  }
+  return query;
+}
+
 export const products = {
-  page: ({ limit, cursor }, options) => call("GET", `/api/products?${pageQuery(limit, cursor)}`, options),
+  page: ({ limit, cursor, ...filters }, options) => {
+    const query = catalogueQuery(filters);
+    for (const [name, value] of pageQuery(limit, cursor)) query.set(name, value);
+    return call("GET", `/api/products?${query}`, options);
+  },
+  /** The CSV of every product the filters match, in their sort (the body is its text). */
+  exportCsv: (filters, options) =>
+    call("GET", `/api/products/export.csv?${catalogueQuery(filters)}`, { ...options, headers: { Accept: "text/csv" } }),
+  /** Create or update products by SKU from a CSV file; `dryRun` only reports. */
+  importCsv: (content, { dryRun, idempotencyKey }) =>
+    call("POST", `/api/products/import${dryRun ? "?dry_run=true" : ""}`, {
+      text: { content, type: "text/csv; charset=utf-8" },
+      headers: { "Idempotency-Key": idempotencyKey },
+    }),
   get: (id, options) => call("GET", `/api/products/${enc(id)}`, options),
   create: (fields, idempotencyKey) =>
     call("POST", "/api/products", { body: fields, headers: { "Idempotency-Key": idempotencyKey } }),
@@ -216,6 +244,33 @@ export const products = {
     call("PUT", `/api/products/${enc(id)}`, { body: fields, headers: { "If-Match": etag } }),
   remove: (id, etag) => call("DELETE", `/api/products/${enc(id)}`, { headers: { "If-Match": etag } }),
   history: (id, options) => call("GET", `/api/products/${enc(id)}/history`, options),
+};
+
+/** Stock movements of one product (see the API's Stock section). */
+export const stock = {
+  movements: (id, { limit, cursor }, options) =>
+    call("GET", `/api/products/${enc(id)}/stock-movements?${pageQuery(limit, cursor)}`, options),
+  /** `movement` is `{delta, reason, note?, expected_quantity?}`. */
+  move: (id, movement, idempotencyKey) =>
+    call("POST", `/api/products/${enc(id)}/stock-movements`, {
+      body: movement,
+      headers: { "Idempotency-Key": idempotencyKey },
+    }),
+};
+
+/** Reservations: stock held for a checkout, then committed (sold) or released. */
+export const reservations = {
+  page: ({ limit, cursor, status }, options) => {
+    const query = pageQuery(limit, cursor);
+    if (status) query.set("status", status);
+    return call("GET", `/api/reservations?${query}`, options);
+  },
+  get: (id, options) => call("GET", `/api/reservations/${enc(id)}`, options),
+  /** `reservation` is `{items: [{product_id, quantity}], expires_in?, note?}`. */
+  create: (reservation, idempotencyKey) =>
+    call("POST", "/api/reservations", { body: reservation, headers: { "Idempotency-Key": idempotencyKey } }),
+  commit: (id) => call("POST", `/api/reservations/${enc(id)}/commit`),
+  release: (id) => call("DELETE", `/api/reservations/${enc(id)}`),
 };
 
 /** A random UUID (v4), also where crypto.randomUUID is missing (plain-HTTP deployments). */

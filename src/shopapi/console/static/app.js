@@ -12,15 +12,18 @@ import deleteAccount from "./pages/delete-account.js";
 import history from "./pages/history.js";
 import notFound from "./pages/not-found.js";
 import productEdit from "./pages/product-edit.js";
+import productImport from "./pages/product-import.js";
 import productNew from "./pages/product-new.js";
 import product from "./pages/product.js";
 import * as passkeys from "./pages/passkeys.js";
 import password from "./pages/password.js";
 import products from "./pages/products.js";
 import recoveryCodes from "./pages/recovery-codes.js";
+import * as reservations from "./pages/reservations.js";
 import register from "./pages/register.js";
 import securityLog from "./pages/security-log.js";
 import sessions from "./pages/sessions.js";
+import stock from "./pages/stock.js";
 import signIn, { reauthenticate } from "./pages/sign-in.js";
 
 const routes = [
@@ -28,9 +31,13 @@ const routes = [
   { path: "/register", page: register, title: "Create an account" },
   { path: "/products", page: products, title: "Products" },
   { path: "/products/new", page: productNew, title: "New product" },
+  { path: "/products/import", page: productImport, title: "Import products" },
   { path: "/products/:id", page: product, title: "Product" },
   { path: "/products/:id/edit", page: productEdit, title: "Edit product" },
   { path: "/products/:id/history", page: history, title: "Product history" },
+  { path: "/products/:id/stock", page: stock, title: "Stock" },
+  { path: "/reservations", page: reservations.list, title: "Reservations" },
+  { path: "/reservations/:id", page: reservations.one, title: "Reservation" },
   { path: "/account", page: account, title: "Your account" },
   { path: "/account/sessions", page: sessions, title: "Sessions" },
   { path: "/account/password", page: password, title: "Change password" },
@@ -81,8 +88,9 @@ function drawNav() {
     const button = h("button", { type: "button", class: "link-button" }, "Sign out");
     button.addEventListener("click", () => signOut(router.navigate));
     const administration = can("administer") ? link("Administration", "#/admin/users") : null;
+    const held = can("hold stock") ? link("Reservations", "#/reservations") : null;
     nav.replaceChildren(
-      h("ul", {}, link("Products", "#/products"), link("Your account", "#/account"), administration, who, h("li", {}, button)),
+      h("ul", {}, link("Products", "#/products"), held, link("Your account", "#/account"), administration, who, h("li", {}, button)),
     );
   } else {
     nav.replaceChildren(h("ul", {}, link("Sign in", "#/sign-in"), link("Create an account", "#/register")));

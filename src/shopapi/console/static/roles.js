@@ -8,6 +8,9 @@ export const ROLES = ["viewer", "editor", "admin"];
 /** Each action of the console, and the permission of /auth/me that allows it. */
 const NEEDS = {
   "change products": "products:write",
+  // Stock movements and reservations need the editor's role, as changing products does.
+  "move stock": "products:write",
+  "hold stock": "products:write",
   administer: "admin",
 };
 

@@ -3,7 +3,7 @@
 import { openApi } from "../api.js";
 import { alertBox, field, h } from "../ui.js";
 
-export const FIELDS = ["name", "description", "price", "quantity"];
+export const FIELDS = ["name", "sku", "description", "price", "quantity"];
 
 /**
  * What /openapi.json says of each field of a product's request body (`ProductIn`), or
@@ -20,10 +20,13 @@ export async function productRules() {
 
 /** The hint under each field, with the limits `rules` (from `productRules()`) state. */
 export function productHints(rules = {}) {
-  const { name = {}, description = {}, price = {}, quantity = {} } = rules;
+  const { name = {}, sku = {}, description = {}, price = {}, quantity = {} } = rules;
   const number = (price.anyOf ?? []).find((choice) => choice.type === "number") ?? {};
   return {
     name: name.maxLength === undefined ? "Required." : `${name.minLength ?? 0} to ${name.maxLength} characters.`,
+    sku: sku.maxLength === undefined
+      ? "The shop's own code for it; may be left empty."
+      : `Up to ${sku.maxLength} letters, digits, dots, dashes and underscores, unique (capitals or not); may be left empty.`,
     description: description.maxLength === undefined
       ? "May be left empty."
       : `Up to ${description.maxLength} characters; may be left empty.`,
@@ -44,6 +47,7 @@ export function productForm({ product = {}, rules = {}, submitLabel, onSubmit })
   const hint = productHints(rules);
   const fields = {
     name: field({ name: "name", label: "Name", required: true, autocomplete: "off", hint: hint.name }),
+    sku: field({ name: "sku", label: "SKU", autocomplete: "off", spellcheck: "false", hint: hint.sku }),
     description: field({ name: "description", label: "Description", multiline: true, rows: "3", hint: hint.description }),
     price: field({ name: "price", label: "Price", required: true, inputmode: "decimal", autocomplete: "off", hint: hint.price }),
     quantity: field({ name: "quantity", label: "Quantity", required: true, inputmode: "numeric", autocomplete: "off", hint: hint.quantity }),
@@ -58,6 +62,7 @@ export function productForm({ product = {}, rules = {}, submitLabel, onSubmit })
 
   function fill(values) {
     fields.name.input.value = values.name ?? "";
+    fields.sku.input.value = values.sku ?? "";
     fields.description.input.value = values.description ?? "";
     fields.price.input.value = values.price ?? "";
     fields.quantity.input.value = values.quantity === undefined || values.quantity === null ? "" : String(values.quantity);
@@ -74,9 +79,11 @@ export function productForm({ product = {}, rules = {}, submitLabel, onSubmit })
  */
 function readValues(fields) {
   const description = fields.description.input.value;
+  const sku = fields.sku.input.value.trim();
   const quantity = fields.quantity.input.value.trim();
   return {
     name: fields.name.input.value,
+    sku: sku === "" ? null : sku,
     description: description.trim() === "" ? null : description,
     price: fields.price.input.value.trim(),
     quantity: /^[0-9]{1,15}$/.test(quantity) ? Number(quantity) : quantity,

@@ -48,15 +48,18 @@ export default {
     remove?.addEventListener("click", () => deleteDialog(product, etag, context));
     append(view,
       details(
+        product.sku === undefined ? null : ["SKU", show(product.sku)],
         ["Description", show(product.description)],
         ["Price", product.price],
         ["Quantity", String(product.quantity)],
+        product.available === undefined ? null : ["Available", String(product.available)],
         ["Version", String(product.version)],
         ["Created", time(product.created_at)],
         ["Updated", time(product.updated_at)],
         ["Id", String(product.id)]),
       h("div", { class: "actions" },
         editor ? h("a", { class: "button", href: `#/products/${product.id}/edit` }, "Edit") : null,
+        h("a", { class: "button secondary", href: `#/products/${product.id}/stock` }, "Stock"),
         h("a", { class: "button secondary", href: `#/products/${product.id}/history` }, "History"),
         remove));
   },
