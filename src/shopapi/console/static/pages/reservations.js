@@ -42,7 +42,7 @@ export const list = {
       navigate(listHash(choice.value));
     });
     append(view, heading("Reservations"), takeFlash(), alert.element,
-      h("p", {}, "Stock held for buyers, newest first: yours, or every account's for admins. Hold stock from a product's stock page."),
+      h("p", {}, "Stock your account holds for buyers, newest first. Hold stock from a product's stock page."),
       filters);
     const answer = await load(reservations.page({ limit: LIMIT, cursor, status }, { signal }), alert, {
       extra: () => (cursor ? h("p", {}, h("a", { href: listHash(status) }, "Back to the newest reservations")) : null),
