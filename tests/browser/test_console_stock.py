@@ -101,7 +101,7 @@ def test_staff_move_stock_and_sell_through_a_reservation_in_the_console(
     console.click("Commit (sell)…")
     console.dialog(f"Commit reservation {reservation_id}?")
     console.button("Commit").click()
-    assert "committed" in console.flash()
+    console.wait(lambda: "committed" in console.flash())
     console.shows("Committed (sold)")
     assert not driver.find_elements("xpath", "//button[normalize-space(.)='Release…']")
 
@@ -117,7 +117,7 @@ def test_staff_move_stock_and_sell_through_a_reservation_in_the_console(
     assert "Holding 3" in console.flash()
     console.click("Release…")
     console.button("Release").click()
-    assert "released" in console.flash()
+    console.wait(lambda: "released" in console.flash())
     console.shows("Released")
 
     # The reservations page: both, newest first, and filtered by status in the URL.

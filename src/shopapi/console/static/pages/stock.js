@@ -2,7 +2,7 @@
 // made it so, and (for editors) forms to record a movement or hold stock for a buyer.
 import { newKey, products, reservations, stock, whoami } from "../api.js";
 import { can } from "../roles.js";
-import { alertBox, append, cell, field, flash, h, heading, load, numberCell, pager, sendingForm, show, table, time, uid } from "../ui.js";
+import { alertBox, append, cell, field, flash, h, heading, load, numberCell, pager, sendingForm, show, table, takeFlash, time, uid } from "../ui.js";
 
 export const REASONS = {
   received: "Received",
@@ -128,7 +128,7 @@ export default {
     append(view,
       h("p", { class: "breadcrumbs" }, h("a", { href: "#/products" }, "Products"), " › ",
         h("a", { href: `#/products/${id}` }, `Product ${id}`)),
-      title, alert.element);
+      title, takeFlash(), alert.element);
     const [answer, moves] = await load(Promise.all([
       products.get(id, { signal }).catch((error) => (error.status === 404 ? null : Promise.reject(error))),
       stock.movements(id, { limit: LIMIT, cursor }, { signal }),
