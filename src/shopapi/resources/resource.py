@@ -8,6 +8,7 @@ from sqlalchemy import Table
 
 from ..errors import ApiError
 from .declaration import Declaration
+from .search import Search
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,7 @@ class Resource:
     history: Table
     history_key: str  # "product_id": the history column naming the resource
     path: str  # "/api/products": where one of them is, at `{path}/{id}`
+    search: Search | None = None  # its searched words, kept with every write
 
     @property
     def noun(self) -> str:
