@@ -20,5 +20,5 @@ PRODUCTS = Resource(
     history,
     "product_id",
     "/api/products",
-    search=Search(tokens, "product_id", ("name", "description")),
+    search=Search(tokens, "product_id", ("name", "description"), exact="sku"),
 )

@@ -39,7 +39,7 @@ from .declaration import TIME_FORMAT
 from .pages import Page, PageQuery, Run, _secret, _serializer
 from .reads import resource_json
 from .resource import Resource
-from .search import query_words
+from .search import exact_token, query_words
 
 _TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
 _MOST_CURSOR = 2000
@@ -146,16 +146,22 @@ def words(
 
     def where(table: Table, shape: Hashable) -> ColumnElement[bool]:
         has_exact, count = cast(tuple[bool, int], shape)
-        either: list[ColumnElement[bool]] = []
-        if has_exact:
-            either.append(table.c[exact] == bindparam("q_exact"))
-        if count:
-            either.append(table.c.id.in_(search.matching(count)))
-        return or_(*either) if either else false()
+        if not count:
+            # No word: the exact key alone, one lookup in its unique index.
+            return table.c[exact] == bindparam("q_exact") if has_exact else false()
+        # One semi-join per word, each also taking the exact key's token: no OR between
+        # them, so the database may drive the page from the rarest word's index range.
+        each = [table.c.id.in_(search.matching(n, exact=has_exact)) for n in range(count)]
+        return and_(*each)
 
     def params(q: str) -> Mapping[str, Any]:
         key = exact_key(q)
-        return {**({"q_exact": key} if key is not None else {}), **search.bind(query_words(q))}
+        if key is None:
+            return search.bind(query_words(q))
+        count = len(query_words(q))
+        # As the exact column holds it, or as the token table does.
+        exact_value = key if not count else exact_token(key)
+        return {"q_exact": exact_value, **search.bind(query_words(q))}
 
     return Filter(
         name,
@@ -294,11 +300,11 @@ class Listing:
             raise validation_error({"cursor": [_OTHER_QUERY]})
         return after, int(after_id)
 
-    def page(self, run: Run[Any], query: Mapping[str, Any]) -> tuple[str, Page[Any]]:
-        """The JSON array of one page of the list for a request's `query`, and the page."""
+    def prepare(self, query: Mapping[str, Any]) -> tuple[Any, dict[str, Any], str]:
+        """The statement and parameters of one page for `query` (as the view's schema loaded
+        it), and the digest its cursors carry; 422 for a cursor not of this query."""
         sort, limit = query["sort"], query["limit"]
-        names = [f.name for f in self.filters]
-        digest = _digest(sort, query, names)
+        digest = _digest(sort, query, [f.name for f in self.filters])
         params: dict[str, Any] = {"rows": limit + 1}
         shapes = []
         for listed in self.filters:
@@ -312,7 +318,12 @@ class Listing:
             params["after_key"], params["after_id"] = self._read_cursor(query["cursor"], digest)
             if sort.removeprefix("-") == "id":
                 del params["after_key"]
-        statement = self._statement(sort, continued, tuple(shapes))
+        return self._statement(sort, continued, tuple(shapes)), params, digest
+
+    def page(self, run: Run[Any], query: Mapping[str, Any]) -> tuple[str, Page[Any]]:
+        """The JSON array of one page of the list for a request's `query`, and the page."""
+        sort, limit = query["sort"], query["limit"]
+        statement, params, digest = self.prepare(query)
         found = run(statement, params)
         rows = sorted(found, key=lambda row: (row[1], row[0]), reverse=sort.startswith("-"))
         next_cursor = None

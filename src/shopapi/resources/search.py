@@ -31,16 +31,21 @@ from sqlalchemy import (
     bindparam,
     delete,
     insert,
+    or_,
     select,
 )
 
-# Longer tokens are cut to this length (and so are a query's words): no real word is.
+# Longer words are cut to this length (and so are a query's words): no real word is.
 TOKEN_LENGTH = 64
+# An exact key (a SKU) is a token too, marked so that no word's range holds it: a search
+# is then one index range per word of the query, with no OR outside it, which MariaDB turns
+# into a semi-join it can drive from whichever side is smaller.
+EXACT_MARK = "#"
 # The words of a query shorter than this are ignored.
 SHORTEST_WORD = 3
 _WORD = re.compile(r"[^\W_]+")
-TOKEN_TYPE = String(TOKEN_LENGTH).with_variant(
-    String(TOKEN_LENGTH, collation="utf8mb4_nopad_bin"), "mysql", "mariadb"
+TOKEN_TYPE = String(TOKEN_LENGTH + 1).with_variant(
+    String(TOKEN_LENGTH + 1, collation="utf8mb4_nopad_bin"), "mysql", "mariadb"
 )
 
 
@@ -73,6 +78,10 @@ def after_prefix(prefix: str) -> str:
     return prefix[:-1] + chr(last)
 
 
+def exact_token(value: str) -> str:
+    return EXACT_MARK + value.lower()
+
+
 def token_table(metadata: MetaData, name: str, key: str, **options: Any) -> Table:
     """`(key, token)`, unique: looked up by token (a query's word) and by key (a rewrite)."""
     return Table(
@@ -93,9 +102,19 @@ class Search:
     table: Table
     key: str  # the token table's column naming the resource
     fields: Sequence[str]
+    # A field matched whole, without regard to case (a SKU: ASCII, so lower() is exact).
+    exact: str | None = None
+
+    @property
+    def written_from(self) -> tuple[str, ...]:
+        return (*self.fields, *((self.exact,) if self.exact else ()))
 
     def tokens(self, values: Mapping[str, Any]) -> set[str]:
-        return {token for name in self.fields for token in words(values.get(name))}
+        found = {token for name in self.fields for token in words(values.get(name))}
+        key = values.get(self.exact) if self.exact else None
+        if key:
+            found.add(exact_token(key))
+        return found
 
     def rows(self, resource_id: int, values: Mapping[str, Any]) -> list[dict[str, Any]]:
         return [{self.key: resource_id, "token": t} for t in sorted(self.tokens(values))]
@@ -110,19 +129,18 @@ class Search:
     def forget(self, conn: Connection, resource_id: int) -> None:
         conn.execute(delete(self.table).where(self.table.c[self.key] == resource_id))
 
-    def matching(self, count: int) -> Any:
-        """A SELECT of the keys of resources whose tokens begin every one of `count` words,
-        bound as `q_lo_<n>` and `q_hi_<n>` (see `bind`)."""
-        parts = [self.table.alias(f"{self.table.name}_{n}") for n in range(count)]
-        first = parts[0]
-        conditions: list[ColumnElement[bool]] = []
-        joined: Any = first
-        for n, part in enumerate(parts):
-            token = part.c.token
-            conditions.append(and_(token >= bindparam(f"q_lo_{n}"), token < bindparam(f"q_hi_{n}")))
-            if n:
-                joined = joined.join(part, part.c[self.key] == first.c[self.key])
-        return select(first.c[self.key]).select_from(joined).where(and_(*conditions))
+    def matching(self, n: int, *, exact: bool) -> Any:
+        """A SELECT of the keys of resources with a token that begins word `n` (bound as
+        `q_lo_<n>` and `q_hi_<n>`, see `bind`), or, when `exact`, whose exact key is
+        `q_exact`: (exact OR w0) AND (exact OR w1) is exact OR (w0 AND w1)."""
+        part = self.table.alias(f"{self.table.name}_{n}")
+        token = part.c.token
+        condition: ColumnElement[bool] = and_(
+            token >= bindparam(f"q_lo_{n}"), token < bindparam(f"q_hi_{n}")
+        )
+        if exact:
+            condition = or_(token == bindparam("q_exact"), condition)
+        return select(part.c[self.key]).where(condition)
 
     @staticmethod
     def bind(query_words: Iterable[str]) -> dict[str, str]:

@@ -140,7 +140,7 @@ def change(
         )
         if result.rowcount == 1:
             search = resource.search
-            if search is not None and any(name in changes for name in search.fields):
+            if search is not None and any(name in changes for name in search.written_from):
                 search.write(session.connection(), resource_id, after)
             _record(
                 session,

@@ -156,6 +156,10 @@ def test_search_follows_changes_and_deletes(
     client.patch(url, json={"name": "Linen curtain"}, headers=headers)
     assert set(names(client, headers, q="lamp")) == {"desk lamp", "Desk lamp"}
     assert names(client, headers, q="curtain") == ["Linen curtain"]
+    client.patch(url, json={"sku": "Desk.Lamp"}, headers=headers)
+    assert names(client, headers, q="ls") == []
+    # A SKU made of words: the SKU finds it, and so do its words where they match.
+    assert set(names(client, headers, q="DESK.LAMP")) == {"Linen curtain", "desk lamp", "Desk lamp"}
     client.delete(url, headers=headers)
     assert names(client, headers, q="curtain") == []
 

@@ -22,7 +22,8 @@ branch_labels = None
 depends_on = None
 
 TABLE_OPTIONS: dict[str, Any] = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4"}
-TOKEN = sa.String(64).with_variant(sa.String(64, collation="utf8mb4_nopad_bin"), "mysql")
+# A word of up to 64 characters, or "#" and a lower-cased SKU.
+TOKEN = sa.String(65).with_variant(sa.String(65, collation="utf8mb4_nopad_bin"), "mysql")
 SORTED = ("name", "price", "quantity", "updated_at")
 BATCH = 5_000
 
