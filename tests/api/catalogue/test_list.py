@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from support import AuthActions, MovableClock, assert_problem, create_product
+from support import AuthActions, MovableClock, assert_problem, create_product, statements_sent
 
 
 @pytest.fixture
@@ -249,3 +249,18 @@ def test_every_parameter_is_in_openapi(client: Any) -> None:
         "in_stock",
         "updated_since",
     }
+
+
+def test_a_filtered_sorted_search_page_is_one_statement(
+    app: Any, client: Any, headers: dict[str, str], shelf: list[dict[str, Any]]
+) -> None:
+    query = {"q": "desk lamp", "min_price": "1", "in_stock": "true", "sort": "-name", "limit": 1}
+    first = client.get("/api/products", query_string=query, headers=headers).get_json()
+    with statements_sent(app) as sent:
+        r = client.get(
+            "/api/products",
+            query_string={**query, "cursor": first["next_cursor"]},
+            headers=headers,
+        )
+    assert r.status_code == 200 and len(r.get_json()["items"]) == 1
+    assert len(sent) == 1  # the page and the caller's account check, together
