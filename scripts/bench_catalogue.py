@@ -51,7 +51,7 @@ QUERIES = [
     "brass lamp",  # two words
     "the",  # a stopword elsewhere
     "rustic chair",  # two common words that meet in one product in ~380
-    "m3133",  # rare: the prefix of eleven model numbers, about 1,100 products
+    "m3133",  # rare: one model number, about 100 products
     "SKU-0500000",  # a SKU, whole, in another case
     "sofa mirror kettle",  # three words that rarely meet
     "zzzyx",  # matches nothing
