@@ -45,10 +45,12 @@ serve: install
 # a bare Flask app under each server of BENCH_SERVERS (default: make serve's granian, then
 # gunicorn gthread 4x6). BENCH_ROWS=1000000 for the scale run, BENCH_DURATION (seconds per
 # measurement) to bound it, JWT_ALGORITHM=EdDSA to sign with Ed25519. Prints tables and writes
-# bench-results.json.
+# bench-results.json. Then the catalogue run: the list's query shapes at BENCH_CATALOGUE_PRODUCTS
+# (1000000) products (scripts/bench_catalogue.py; --products N runs it smaller).
 bench: install-dev
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python scripts/bench.py
+	$(BIN)/python scripts/bench_catalogue.py --products $${BENCH_CATALOGUE_PRODUCTS:-1000000}
 
 # A flame graph (py-spy) of the first server's workers while wrk drives the page of 50
 # products (BENCH_PROFILE_TARGET=one: one product; healthz: the per-request floor).
@@ -108,7 +110,7 @@ slowloris: install-dev
 # QR codes, keys and recovery codes are blurred. Commit them when they change.
 screenshots: install-dev node
 	CONSOLE_SCREENSHOTS=docs/screenshots REQUIRE_BROWSER=1 $(BIN)/pytest -q -k sqlite tests/browser/test_console.py tests/browser/test_console_account.py \
-		tests/browser/test_console_passkeys.py
+		tests/browser/test_console_passkeys.py tests/browser/test_console_stock.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage

@@ -26,7 +26,10 @@ CONFLICTS: Mapping[str, tuple[int, str]] = {
     "uq_users_username": (409, "This username is taken."),
     "uq_users_username_normalized": (409, "This username is taken."),
     "uq_passkeys_credential_id": (409, "This passkey is already registered."),
+    "uq_products_sku_key": (409, "Another product has this SKU (SKUs ignore case)."),
 }
+# The request field a conflict is about, for the answer's `errors`.
+CONFLICT_FIELDS: Mapping[str, str] = {"uq_products_sku_key": "sku"}
 # A 422 lists the errors of this many fields at most, and says how many more there were: a
 # body of 75,000 unknown fields must not be answered with an error for each.
 MAX_LISTED_FIELDS = 50
@@ -195,7 +198,9 @@ def register_error_handlers(app: APIFlask) -> None:
         name = violated(error)
         answer = CONFLICTS.get(name) if name else None
         if answer is not None:
-            return problem(*answer)
+            status, detail = answer
+            about = CONFLICT_FIELDS.get(name or "")
+            return problem(status, detail, errors={about: [detail]} if about else None)
         log.error("unexpected constraint violation", extra={"constraint": name})
         return problem(500, "The server failed to handle this request.")
 

@@ -11,7 +11,14 @@ import requests
 def product_body(*, without: Iterable[str] = (), **fields: Any) -> dict[str, Any]:
     """A valid body for POST /api/products with every writable field; `without` leaves some
     out, `fields` replace or add values."""
-    body = {"name": "Desk lamp", "description": "Warm light", "price": "19.90", "quantity": 3}
+    # No SKU: many products may have none, so the same body can be sent again and again.
+    body = {
+        "sku": None,
+        "name": "Desk lamp",
+        "description": "Warm light",
+        "price": "19.90",
+        "quantity": 3,
+    }
     for name in without:
         del body[name]
     return {**body, **fields}

@@ -14,19 +14,29 @@ from sqlalchemy import func, insert, select
 from .. import db
 from ..stock.models import INITIAL, stock_movements
 from .declaration import PRODUCT
-from .models import history, products
+from .models import PRODUCTS, history, products, tokens
 
 BATCH = 10_000
 
 
-def _rows(first_id: int, count: int, rng: random.Random) -> tuple[list[Any], list[Any], list[Any]]:
+def _rows(first_id: int, count: int, rng: random.Random) -> tuple[list[Any], ...]:
     now = db.utcnow()
-    product_rows, history_rows, movement_rows = [], [], []
+    product_rows, history_rows, token_rows, movement_rows = [], [], [], []
+    search = PRODUCTS.search
     for product_id in range(first_id, first_id + count):
         values = PRODUCT.seed_values(rng, product_id)
         product_rows.append(
-            {"id": product_id, **values, "version": 1, "created_at": now, "updated_at": now}
+            {
+                "id": product_id,
+                **values,
+                **PRODUCT.derived_values(values),
+                "version": 1,
+                "created_at": now,
+                "updated_at": now,
+            }
         )
+        if search is not None:
+            token_rows += search.rows(product_id, values)
         changes = {name: [None, PRODUCT.api_value(name, value)] for name, value in values.items()}
         history_rows.append(
             {
@@ -52,7 +62,7 @@ def _rows(first_id: int, count: int, rng: random.Random) -> tuple[list[Any], lis
                 "api_key_id": None,
             }
         )
-    return product_rows, history_rows, movement_rows
+    return product_rows, history_rows, token_rows, movement_rows
 
 
 @click.command("seed-products")
@@ -60,8 +70,8 @@ def _rows(first_id: int, count: int, rng: random.Random) -> tuple[list[Any], lis
 @click.option("--seed", type=int, default=None, help="Random seed, for repeatable data.")
 @with_appcontext
 def seed_products(count: int, seed: int | None) -> None:
-    """Insert COUNT products (their 'create' history and 'initial' stock movement, user_id
-    null) in batches."""
+    """Insert COUNT products (with SKUs SEED-<id>, their words, their 'create' history and
+    their 'initial' stock movement, user_id null) in batches."""
     rng = random.Random(seed)  # noqa: S311 - test data, not secrets
     started = time.monotonic()
     with db.engine().begin() as conn:
@@ -76,11 +86,13 @@ def seed_products(count: int, seed: int | None) -> None:
     done = 0
     while done < count:
         size = min(BATCH, count - done)
-        product_rows, history_rows, movement_rows = _rows(next_id + done, size, rng)
+        product_rows, history_rows, token_rows, movement_rows = _rows(next_id + done, size, rng)
         with db.engine().begin() as conn:
             conn.execute(insert(products), product_rows)
             conn.execute(insert(history), history_rows)
             conn.execute(insert(stock_movements), movement_rows)
+            if token_rows:
+                conn.execute(insert(tokens), token_rows)
         done += size
         click.echo(f"\r{done}/{count} products", nl=False)
     click.echo(f"\nseeded {count} products in {time.monotonic() - started:.1f} s")

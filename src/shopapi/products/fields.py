@@ -19,6 +19,9 @@ CENT = Decimal("0.01")
 INT32_MAX = 2_147_483_647
 PLAIN_DECIMAL = re.compile(r"[0-9]+(\.[0-9]+)?")
 
+SKU_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
+_SKU = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
 PRICE_MESSAGE = (
     "Must be a number or a plain decimal string from 0 to 99999999.99 "
     "with at most two (nonzero) decimals."
@@ -108,3 +111,25 @@ class Text(fields.String):
             where = " after trimming spaces" if self.trim else ""
             raise ValidationError(f"Must be {self.min_length}-{self.max_length} characters{where}.")
         return text
+
+
+class Sku(fields.String):
+    """A SKU: 1-64 of `A-Z a-z 0-9 . _ -`; unique without regard to case (the database
+    keeps that, see the declaration's `sku_key`)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        metadata = {
+            "pattern": SKU_PATTERN,
+            "minLength": 1,
+            "maxLength": 64,
+            "example": "LAMP-42",
+            "description": "1-64 of A-Z a-z 0-9 . _ -, unique without regard to case; "
+            "or null (omitted in POST or PUT: null)",
+            **kwargs.pop("metadata", {}),
+        }
+        super().__init__(metadata=metadata, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        if not isinstance(value, str) or not _SKU.fullmatch(value):
+            raise ValidationError("Must be 1-64 of the characters A-Z a-z 0-9 . _ -")
+        return value

@@ -1,10 +1,11 @@
-"""Tables of products: the products and their append-only history, and the resource
-they make for the kit."""
+"""Tables of products: the products, their append-only history and their searched words,
+and the resource they make for the kit."""
 
 from __future__ import annotations
 
 from ..models import Base
 from ..resources import Resource, history_table
+from ..resources.search import Search, token_table
 from ..stock.ledger import StockEffects
 from .declaration import PRODUCT
 
@@ -12,7 +13,15 @@ from .declaration import PRODUCT
 # must never hand a deleted product's id (and history) to a new one.
 products = PRODUCT.table(Base.metadata, "products", sqlite_autoincrement=True)
 history = history_table(Base.metadata, "product_history", "product_id")
-# Every change of a product's quantity is a stock movement; reads carry `available`.
+tokens = token_table(Base.metadata, "product_tokens", "product_id")
 PRODUCTS = Resource(
-    "products", PRODUCT, products, history, "product_id", "/api/products", StockEffects()
+    "products",
+    PRODUCT,
+    products,
+    history,
+    "product_id",
+    "/api/products",
+    # Every change of a product's quantity is a stock movement; reads carry `available`.
+    effects=StockEffects(),
+    search=Search(tokens, "product_id", ("name", "description"), exact="sku"),
 )

@@ -19,8 +19,8 @@ from ..caller import account, authenticated, checked_read
 from ..caller.roles import EDITOR
 from ..resources import idempotency, versioned
 from ..resources.etags import etag, parse_if_match
-from ..resources.pages import PageQuery
 from ..resources.reads import Reads
+from .listing import LISTING, ListQuery
 from .models import PRODUCTS
 from .schemas import (
     CreateHeaders,
@@ -69,12 +69,12 @@ def create_product(data: dict[str, Any], headers: dict[str, Any]) -> Any:
 
 @bp.get("")
 @authenticated(checked_in_read=True, scope=READ)
-@bp.input(PageQuery, location="query", arg_name="query")
+@bp.input(ListQuery, location="query", arg_name="query")
 @bp.output(PageOut)
-@bp.doc(responses={422: "Bad limit or cursor"})
+@bp.doc(responses={422: "A bad parameter, or a cursor of another query"})
 def list_products(query: dict[str, Any]) -> Any:
-    """Products ordered by id, a page at a time (follow next_cursor)."""
-    items, page = reads.page(checked_read, query)
+    """Products, filtered and sorted, a page at a time (follow next_cursor)."""
+    items, page = LISTING.page(checked_read, query)
     cursor = json.dumps(page.next_cursor)
     # The items are already JSON, written by the database in API form.
     body = f'{{"items":{items},"next_cursor":{cursor}}}'

@@ -6,7 +6,9 @@
 - `versioned`: creates, and changes and deletes under If-Match (`etags`), with history;
 - `idempotency`: retried creates answered once per (account, resource, operation, key),
   `create_once()` in a create view;
-- `pages`: `keyset_page()`, the one cursor page every list of the API uses;
+- `pages`: `keyset_page()`, the cursor page of lists in key order;
+- `listing`: a resource's list with filters and a sort on any sortable field, keyset too;
+- `search`: the words of a resource's text fields, kept in a token table for `q`;
 - `reads`: one, a page and the history of a resource, each one round trip with the
   caller's probe (`checked_read`).
 """

@@ -17,7 +17,7 @@ from typing import Any
 
 from apiflask import Schema
 from apiflask import fields as api_fields
-from sqlalchemy import BigInteger, Column, DateTime, Integer, MetaData, Table
+from sqlalchemy import BigInteger, Column, DateTime, Index, Integer, MetaData, Table
 from sqlalchemy.types import TypeEngine
 
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
@@ -56,6 +56,8 @@ class Field:
     to_api: Callable[[Any], Any] = _same
     sql: Mapping[str, str] = field(default_factory=dict)
     seed: Callable[[random.Random, int], Any] | None = None
+    # A list may be sorted by it (then the table has an index on `(field, id)`).
+    sortable: bool = False
 
     @property
     def writable(self) -> bool:
@@ -94,11 +96,27 @@ def time_field(name: str, description: str) -> Field:
 
 
 @dataclass(frozen=True)
+class Derived:
+    """A column the service keeps from a writable field, never shown: `sku_key`, the
+    lower-cased SKU, unique, so the database refuses two SKUs that differ only in case."""
+
+    name: str
+    type: TypeEngine[Any]
+    source: str
+    make: Callable[[Any], Any]
+    unique: bool = False
+
+    def of(self, value: Any) -> Any:
+        return None if value is None else self.make(value)
+
+
+@dataclass(frozen=True)
 class Declaration:
     """The fields of one kind of resource, in column order; the first is its key `id`."""
 
     noun: str  # "product": in messages and schema names
     fields: Sequence[Field]
+    derived: Sequence[Derived] = ()
 
     def __post_init__(self) -> None:
         if self.fields[0].name != "id":
@@ -116,8 +134,14 @@ class Declaration:
     def writable_names(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.writable)
 
+    @cached_property
+    def sortable_names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields if f.sortable)
+
     def table(self, metadata: MetaData, name: str, **options: Any) -> Table:
-        """The resource's table: one column per field, `id` its auto-incremented key."""
+        """The resource's table: one column per field, `id` its auto-incremented key, then
+        the derived columns (a unique index on each unique one), and an index on
+        `(field, id)` for each sortable field but `id`."""
         return Table(
             name,
             metadata,
@@ -127,8 +151,15 @@ class Declaration:
                 else Column(f.name, f.type, nullable=f.nullable)
                 for f in self.fields
             ),
+            *(Column(d.name, d.type, nullable=True) for d in self.derived),
+            *(Index(f"uq_{name}_{d.name}", d.name, unique=True) for d in self.derived if d.unique),
+            *(Index(f"ix_{name}_{n}", n, "id") for n in self.sortable_names if n != "id"),
             **options,
         )
+
+    def derived_values(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """The derived columns' values for the writable fields' `values`."""
+        return {d.name: d.of(values.get(d.source)) for d in self.derived}
 
     def in_schema(self, doc: str) -> type[Schema]:
         """The request schema of the writable fields (use it `partial=True` for PATCH)."""

@@ -12,6 +12,7 @@ from sqlalchemy import Connection, Table
 
 from ..errors import ApiError
 from .declaration import Declaration
+from .search import Search
 
 if TYPE_CHECKING:
     from ..caller import Account
@@ -58,6 +59,7 @@ class Resource:
     history_key: str  # "product_id": the history column naming the resource
     path: str  # "/api/products": where one of them is, at `{path}/{id}`
     effects: Effects = field(default_factory=Effects)
+    search: Search | None = None  # its searched words, kept with every write
 
     @property
     def noun(self) -> str:

@@ -30,7 +30,8 @@ MAX_ATTEMPTS = 20
 
 def _read(conn: Connection, resource: Resource, resource_id: int) -> Any:
     table = resource.table
-    row = conn.execute(select(table).where(table.c.id == bindparam("id")), {"id": resource_id})
+    columns = [table.c[f.name] for f in resource.declaration.fields]
+    row = conn.execute(select(*columns).where(table.c.id == bindparam("id")), {"id": resource_id})
     found = row.first()
     if found is None:
         raise resource.not_found(resource_id)
@@ -87,11 +88,14 @@ def create(
     now = utcnow()
     values = {name: data.get(name) for name in declared.writable_names}
     row = {**values, "version": 1, "created_at": now, "updated_at": now}
-    key = _execute(session, insert(resource.table).values(**row)).inserted_primary_key
+    stored = {**row, **declared.derived_values(values)}
+    key = _execute(session, insert(resource.table).values(**stored)).inserted_primary_key
     if key is None:  # pragma: no cover - every supported backend reports the new id
         raise RuntimeError(f"the database did not report the new {resource.noun}'s id")
     resource_id = int(key[0])
     created = {"id": resource_id, **row}
+    if resource.search is not None:
+        resource.search.write(session.connection(), resource_id, values)
     changes = {name: [None, declared.api_value(name, v)] for name, v in values.items()}
     record(
         session,
@@ -143,9 +147,12 @@ def change(
             session,
             update(table)
             .where(table.c.id == resource_id, table.c.version == current.version)
-            .values(**after, version=version, updated_at=now),
+            .values(**after, **declared.derived_values(after), version=version, updated_at=now),
         )
         if result.rowcount == 1:
+            search = resource.search
+            if search is not None and any(name in changes for name in search.written_from):
+                search.write(session.connection(), resource_id, after)
             record(
                 session,
                 resource,
@@ -185,6 +192,8 @@ def remove(
             delete(table).where(table.c.id == resource_id, table.c.version == current.version),
         )
         if result.rowcount == 1:
+            if resource.search is not None:
+                resource.search.forget(session.connection(), resource_id)
             names, now = resource.declaration.writable_names, utcnow()
             record(
                 session,

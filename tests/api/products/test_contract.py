@@ -56,6 +56,7 @@ def test_product_schemas_describe_the_fields(spec: dict[str, Any]) -> None:
     assert "required" not in schemas["ProductInUpdate"]
     assert set(schemas["ProductOut"]["properties"]) == {
         "id",
+        "sku",
         "name",
         "description",
         "price",

@@ -20,6 +20,7 @@ def test_create_returns_the_product_its_location_and_etag(
     body = r.get_json()
     assert set(body) == {
         "id",
+        "sku",
         "name",
         "description",
         "price",

@@ -38,6 +38,7 @@ def test_history_records_create_update_and_delete(client: Any, auth: AuthActions
     ]
     assert [i["changes"] for i in items] == [
         {
+            "sku": [None, None],
             "name": [None, "Kettle"],
             "description": [None, None],
             "price": [None, "24.50"],
@@ -46,6 +47,7 @@ def test_history_records_create_update_and_delete(client: Any, auth: AuthActions
         {"price": ["24.50", "25.00"]},
         {"name": ["Kettle", "Kettle 2"], "description": [None, "Steel"], "quantity": [2, 1]},
         {
+            "sku": [None, None],
             "name": ["Kettle 2", None],
             "description": ["Steel", None],
             "price": ["25.00", None],

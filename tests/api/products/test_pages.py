@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from support import AuthActions, assert_problem, create_product, statements_sent
 
+from shopapi.products.listing import LISTING
 from shopapi.resources.pages import make_cursor
 
 
@@ -120,7 +121,9 @@ def test_seeded_products_have_a_create_history(
     items = client.get(f"/api/products/{product['id']}/history", headers=headers).get_json()
     (entry,) = items["items"]
     assert entry["action"] == "create" and entry["version"] == 1 and entry["user_id"] is None
+    assert product["sku"] == f"SEED-{product['id']}"
     assert entry["changes"] == {
+        "sku": [None, product["sku"]],
         "name": [None, product["name"]],
         "description": [None, None],
         "price": [None, product["price"]],
@@ -177,7 +180,8 @@ def test_a_page_reads_only_its_own_rows_whatever_the_table_size(
     headers = auth.headers(account)
     first = client.get("/api/products?limit=1", headers=headers).get_json()
     after = {"first": 0, "middle": 1500, "last": 2940}[depth] + first["items"][0]["id"] - 1
-    cursor = make_cursor(after, app.extensions["settings"].jwt_secret_key, "products")
+    with app.app_context():
+        cursor = LISTING.cursor({"sort": "id"}, after, after)
     with statements_sent(app) as sent:
         r = client.get(f"/api/products?limit=50&cursor={cursor}", headers=headers)
     assert r.status_code == 200 and len(r.get_json()["items"]) == 50

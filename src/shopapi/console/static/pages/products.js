@@ -61,7 +61,7 @@ function row(product) {
 /** The search box and filters; sending them starts again at the first page. */
 function filterForm(filters, limit, navigate) {
   const q = field({ name: "q", label: "Search", value: filters.q, type: "search",
-    hint: "Words of the name or description (3 letters or more match the start of a word), or a SKU." });
+    hint: "Words of the name or description, or a SKU." });
   const min = field({ name: "min_price", label: "Lowest price", value: filters.min_price, inputmode: "decimal" });
   const max = field({ name: "max_price", label: "Highest price", value: filters.max_price, inputmode: "decimal" });
   const stockId = uid("in-stock");

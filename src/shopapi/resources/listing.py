@@ -1,0 +1,335 @@
+"""A resource's list: filters, a sort on any sortable field, keyset cursor pages.
+
+A list is its resource plus the `Filter`s its declaring module names; the sorts are the
+declaration's sortable fields, each ascending or (`-name`) descending, ties broken by id
+in the same direction. A page is one keyset range on the sort's `(field, id)` index:
+
+    WHERE <filters> AND field >= :after_key AND (field > :after_key OR id > :after_id)
+    ORDER BY field, id LIMIT :rows
+
+so its cost does not grow with the table or the page's depth, and a row that kept its sort
+key and kept matching is neither skipped nor repeated while others change between pages.
+The cursor carries the last row's key and id, and a digest of the sort and filters it was
+made for: used with another query it is refused (422), never quietly reinterpreted.
+
+A statement is made once per shape of query (sort, direction, first page or not, which
+filters and how many words), kept, and run with the caller's `checked_read`: one round trip.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, cast
+
+from apiflask import Schema
+from apiflask import fields as api_fields
+from itsdangerous import BadData
+from marshmallow import ValidationError
+from marshmallow.validate import OneOf
+from sqlalchemy import ColumnElement, Table, and_, bindparam, false, or_, select
+
+from ..errors import validation_error
+from .declaration import TIME_FORMAT
+from .pages import Page, PageQuery, Run, _secret, _serializer
+from .reads import resource_json
+from .resource import Resource
+from .search import exact_token, query_words
+
+_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
+_MOST_CURSOR = 2000
+_NOT_OURS = "Not a cursor this service issued."
+_OTHER_QUERY = "This cursor belongs to another sort or other filters; start again without it."
+
+
+class QueryTime(api_fields.Field[datetime]):
+    """A time in a query string, as the API writes times: `2026-11-25T18:49:23Z`."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        metadata = {"type": "string", "format": "date-time", "example": "2026-11-25T18:49:23Z"}
+        super().__init__(metadata={**metadata, **kwargs.pop("metadata", {})}, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
+        message = "Must be a UTC time in whole seconds, like 2026-11-25T18:49:23Z."
+        if not isinstance(value, str) or not _TIME.fullmatch(value):
+            raise ValidationError(message)
+        try:
+            return datetime.strptime(value, TIME_FORMAT)
+        except ValueError:
+            raise ValidationError(message) from None
+
+
+class QueryFlag(api_fields.Field[bool]):
+    """`true` or `false`, spelled so: nothing else in a query string is a boolean."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        metadata = {"type": "string", "enum": ["true", "false"]}
+        super().__init__(metadata={**metadata, **kwargs.pop("metadata", {})}, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if value not in ("true", "false"):
+            raise ValidationError("Must be true or false.")
+        return bool(value == "true")
+
+
+@dataclass(frozen=True)
+class Filter:
+    """A query parameter that narrows a list.
+
+    `shape` of its value says which statement it needs (None: none at all), `where` makes
+    that statement's condition of bound parameters, `params` binds them for the value."""
+
+    name: str
+    field: Callable[[], api_fields.Field[Any]]
+    where: Callable[[Table, Hashable], ColumnElement[bool]]
+    params: Callable[[Any], Mapping[str, Any]]
+    shape: Callable[[Any], Hashable] = lambda value: True
+
+
+def at_least(name: str, column: str, field: Callable[[], api_fields.Field[Any]]) -> Filter:
+    """`column >= value`."""
+    return Filter(
+        name,
+        field,
+        lambda table, _: table.c[column] >= bindparam(name, type_=table.c[column].type),
+        lambda value: {name: value},
+    )
+
+
+def at_most(name: str, column: str, field: Callable[[], api_fields.Field[Any]]) -> Filter:
+    """`column <= value`."""
+    return Filter(
+        name,
+        field,
+        lambda table, _: table.c[column] <= bindparam(name, type_=table.c[column].type),
+        lambda value: {name: value},
+    )
+
+
+def flag(
+    name: str,
+    when_true: Callable[[Table], ColumnElement[bool]],
+    when_false: Callable[[Table], ColumnElement[bool]],
+    description: str,
+) -> Filter:
+    """`true` or `false`, each a condition of its own (no bound value)."""
+    return Filter(
+        name,
+        lambda: QueryFlag(metadata={"description": description}),
+        lambda table, shape: when_true(table) if shape else when_false(table),
+        lambda value: {},
+        shape=lambda value: bool(value),
+    )
+
+
+def words(
+    name: str,
+    resource: Resource,
+    *,
+    exact: str,
+    exact_key: Callable[[str], str | None],
+    description: str,
+) -> Filter:
+    """Search: the derived column `exact` equals `exact_key(q)`, or every word of `q` (see
+    `search.query_words`) begins a word of the resource's searched fields."""
+    search = resource.search
+    if search is None:
+        raise ValueError(f"{resource.name} has no searched fields")
+
+    def shape(q: str) -> Hashable:
+        return (exact_key(q) is not None, len(query_words(q)))
+
+    def where(table: Table, shape: Hashable) -> ColumnElement[bool]:
+        has_exact, count = cast(tuple[bool, int], shape)
+        if not count:
+            # No word: the exact key alone, one lookup in its unique index.
+            return table.c[exact] == bindparam("q_exact") if has_exact else false()
+        # One semi-join per word, each also taking the exact key's token: no OR between
+        # them, so the database may drive the page from the rarest word's index range.
+        each = [table.c.id.in_(search.matching(n, exact=has_exact)) for n in range(count)]
+        return and_(*each)
+
+    def params(q: str) -> Mapping[str, Any]:
+        key = exact_key(q)
+        if key is None:
+            return search.bind(query_words(q))
+        count = len(query_words(q))
+        # As the exact column holds it, or as the token table does.
+        exact_value = key if not count else exact_token(key)
+        return {"q_exact": exact_value, **search.bind(query_words(q))}
+
+    return Filter(
+        name,
+        lambda: api_fields.String(
+            validate=_between(1, 100), metadata={"description": description, "maxLength": 100}
+        ),
+        where,
+        params,
+        shape=shape,
+    )
+
+
+def _between(least: int, most: int) -> Callable[[str], None]:
+    def check(value: str) -> None:
+        if not least <= len(value) <= most:
+            raise ValidationError(f"Must be {least}-{most} characters.")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValidationError("Must be valid Unicode text.") from None
+
+    return check
+
+
+def _to_json(value: Any) -> list[Any]:
+    if isinstance(value, Decimal):
+        return ["d", str(value)]
+    if isinstance(value, datetime):
+        return ["t", value.strftime(TIME_FORMAT)]
+    if isinstance(value, int):
+        return ["i", value]
+    return ["s", str(value)]
+
+
+def _from_json(tagged: Any) -> Any:
+    tag, value = tagged
+    if tag == "d":
+        return Decimal(value)
+    if tag == "t":
+        return datetime.strptime(value, TIME_FORMAT)
+    if tag in ("i", "s"):
+        return value
+    raise ValueError(tag)
+
+
+def _digest(sort: str, query: Mapping[str, Any], names: Sequence[str]) -> str:
+    chosen = {name: query[name] for name in names if name in query}
+    text = json.dumps([sort, chosen], sort_keys=True, default=str, ensure_ascii=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:22]
+
+
+class Listing:
+    """The list of one kind of resource with its filters and sorts."""
+
+    def __init__(self, resource: Resource, filters: Sequence[Filter]) -> None:
+        self.resource = resource
+        self.filters = tuple(filters)
+        sortable = resource.declaration.sortable_names
+        self.sorts = tuple(s for name in sortable for s in (name, f"-{name}"))
+        self._statements: dict[Hashable, Any] = {}
+
+    def query_schema(self, name: str) -> type[Schema]:
+        """The list's query string: `limit`, `cursor`, `sort` and every filter."""
+        choices = ", ".join(self.sorts)
+        sort = api_fields.String(
+            load_default="id",
+            validate=OneOf(self.sorts, error="Must be one of: " + choices + "."),
+            metadata={
+                "enum": list(self.sorts),
+                "description": f"One of {choices} ('-': descending); ties by id. Default id",
+            },
+        )
+        fields: dict[str, Any] = {"sort": sort}
+        fields.update({f.name: f.field() for f in self.filters})
+        return type(name, (PageQuery,), fields)
+
+    def _statement(self, sort: str, continued: bool, shapes: tuple[Hashable, ...]) -> Any:
+        key = (sort, continued, shapes)
+        found = self._statements.get(key)
+        if found is not None:
+            return found
+        resource, table = self.resource, self.resource.table
+        descending, name = sort.startswith("-"), sort.removeprefix("-")
+        column, ident = table.c[name], table.c.id
+        body = resource_json(resource).label("body")
+        statement = select(ident, column.label("sort_key"), body)
+        for listed, shape in zip(self.filters, shapes, strict=True):
+            if shape is not None:
+                statement = statement.where(listed.where(table, shape))
+        if continued:
+            after_id = bindparam("after_id", type_=ident.type)
+            if name == "id":
+                statement = statement.where(ident < after_id if descending else ident > after_id)
+            else:
+                after = bindparam("after_key", type_=column.type)
+                if descending:
+                    past = and_(column <= after, or_(column < after, ident < after_id))
+                else:
+                    past = and_(column >= after, or_(column > after, ident > after_id))
+                statement = statement.where(past)
+        if descending:
+            ordered = (
+                statement.order_by(column.desc(), ident.desc())
+                if name != "id"
+                else (statement.order_by(ident.desc()))
+            )
+        else:
+            ordered = (
+                statement.order_by(column, ident) if name != "id" else (statement.order_by(ident))
+            )
+        made = ordered.limit(bindparam("rows"))
+        self._statements[key] = made
+        return made
+
+    def _cursor(self, digest: str, key: Any, after_id: int) -> str:
+        payload = [digest, _to_json(key), after_id]
+        return _serializer(_secret(), f"{self.resource.name}.list").dumps(payload)
+
+    def cursor(self, query: Mapping[str, Any], key: Any, after_id: int) -> str:
+        """The cursor of the page after the row `(key, after_id)` of the list for `query`
+        (its sort and filters), as a page would have issued it."""
+        names = [f.name for f in self.filters]
+        return self._cursor(_digest(query["sort"], query, names), key, after_id)
+
+    def _read_cursor(self, cursor: str, digest: str) -> tuple[Any, int]:
+        invalid = validation_error({"cursor": [_NOT_OURS]})
+        if not cursor.isascii() or len(cursor) > _MOST_CURSOR:
+            raise invalid
+        try:
+            loaded = _serializer(_secret(), f"{self.resource.name}.list").loads(cursor)
+            made_for, tagged, after_id = loaded
+            after = _from_json(tagged)
+        except (BadData, ValueError, TypeError, UnicodeError):
+            raise invalid from None
+        if made_for != digest:
+            raise validation_error({"cursor": [_OTHER_QUERY]})
+        return after, int(after_id)
+
+    def prepare(self, query: Mapping[str, Any]) -> tuple[Any, dict[str, Any], str]:
+        """The statement and parameters of one page for `query` (as the view's schema loaded
+        it), and the digest its cursors carry; 422 for a cursor not of this query."""
+        sort, limit = query["sort"], query["limit"]
+        digest = _digest(sort, query, [f.name for f in self.filters])
+        # The resource's derived fields (a product's `available`) bind the time of the read.
+        params: dict[str, Any] = {"rows": limit + 1, **self.resource.effects.read_params()}
+        shapes = []
+        for listed in self.filters:
+            if listed.name in query:
+                shapes.append(listed.shape(query[listed.name]))
+                params.update(listed.params(query[listed.name]))
+            else:
+                shapes.append(None)
+        continued = "cursor" in query
+        if continued:
+            params["after_key"], params["after_id"] = self._read_cursor(query["cursor"], digest)
+            if sort.removeprefix("-") == "id":
+                del params["after_key"]
+        return self._statement(sort, continued, tuple(shapes)), params, digest
+
+    def page(self, run: Run[Any], query: Mapping[str, Any]) -> tuple[str, Page[Any]]:
+        """The JSON array of one page of the list for a request's `query`, and the page."""
+        sort, limit = query["sort"], query["limit"]
+        statement, params, digest = self.prepare(query)
+        found = run(statement, params)
+        rows = sorted(found, key=lambda row: (row[1], row[0]), reverse=sort.startswith("-"))
+        next_cursor = None
+        if len(rows) > limit:
+            last = rows[limit - 1]
+            next_cursor = self._cursor(digest, last[1], last[0])
+        page = Page(rows[:limit], next_cursor)
+        return "[" + ",".join(row[2] for row in page.rows) + "]", page
