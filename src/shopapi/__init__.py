@@ -98,12 +98,14 @@ def register_blueprints(app: APIFlask, settings: Settings) -> None:
     from .openapi import register as register_openapi
     from .ops import bp as ops_bp
     from .products import register as register_products
+    from .webhooks import register as register_webhooks
 
     make_limiter(app, settings)
     app.register_blueprint(ops_bp)
     register_auth(app)
     register_products(app)
     register_admin(app)
+    register_webhooks(app)
     register_openapi(app)
     register_console(app)
     check_rate_limits(app, settings)

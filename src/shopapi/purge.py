@@ -7,6 +7,8 @@ rows in batches of `BATCH`, one short transaction each, on every backend. It run
 every PURGE_INTERVAL seconds. Several processes purging at once is harmless: a batch
 deletes only rows that still match its condition, whoever deleted the others.
 
+Webhook deliveries and their events go `WEBHOOK_KEEP_DAYS` after they end.
+
 Not listed, so kept: accounts and their passkeys, products and their history (the record),
 recovery codes (at most ten per account, replaced as a set), the service's flags.
 """
@@ -25,7 +27,7 @@ from typing import Any
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
-from sqlalchemy import ColumnElement, Connection, Engine, Table, delete, select, tuple_
+from sqlalchemy import ColumnElement, Connection, Engine, Table, delete, exists, select, tuple_
 
 from .auth.attempts import WINDOW
 from .config import Settings
@@ -43,6 +45,7 @@ from .models import (
 )
 from .resources.idempotency import KEEP_FOR
 from .resources.tables import IdempotencyKey
+from .webhooks.models import WebhookDelivery, WebhookEvent
 
 BATCH = 1000
 log = logging.getLogger(__name__)
@@ -84,6 +87,19 @@ EXPIRING = (
     Expiring(
         SecurityEvent,
         lambda now, s: SecurityEvent.at < now - timedelta(days=s.security_log_days),
+    ),
+    # Deliveries that ended WEBHOOK_KEEP_DAYS ago (pending ones never end here), then the
+    # events as old that no delivery still needs.
+    Expiring(
+        WebhookDelivery,
+        lambda now, s: WebhookDelivery.ended_at < now - timedelta(days=s.webhook_keep_days),
+    ),
+    Expiring(
+        WebhookEvent,
+        lambda now, s: (
+            (WebhookEvent.created_at < now - timedelta(days=s.webhook_keep_days))
+            & ~exists().where(WebhookDelivery.event_id == WebhookEvent.id)
+        ),
     ),
 )
 TABLES = tuple(e.table.name for e in EXPIRING)

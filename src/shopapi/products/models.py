@@ -11,4 +11,6 @@ from .declaration import PRODUCT
 # must never hand a deleted product's id (and history) to a new one.
 products = PRODUCT.table(Base.metadata, "products", sqlite_autoincrement=True)
 history = history_table(Base.metadata, "product_history", "product_id")
-PRODUCTS = Resource("products", PRODUCT, products, history, "product_id", "/api/products")
+PRODUCTS = Resource(
+    "products", PRODUCT, products, history, "product_id", "/api/products", event_prefix="product"
+)

@@ -20,6 +20,9 @@ class Resource:
     history: Table
     history_key: str  # "product_id": the history column naming the resource
     path: str  # "/api/products": where one of them is, at `{path}/{id}`
+    # "product": its changes are webhook events `product.created`, `.updated`, `.deleted`
+    # (None: it sends none).
+    event_prefix: str | None = None
 
     @property
     def noun(self) -> str:

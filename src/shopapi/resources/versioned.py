@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from ..caller import Account
 from ..db import utcnow
 from ..errors import ApiError
+from ..webhooks import outbox
 from .etags import etag
 from .resource import Resource
 
@@ -77,6 +78,12 @@ def _record(
     _execute(session, insert(resource.history).values(row))
 
 
+def _tell(session: Session, resource: Resource, what: str, data: Mapping[str, Any]) -> None:
+    """The webhook event of this change, in its transaction, if the resource sends any."""
+    if resource.event_prefix is not None:
+        outbox.record(session, f"{resource.event_prefix}.{what}", data)
+
+
 def create(
     session: Session, resource: Resource, account: Account, data: Mapping[str, Any]
 ) -> dict[str, Any]:
@@ -100,7 +107,9 @@ def create(
         at=now,
         changes=changes,
     )
-    return declared.to_api({"id": resource_id, **row})
+    created = declared.to_api({"id": resource_id, **row})
+    _tell(session, resource, "created", created)
+    return created
 
 
 def change(
@@ -146,7 +155,9 @@ def change(
                 changes=changes,
             )
             changed = {**current._mapping, **after, "version": version, "updated_at": now}
-            return declared.to_api(changed)
+            updated = declared.to_api(changed)
+            _tell(session, resource, "updated", updated)
+            return updated
         # Another writer got in between; this statement changed nothing. Each read sees the
         # latest committed version (READ COMMITTED; SQLite's lock was taken after it), so
         # the next round starts from that.
@@ -172,15 +183,19 @@ def remove(
         )
         if result.rowcount == 1:
             names = resource.declaration.writable_names
+            now, version = utcnow(), current.version + 1
             _record(
                 session,
                 resource,
                 resource_id=resource_id,
-                version=current.version + 1,
+                version=version,
                 action="delete",
                 account=account,
-                at=utcnow(),
+                at=now,
                 changes={n: [api_value(n, getattr(current, n)), None] for n in names},
             )
+            # As it was last, with the delete's version (as its history numbers it).
+            gone = {**current._mapping, "version": version, "updated_at": now}
+            _tell(session, resource, "deleted", resource.declaration.to_api(gone))
             return
     raise _too_often(resource)

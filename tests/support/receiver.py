@@ -1,0 +1,95 @@
+"""A webhook receiver on the loopback: a small threaded HTTP server that keeps every request
+it gets and answers as the test tells it (statuses in turn, a redirect, or holding the
+request until released)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass(frozen=True)
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+class Receiver:
+    """Answers 200 unless `answers` (statuses, used in turn) or `redirect_to` say otherwise;
+    while `hold` is set, requests wait until it is cleared (or their sender gives up)."""
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.received: list[Received] = []
+        self.answers: list[int] = []
+        self.redirect_to: str | None = None
+        self.hold = threading.Event()
+        self._released = threading.Event()
+        self._lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - the name http.server calls
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                status, location = receiver._answer(
+                    Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+                )
+                if status is None:
+                    self.close_connection = True
+                    return  # released without an answer: the sender sees the connection end
+                self.send_response(status)
+                if location is not None:
+                    self.send_header("Location", location)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: object) -> None:
+                return
+
+        self.server = ThreadingHTTPServer((host, 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://{host}:{self.server.server_address[1]}/hook"
+
+    def _answer(self, request: Received) -> tuple[int | None, str | None]:
+        with self._lock:
+            self.received.append(request)
+            held = self.hold.is_set()
+            status = self.answers.pop(0) if self.answers else 200
+        if held:
+            self._released.wait(60)
+            return None, None
+        if self.redirect_to is not None:
+            return 302, self.redirect_to
+        return status, None
+
+    def release(self) -> None:
+        self.hold.clear()
+        self._released.set()
+
+    def wait_for(self, count: int, seconds: float = 30) -> list[Received]:
+        """The requests received, once there are at least `count` (or fail after `seconds`)."""
+        deadline = time.monotonic() + seconds
+        while len(self.received) < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{len(self.received)} webhooks received, wanted {count}")
+            time.sleep(0.02)
+        return list(self.received)
+
+
+@contextmanager
+def receiver(host: str = "127.0.0.1") -> Iterator[Receiver]:
+    """A running `Receiver`, shut down after the block."""
+    running = Receiver(host)
+    thread = threading.Thread(target=running.server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield running
+    finally:
+        running.release()
+        running.server.shutdown()
+        running.server.server_close()
