@@ -4,12 +4,20 @@ request until released)."""
 
 from __future__ import annotations
 
+import ssl
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 
 @dataclass(frozen=True)
@@ -23,7 +31,7 @@ class Receiver:
     """Answers 200 unless `answers` (statuses, used in turn) or `redirect_to` say otherwise;
     while `hold` is set, requests wait until it is cleared (or their sender gives up)."""
 
-    def __init__(self, host: str = "127.0.0.1") -> None:
+    def __init__(self, host: str = "127.0.0.1", tls: tuple[str, str] | None = None) -> None:
         self.received: list[Received] = []
         self.answers: list[int] = []
         self.redirect_to: str | None = None
@@ -53,7 +61,14 @@ class Receiver:
 
         self.server = ThreadingHTTPServer((host, 0), Handler)
         self.server.daemon_threads = True
-        self.url = f"http://{host}:{self.server.server_address[1]}/hook"
+        self.port = self.server.server_address[1]
+        scheme = "http"
+        if tls is not None:  # (certificate file, key file)
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+            scheme = "https"
+        self.url = f"{scheme}://{host}:{self.port}/hook"
 
     def _answer(self, request: Received) -> tuple[int | None, str | None]:
         with self._lock:
@@ -82,9 +97,10 @@ class Receiver:
 
 
 @contextmanager
-def receiver(host: str = "127.0.0.1") -> Iterator[Receiver]:
-    """A running `Receiver`, shut down after the block."""
-    running = Receiver(host)
+def receiver(host: str = "127.0.0.1", tls: tuple[str, str] | None = None) -> Iterator[Receiver]:
+    """A running `Receiver` (over TLS with `tls`: a certificate and its key), shut down
+    after the block."""
+    running = Receiver(host, tls)
     thread = threading.Thread(target=running.server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -93,3 +109,33 @@ def receiver(host: str = "127.0.0.1") -> Iterator[Receiver]:
         running.release()
         running.server.shutdown()
         running.server.server_close()
+
+
+def certificate(folder: Path, name: str) -> tuple[str, str]:
+    """A self-signed certificate for the DNS name `name` (its own CA) and its key, written to
+    `folder`: the certificate file and the key file."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = folder / f"{name}.crt", folder / f"{name}.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return str(cert_file), str(key_file)

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from standardwebhooks import Webhook, WebhookVerificationError
 from support import AuthActions, assert_problem, create_product, product_body
-from support.receiver import Receiver, receiver
+from support.receiver import Receiver, certificate, receiver
 
 from shopapi import db
 from shopapi.caller import Account
@@ -431,3 +431,35 @@ def test_ended_deliveries_and_their_events_are_purged_after_the_keep_days(
     assert soon == {"webhook_deliveries": 0, "webhook_events": 0}
     assert late == {"webhook_deliveries": 1, "webhook_events": 1}
     assert deliveries(hooks_client, admin_headers, endpoint["id"])["items"] == []
+
+
+def test_https_is_sent_to_the_checked_address_with_the_urls_name_for_tls(
+    hooks_app: Any,
+    hooks_client: Any,
+    admin_headers: dict[str, str],
+    tmp_path: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The attempt connects to 127.0.0.1 (what `localhost` resolved to and was allowed as),
+    and TLS checks the certificate against `localhost`: trusted, it is delivered; for a
+    URL naming the address, the same certificate does not match, and nothing is sent."""
+    cert, key = certificate(tmp_path, "localhost")
+    with receiver(tls=(cert, key)) as hook:
+        by_name = add_endpoint(hooks_client, admin_headers, f"https://localhost:{hook.port}/hook")
+        by_address = add_endpoint(hooks_client, admin_headers, hook.url)
+        create_product(hooks_client, admin_headers)
+        deliver(hooks_app)  # the certificate is not trusted yet
+        for endpoint in (by_name, by_address):
+            [untrusted] = deliveries(hooks_client, admin_headers, endpoint["id"])["items"]
+            assert untrusted["status"] == "failed" and "TLS" in untrusted["last_error"]
+        assert hook.received == []
+
+        monkeypatch.setenv("SSL_CERT_FILE", cert)  # trusted from now on
+        create_product(hooks_client, admin_headers)
+        deliver(hooks_app)
+        [trusted, _] = deliveries(hooks_client, admin_headers, by_name["id"])["items"]
+        assert trusted["status"] == "delivered"
+        [mismatch, _] = deliveries(hooks_client, admin_headers, by_address["id"])["items"]
+        assert mismatch["status"] == "failed" and "TLS" in mismatch["last_error"]
+        assert len(hook.received) == 1
+        assert hook.received[0].headers["host"] == f"localhost:{hook.port}"
