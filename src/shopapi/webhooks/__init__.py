@@ -27,4 +27,4 @@ def start_delivery(app: APIFlask) -> None:
     the command line and the tests build apps that must not send anything."""
     from .worker import start
 
-    start(app.extensions["db_side"], app.extensions["settings"])
+    start(app.extensions["settings"])

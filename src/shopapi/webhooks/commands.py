@@ -6,7 +6,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from .worker import Worker
+from .worker import Worker, engine_for
 
 webhooks_cli = AppGroup("webhooks", help="Webhook delivery.")
 
@@ -14,7 +14,8 @@ webhooks_cli = AppGroup("webhooks", help="Webhook delivery.")
 @webhooks_cli.command("run")
 def run() -> None:
     """Deliver due webhooks until stopped (beside or instead of the serving processes)."""
-    worker = Worker(current_app.extensions["db_side"], current_app.extensions["settings"])
+    settings = current_app.extensions["settings"]
+    worker = Worker(engine_for(settings), settings)
     click.echo("delivering webhooks; Ctrl-C stops")
     try:
         worker.forever()

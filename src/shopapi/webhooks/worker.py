@@ -27,7 +27,7 @@ from standardwebhooks import Webhook
 
 from .. import clock, metrics, security
 from ..config import Settings
-from ..db import utcnow
+from ..db import make_engine, utcnow
 from . import destinations
 from .models import DELIVERED, FAILED, PENDING, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
@@ -118,6 +118,11 @@ class Worker:
     def _claim(self) -> tuple[list[int], datetime]:
         now = utcnow()
         until = now + LEASE
+        # A look without a transaction first: an idle worker takes no lock and commits
+        # nothing, once a second, in every process.
+        with self.engine.connect() as conn:
+            if conn.execute(self._due(now).limit(1)).first() is None:
+                return [], until
         claim = update(_d).values(next_attempt_at=until, claimed_until=until)
         with self.engine.begin() as conn:
             if conn.dialect.name == "mysql":
@@ -215,10 +220,22 @@ class Worker:
         return destinations.post(target, body, headers)
 
 
-def start(engine: Engine, settings: Settings) -> Worker | None:
+def engine_for(settings: Settings) -> Engine:
+    """The worker's own small pool: delivery never waits for a connection a request holds,
+    nor holds one a request waits for."""
+    return make_engine(
+        settings.database_url,
+        connect_timeout=settings.db_connect_timeout,
+        query_timeout=settings.db_query_timeout,
+        lock_wait_timeout=max(1, settings.db_retry_seconds // 2),
+        pool_size=SENDERS + 1,
+    )
+
+
+def start(settings: Settings) -> Worker | None:
     """The background worker of a serving process (None when WEBHOOK_DELIVERY is off)."""
     if not settings.webhook_delivery:
         return None
-    worker = Worker(engine, settings)
+    worker = Worker(engine_for(settings), settings)
     worker.start()
     return worker
