@@ -240,6 +240,14 @@ def test_the_openapi_document_names_the_role_of_every_operation(client: Any) -> 
         ("post", "/admin/users/{user_id}/api-keys"): "admin",
         ("get", "/admin/users/{user_id}/api-keys"): "admin",
         ("delete", "/admin/users/{user_id}/api-keys/{key_id}"): "admin",
+        ("post", "/admin/webhooks"): "admin",
+        ("get", "/admin/webhooks"): "admin",
+        ("get", "/admin/webhooks/{endpoint_id}"): "admin",
+        ("patch", "/admin/webhooks/{endpoint_id}"): "admin",
+        ("delete", "/admin/webhooks/{endpoint_id}"): "admin",
+        ("post", "/admin/webhooks/{endpoint_id}/rotate-secret"): "admin",
+        ("get", "/admin/webhooks/{endpoint_id}/deliveries"): "admin",
+        ("post", "/admin/webhooks/{endpoint_id}/deliveries/{delivery_id}/retry"): "admin",
     }
     seen = {}
     for path, operations in paths.items():
