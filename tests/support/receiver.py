@@ -7,7 +7,7 @@ from __future__ import annotations
 import ssl
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -35,6 +35,8 @@ class Receiver:
         self.received: list[Received] = []
         self.answers: list[int] = []
         self.redirect_to: str | None = None
+        # Called with each request before it is answered (in the server's thread).
+        self.on_request: Callable[[Received], None] | None = None
         self.hold = threading.Event()
         self._released = threading.Event()
         self._lock = threading.Lock()
@@ -75,6 +77,8 @@ class Receiver:
             self.received.append(request)
             held = self.hold.is_set()
             status = self.answers.pop(0) if self.answers else 200
+        if self.on_request is not None:
+            self.on_request(request)
         if held:
             self._released.wait(60)
             return None, None

@@ -1,7 +1,9 @@
 """The delivery worker: claims due attempts, sends them signed, records what came of them.
 
 Each attempt is claimed in a committed write before it is sent: its `next_attempt_at` and
-`claimed_until` move `LEASE` seconds ahead, so no other instance finds it due meanwhile.
+`claimed_until` move `LEASE` seconds ahead, so no other instance finds it due meanwhile
+(an attempt whose turn comes when its claim could run out during the send renews it
+first, or leaves it to whoever holds it now).
 On MariaDB the claim reads with `FOR UPDATE SKIP LOCKED` (instances claiming at once take
 different rows, none waits); on SQLite each row is claimed by an UPDATE that still demands
 it be due, and counts only when it changed the row. An instance that dies while sending
@@ -154,7 +156,23 @@ class Worker:
 
     def _attempt_each(self, rows: list[Any], until: datetime) -> None:
         for row in rows:
-            self._attempt(row, until)
+            claim = self._still_mine(row.id, until)
+            if claim is not None:
+                self._attempt(row, claim)
+
+    def _still_mine(self, delivery_id: int, until: datetime) -> datetime | None:
+        """The claim to send under: `until` while a whole send fits before it runs out,
+        else renewed (a committed write again); None if it ran out and is another's now."""
+        now = utcnow()
+        if now + timedelta(seconds=destinations.TIMEOUT_SECONDS + 2) < until:
+            return until
+        renewed = now + LEASE
+        mine = (_d.c.id == delivery_id) & (_d.c.claimed_until == until)
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                update(_d).where(mine).values(claimed_until=renewed, next_attempt_at=renewed)
+            )
+        return renewed if done.rowcount == 1 else None
 
     def _attempt(self, row: Any, until: datetime) -> None:
         outcome = self._send(row)

@@ -463,3 +463,37 @@ def test_https_is_sent_to_the_checked_address_with_the_urls_name_for_tls(
         assert mismatch["status"] == "failed" and "TLS" in mismatch["last_error"]
         assert len(hook.received) == 1
         assert hook.received[0].headers["host"] == f"localhost:{hook.port}"
+
+
+def test_an_attempt_whose_claim_ran_out_while_others_were_sent_is_sent_once(
+    hooks_app: Any,
+    hooks_client: Any,
+    admin_headers: dict[str, str],
+    hook: Receiver,
+    clock: Any,
+) -> None:
+    """Three deliveries to one endpoint, claimed together, sent in turn, each taking the
+    whole 10 seconds: the second renews its claim before its turn; the third's has run
+    out by its turn, another instance has claimed and sent it, and the first instance
+    leaves it alone. Each is received once."""
+    endpoint = add_endpoint(hooks_client, admin_headers, hook.url)
+    for _ in range(3):
+        create_product(hooks_client, admin_headers)
+    other = Worker(hooks_app.extensions["db_side"], hooks_app.extensions["settings"])
+    seen: list[int] = []
+    other_sent: list[int] = []
+
+    def slow(_request: Any) -> None:
+        seen.append(len(seen) + 1)
+        if len(seen) <= 2:
+            clock.advance(10)  # the longest a send may take
+        if len(seen) == 2:
+            other_sent.append(other.run_once())
+
+    hook.on_request = slow
+    assert deliver(hooks_app) == 3  # claimed three, sent two
+    assert other_sent == [1]
+    received = hook.wait_for(3)
+    assert len(received) == 3 and len({r.headers["webhook-id"] for r in received}) == 3
+    items = deliveries(hooks_client, admin_headers, endpoint["id"])["items"]
+    assert [(d["status"], d["attempts"]) for d in items] == [("delivered", 1)] * 3
