@@ -54,6 +54,8 @@ def check_url(url: str, *, https_only: bool) -> None:
     `https_only`), or that holds credentials."""
     if len(url) > MOST_URL_CHARS:
         raise Refused(f"Use at most {MOST_URL_CHARS} characters.")
+    if not url.isascii() or any(c.isspace() or not c.isprintable() for c in url):
+        raise Refused("Use a URL of printable ASCII without spaces (percent-encode the rest).")
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -94,9 +96,9 @@ def resolve(url: str, allowed: Iterable[Network]) -> Target:
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
         found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError):
+        addresses = list(dict.fromkeys(ipaddress.ip_address(info[4][0]) for info in found))
+    except (OSError, UnicodeError, ValueError):
         raise Refused(f"{host} does not resolve to an address.") from None
-    addresses = list(dict.fromkeys(ipaddress.ip_address(info[4][0]) for info in found))
     if not addresses:
         raise Refused(f"{host} does not resolve to an address.")
     allowed = tuple(allowed)
@@ -155,7 +157,7 @@ def post(target: Target, body: bytes, headers: Mapping[str, str]) -> Outcome:
             response.read(MOST_ANSWER_BYTES)
         finally:
             response.release_conn()
-    except urllib3.exceptions.HTTPError as error:
+    except (urllib3.exceptions.HTTPError, OSError, ValueError) as error:
         return Outcome(None, _error_text(error))
     finally:
         pool.close()

@@ -175,7 +175,10 @@ class Worker:
         return renewed if done.rowcount == 1 else None
 
     def _attempt(self, row: Any, until: datetime) -> None:
-        outcome = self._send(row)
+        try:
+            outcome = self._send(row)
+        except Exception as error:  # noqa: BLE001 - a failed attempt, recorded as such
+            outcome = destinations.Outcome(None, f"could not send: {type(error).__name__}")
         now = utcnow()
         attempts = row.attempts + 1
         values: dict[str, Any] = {
