@@ -32,6 +32,7 @@ from ..config import Settings
 from ..db import make_engine, utcnow
 from . import destinations
 from .models import DELIVERED, FAILED, PENDING, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from .outbox import EVENT_TYPES
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,12 @@ _d = cast(Table, WebhookDelivery.__table__)
 _e = cast(Table, WebhookEndpoint.__table__)
 _ev = cast(Table, WebhookEvent.__table__)
 _wake = threading.Event()
+OUTCOMES = ("delivered", "retrying", "failed")
+
+# Every series starts at 0, so that rates and alerts see it from the start.
+for _type in EVENT_TYPES:
+    for _outcome in OUTCOMES:
+        metrics.WEBHOOK_ATTEMPTS.labels(_type, _outcome)
 
 
 def wake() -> None:
