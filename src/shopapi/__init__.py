@@ -99,6 +99,7 @@ def register_blueprints(app: APIFlask, settings: Settings) -> None:
     from .ops import bp as ops_bp
     from .products import register as register_products
     from .stock import register as register_stock
+    from .webhooks import register as register_webhooks
 
     make_limiter(app, settings)
     app.register_blueprint(ops_bp)
@@ -106,6 +107,7 @@ def register_blueprints(app: APIFlask, settings: Settings) -> None:
     register_products(app)
     register_stock(app)
     register_admin(app)
+    register_webhooks(app)
     register_openapi(app)
     register_console(app)
     check_rate_limits(app, settings)

@@ -24,6 +24,7 @@ from .setting import (
     networks,
     one_of,
     one_word_of,
+    seconds_list,
     setting,
     unset,
 )
@@ -269,6 +270,30 @@ class Settings:
         600,
         "Seconds between two purges of expired rows in each serving process (see "
         "[Housekeeping](housekeeping.md)); `0` turns the background purge off.",
+    )
+    webhook_retry_schedule: tuple[int, ...] = setting(
+        (5, 300, 1800, 7200, 18000, 36000, 36000),
+        "Seconds between a webhook delivery's failed attempt and the next, comma-separated "
+        "(each with up to a tenth of jitter); after the last the delivery is `failed`. See "
+        "[Webhooks](../api/webhooks.md).",
+        parse=seconds_list,
+        shown="`5,300,1800,7200,18000,36000,36000`",
+    )
+    webhook_keep_days: int = setting(
+        30,
+        "Days webhook deliveries (and their events) are kept after they end.",
+        check=at_least(1, "days"),
+    )
+    webhook_allowed_networks: tuple[str, ...] = setting(
+        (),
+        "Comma-separated CIDRs where webhooks may be sent although they are loopback, "
+        "private, link-local or otherwise not public (refused by default).",
+        parse=networks,
+    )
+    webhook_delivery: bool = setting(
+        True,
+        "Whether each serving process delivers webhooks in a background thread; `false` "
+        "leaves it to `flask webhooks run`.",
     )
     # Passkeys (WebAuthn): the relying party is the site's domain; browsers sign for the
     # origins they are on, and a passkey works only where both match (see _check_webauthn).

@@ -88,8 +88,18 @@ def _problem(status: int, title: str, detail: str) -> bytes:
 class BodyFirst:
     """RSGI application that serves the WSGI `app` once each request's body is in."""
 
-    def __init__(self, app: WsgiApp, *, threads: int, body_timeout: float, max_body: int) -> None:
+    def __init__(
+        self,
+        app: WsgiApp,
+        *,
+        threads: int,
+        body_timeout: float,
+        max_body: int,
+        on_start: Callable[[], None] | None = None,
+    ) -> None:
         self.app = app
+        # Run once in each worker process as it starts serving (background work of its own).
+        self.on_start = on_start
         self.threads = threads
         self.body_timeout = body_timeout
         self.max_body = max_body
@@ -103,6 +113,8 @@ class BodyFirst:
 
     def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._executor()
+        if self.on_start is not None:
+            self.on_start()
 
     def __rsgi_del__(self, loop: asyncio.AbstractEventLoop) -> None:
         if self._pool is not None:

@@ -7,6 +7,8 @@ rows in batches of `BATCH`, one short transaction each, on every backend. It run
 every PURGE_INTERVAL seconds. Several processes purging at once is harmless: a batch
 deletes only rows that still match its condition, whoever deleted the others.
 
+Webhook deliveries and their events go `WEBHOOK_KEEP_DAYS` after they end.
+
 Not listed, so kept: accounts and their passkeys, products and their history and stock
 movements, committed reservations (the record),
 recovery codes (at most ten per account, replaced as a set), the service's flags.
@@ -33,6 +35,7 @@ from sqlalchemy import (
     Table,
     and_,
     delete,
+    exists,
     or_,
     select,
     tuple_,
@@ -55,6 +58,7 @@ from .models import (
 from .resources.idempotency import KEEP_FOR
 from .resources.tables import IdempotencyKey
 from .stock.models import HELD, RELEASED, reservations
+from .webhooks.models import WebhookDelivery, WebhookEvent
 
 BATCH = 1000
 log = logging.getLogger(__name__)
@@ -109,6 +113,19 @@ EXPIRING = (
     # Released and expired reservations hold nothing; committed ones are the sale's record
     # (their items go with them: ON DELETE CASCADE).
     Expiring(reservations, lambda now, s: _reservation_over(now, s.reservation_keep_days)),
+    # Deliveries that ended WEBHOOK_KEEP_DAYS ago (pending ones never end here), then the
+    # events as old that no delivery still needs.
+    Expiring(
+        WebhookDelivery,
+        lambda now, s: WebhookDelivery.ended_at < now - timedelta(days=s.webhook_keep_days),
+    ),
+    Expiring(
+        WebhookEvent,
+        lambda now, s: (
+            (WebhookEvent.created_at < now - timedelta(days=s.webhook_keep_days))
+            & ~exists().where(WebhookDelivery.event_id == WebhookEvent.id)
+        ),
+    ),
 )
 TABLES = tuple(e.table.name for e in EXPIRING)
 

@@ -92,13 +92,17 @@ def production_command(settings: Settings, target: str = "app:rsgi") -> list[str
     )
 
 
-def body_first(app: WsgiApp, settings: Settings) -> BodyFirst:
-    """What granian serves: `app` behind BodyFirst, with THREADS threads and BODY_TIMEOUT."""
+def body_first(
+    app: WsgiApp, settings: Settings, on_start: Callable[[], None] | None = None
+) -> BodyFirst:
+    """What granian serves: `app` behind BodyFirst, with THREADS threads and BODY_TIMEOUT;
+    `on_start` runs in each worker as it starts (its webhook delivery)."""
     return BodyFirst(
         app,
         threads=settings.threads,
         body_timeout=float(settings.body_timeout),
         max_body=MAX_BODY_BYTES,
+        on_start=on_start,
     )
 
 

@@ -191,6 +191,14 @@ def networks(raw: str) -> tuple[str, ...]:
     return found
 
 
+def seconds_list(raw: str) -> tuple[int, ...]:
+    """Comma-separated whole numbers of seconds (0 or more), at least one."""
+    found = comma_separated(raw)
+    if not found or not all(part.isascii() and part.isdigit() for part in found):
+        raise ValueError(f"must be whole numbers of seconds, comma-separated, got {raw!r}")
+    return tuple(int(part) for part in found)
+
+
 def one_word_of(choices: Sequence[str]) -> Parser:
     """A parser taking one of `choices`, in any case, as it is spelt there."""
 

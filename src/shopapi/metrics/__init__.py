@@ -105,6 +105,12 @@ DB_OVERFLOW = Gauge(
     ["pool"],
     multiprocess_mode="livesum",
 )
+WEBHOOK_ATTEMPTS = Counter(
+    "shopapi_webhook_attempts",
+    "Webhook delivery attempts, by event type and outcome: delivered (a 2xx), retrying "
+    "(failed, another attempt is scheduled), failed (failed, the schedule is over).",
+    ["type", "outcome"],
+)
 BUILD_INFO = Gauge(
     "shopapi_build_info",
     "Always 1; the labels say what runs.",
@@ -144,6 +150,10 @@ def unavailable(cause: str) -> None:
 
 def db_retried(cause: str) -> None:
     DB_RETRIES.labels(cause).inc()
+
+
+def webhook_attempted(event_type: str, outcome: str) -> None:
+    WEBHOOK_ATTEMPTS.labels(event_type, outcome).inc()
 
 
 def refresh_reused() -> None:

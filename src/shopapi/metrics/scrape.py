@@ -18,7 +18,9 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from .traffic import RequestMetrics, set_build_info
 
@@ -42,7 +44,40 @@ def scrape() -> Response:
     if not allowed(request.remote_addr, current_app.extensions[ALLOWED]):
         abort(404)  # as for any unknown path: nothing tells that something is here
     body, content_type = exposition()
-    return Response(body, content_type=content_type)
+    return Response(body + webhook_backlog(), content_type=content_type)
+
+
+def webhook_backlog() -> bytes:
+    """The webhook backlog as the database has it now (every instance's): read at scrape,
+    one indexed statement, so it is the same whichever worker answers; left out while the
+    database is unreachable."""
+    from ..db import reader, utcnow
+    from ..webhooks.service import backlog
+
+    try:
+        count, age = backlog(reader(), utcnow())
+    except SQLAlchemyError:  # the database is away: the other figures still answer
+        return b""
+    registry = CollectorRegistry()
+    registry.register(_Backlog(count, age))
+    return generate_latest(registry)
+
+
+class _Backlog:
+    def __init__(self, count: int, age: float) -> None:
+        self.count, self.age = count, age
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        yield GaugeMetricFamily(
+            "shopapi_webhook_deliveries_pending",
+            "Webhook deliveries not yet delivered or failed (due now or waiting to retry).",
+            value=self.count,
+        )
+        yield GaugeMetricFamily(
+            "shopapi_webhook_oldest_pending_seconds",
+            "Age of the oldest pending webhook delivery, in seconds (0 when none).",
+            value=self.age,
+        )
 
 
 def register(app: APIFlask, cidrs: Iterable[str], request_metrics: RequestMetrics) -> None:

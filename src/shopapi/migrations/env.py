@@ -4,6 +4,7 @@ from alembic import context
 from sqlalchemy import create_engine, pool
 
 import shopapi.products.models  # noqa: F401 - registers the tables
+import shopapi.webhooks.models  # noqa: F401 - registers the tables
 from shopapi.db import normalise_url
 from shopapi.models import Base
 

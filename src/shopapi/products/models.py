@@ -24,4 +24,6 @@ PRODUCTS = Resource(
     # Every change of a product's quantity is a stock movement; reads carry `available`.
     effects=StockEffects(),
     search=Search(tokens, "product_id", ("name", "description"), exact="sku"),
+    # Its changes are webhook events: product.created, .updated, .deleted.
+    event_prefix="product",
 )

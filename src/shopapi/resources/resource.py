@@ -60,6 +60,9 @@ class Resource:
     path: str  # "/api/products": where one of them is, at `{path}/{id}`
     effects: Effects = field(default_factory=Effects)
     search: Search | None = None  # its searched words, kept with every write
+    # "product": its changes are webhook events `product.created`, `.updated`, `.deleted`
+    # (None: it sends none).
+    event_prefix: str | None = None
 
     @property
     def noun(self) -> str:

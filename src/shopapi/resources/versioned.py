@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from ..caller import Account
 from ..db import utcnow
 from ..errors import ApiError
+from ..webhooks import outbox
 from .etags import etag
 from .resource import Resource
 
@@ -80,6 +81,12 @@ def record(
     _execute(session, insert(resource.history).values(row))
 
 
+def _tell(session: Session, resource: Resource, what: str, data: Mapping[str, Any]) -> None:
+    """The webhook event of this change, in its transaction, if the resource sends any."""
+    if resource.event_prefix is not None:
+        outbox.record(session, f"{resource.event_prefix}.{what}", data)
+
+
 def create(
     session: Session, resource: Resource, account: Account, data: Mapping[str, Any]
 ) -> dict[str, Any]:
@@ -107,10 +114,14 @@ def create(
         at=now,
         changes=changes,
     )
-    derived = resource.effects.written(
-        session.connection(), account, resource_id, None, created, now
-    )
-    return {**declared.to_api(created), **derived}
+    with outbox.following() as followed:
+        derived = resource.effects.written(
+            session.connection(), account, resource_id, None, created, now
+        )
+    answer = {**declared.to_api(created), **derived}
+    _tell(session, resource, "created", answer)
+    outbox.record_all(followed)
+    return answer
 
 
 def change(
@@ -164,10 +175,14 @@ def change(
                 changes=changes,
             )
             changed = {**current._mapping, **after, "version": version, "updated_at": now}
-            derived = resource.effects.written(
-                session.connection(), account, resource_id, current._mapping, changed, now
-            )
-            return {**declared.to_api(changed), **derived}
+            with outbox.following() as followed:
+                derived = resource.effects.written(
+                    session.connection(), account, resource_id, current._mapping, changed, now
+                )
+            updated = {**declared.to_api(changed), **derived}
+            _tell(session, resource, "updated", updated)
+            outbox.record_all(followed)
+            return updated
         # Another writer got in between; this statement changed nothing. Each read sees the
         # latest committed version (READ COMMITTED; SQLite's lock was taken after it), so
         # the next round starts from that.
@@ -194,12 +209,13 @@ def remove(
         if result.rowcount == 1:
             if resource.search is not None:
                 resource.search.forget(session.connection(), resource_id)
-            names, now = resource.declaration.writable_names, utcnow()
+            names = resource.declaration.writable_names
+            now, version = utcnow(), current.version + 1
             record(
                 session,
                 resource,
                 resource_id=resource_id,
-                version=current.version + 1,
+                version=version,
                 action="delete",
                 account=account,
                 at=now,
@@ -207,5 +223,8 @@ def remove(
             )
             conn = session.connection()
             resource.effects.written(conn, account, resource_id, current._mapping, None, now)
+            # As it was last, with the delete's version (as its history numbers it).
+            gone = {**current._mapping, "version": version, "updated_at": now}
+            _tell(session, resource, "deleted", resource.declaration.to_api(gone))
             return
     raise _too_often(resource)

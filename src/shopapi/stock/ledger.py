@@ -20,6 +20,7 @@ from ..db import utcnow
 from ..errors import ApiError
 from ..resources.declaration import iso
 from ..resources.resource import Effects
+from ..webhooks import outbox
 from .held import available, held
 from .models import INITIAL, stock_movements
 
@@ -54,7 +55,9 @@ def record(
     key = conn.execute(insert(stock_movements).values(row)).inserted_primary_key
     if key is None:  # pragma: no cover - every supported backend reports the new id
         raise RuntimeError("the database did not report the new movement's id")
-    return {"id": int(key[0]), **row, "at": iso(at)}
+    movement = {"id": int(key[0]), **row, "at": iso(at)}
+    outbox.record(conn, "stock.moved", movement)  # every movement is an event
+    return movement
 
 
 def held_now(conn: Connection, product_id: int, at: datetime) -> int:

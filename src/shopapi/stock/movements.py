@@ -24,7 +24,7 @@ from ..resources import versioned
 from ..resources.declaration import iso
 from ..resources.etags import etag
 from ..resources.pages import keyset
-from . import ledger
+from . import events, ledger
 from .models import stock_movements
 
 # Past this many lost races (each one a product that changed between the UPDATE that did
@@ -134,7 +134,7 @@ def _recorded(
         at=now,
         changes={"quantity": [before, quantity]},
     )
-    return ledger.record(
+    movement = ledger.record(
         conn,
         caller,
         product_id=product_id,
@@ -145,3 +145,5 @@ def _recorded(
         version_after=version,
         at=now,
     )
+    events.product_changed(conn, product_id, now)
+    return movement

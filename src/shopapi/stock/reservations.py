@@ -42,7 +42,8 @@ from ..products.models import PRODUCTS, products
 from ..resources import versioned
 from ..resources.declaration import iso
 from ..resources.pages import keyset
-from . import ledger
+from ..webhooks import outbox
+from . import events, ledger
 from .held import NOW
 from .models import COMMITTED, EXPIRED, HELD, RELEASED, reservation_items, reservations
 
@@ -207,7 +208,9 @@ def make(session: Session, caller: Account, data: Mapping[str, Any]) -> dict[str
     )
     text = ",".join(f"{item['product_id']}:{item['quantity']}" for item in wanted)
     columns = (reservation_id, HELD, expires_at, now, caller.id, caller.api_key_id)
-    return as_api((*columns, row["note"], text), now)
+    held = as_api((*columns, row["note"], text), now)
+    outbox.record(conn, "reservation.held", held)
+    return held
 
 
 def _locked(conn: Connection, caller: Account, reservation_id: int) -> Any:
@@ -244,7 +247,9 @@ def commit(session: Session, caller: Account, reservation_id: int) -> dict[str, 
         _sell(session, caller, product, item["quantity"], reservation_id, now)
     conn.execute(update(r).where(r.c.id == reservation_id).values(status=COMMITTED, ended_at=now))
     conn.execute(update(it).where(it.c.reservation_id == reservation_id).values(held_until=None))
-    return as_api((*found[:1], COMMITTED, *found[2:]), now)
+    committed = as_api((*found[:1], COMMITTED, *found[2:]), now)
+    outbox.record(conn, "reservation.committed", committed)
+    return committed
 
 
 def _sell(
@@ -279,6 +284,15 @@ def _sell(
         version_after=version,
         at=now,
     )
+    # Its product event shows what is available after the sale: this reservation's hold
+    # ends with it, so it no longer counts.
+    conn = session.connection()
+    conn.execute(
+        update(it)
+        .where(it.c.reservation_id == reservation_id, it.c.product_id == product.id)
+        .values(held_until=None)
+    )
+    events.product_changed(conn, product.id, now)
 
 
 def release(session: Session, caller: Account, reservation_id: int) -> None:
@@ -292,3 +306,4 @@ def release(session: Session, caller: Account, reservation_id: int) -> None:
         return
     conn.execute(update(r).where(r.c.id == reservation_id).values(status=RELEASED, ended_at=now))
     conn.execute(update(it).where(it.c.reservation_id == reservation_id).values(held_until=None))
+    outbox.record(conn, "reservation.released", as_api((*found[:1], RELEASED, *found[2:]), now))

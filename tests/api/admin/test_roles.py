@@ -247,6 +247,14 @@ def test_the_openapi_document_names_the_role_of_every_operation(client: Any) -> 
         ("get", "/api/reservations/{reservation_id}"): "viewer",
         ("post", "/api/reservations/{reservation_id}/commit"): "editor",
         ("delete", "/api/reservations/{reservation_id}"): "editor",
+        ("post", "/admin/webhooks"): "admin",
+        ("get", "/admin/webhooks"): "admin",
+        ("get", "/admin/webhooks/{endpoint_id}"): "admin",
+        ("patch", "/admin/webhooks/{endpoint_id}"): "admin",
+        ("delete", "/admin/webhooks/{endpoint_id}"): "admin",
+        ("post", "/admin/webhooks/{endpoint_id}/rotate-secret"): "admin",
+        ("get", "/admin/webhooks/{endpoint_id}/deliveries"): "admin",
+        ("post", "/admin/webhooks/{endpoint_id}/deliveries/{delivery_id}/retry"): "admin",
     }
     seen = {}
     for path, operations in paths.items():

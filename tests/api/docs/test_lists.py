@@ -20,10 +20,12 @@ from shopapi.caller.roles import PERMISSIONS
 from shopapi.config import ROLES
 from shopapi.products.declaration import PRODUCT
 from shopapi.products.models import PRODUCTS, products
+from shopapi.webhooks.outbox import EVENT_TYPES
 
 ACCOUNT_DOC = ROOT / "docs" / "api" / "account.md"
 ROLES_DOC = ROOT / "docs" / "api" / "roles.md"
 API_DOC = ROOT / "docs" / "api" / "reference.md"
+WEBHOOKS_DOC = ROOT / "docs" / "api" / "webhooks.md"
 TUTORIAL = ROOT / "docs" / "tutorial.md"
 SECURITY_LOG_PAGE = ROOT / "src" / "shopapi" / "console" / "static" / "pages" / "security-log.js"
 
@@ -89,6 +91,11 @@ def bullet_names(text: str) -> set[str]:
 )
 def test_the_docs_table_of_event_types_is_the_declared_list(document: Path, heading: str) -> None:
     assert table_names(section(document, heading)) == set(TYPES)
+
+
+def test_the_webhooks_table_of_event_types_is_the_declared_list() -> None:
+    documented = table_names(section(WEBHOOKS_DOC, "## What a delivery looks like"))
+    assert documented == set(EVENT_TYPES)
 
 
 @pytest.mark.parametrize(

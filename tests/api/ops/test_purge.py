@@ -182,6 +182,9 @@ def test_each_expiring_table_keeps_its_rows_until_they_expire(
     assert _purged(after) == {"idempotency_keys": 1, "sessions": 1, "refresh_tokens": 1}
     # Past a week: the invite. Past 90 days: the device token and the security log.
     assert _purged(_purge(app, start + timedelta(days=7, seconds=1))) == {"invites": 1}
+    # Past 30 days (WEBHOOK_KEEP_DAYS) nothing: no endpoint wanted the product's event, so
+    # none was kept (webhook events are purged in tests/api/webhooks).
+    assert _purged(_purge(app, start + timedelta(days=30, seconds=1))) == {}
     late = _purge(app, start + timedelta(days=90, seconds=1))
     assert _purged(late) == {"device_tokens": 1, "security_events": 2}  # registered, signed_in
     for table in TABLES:

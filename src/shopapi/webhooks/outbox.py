@@ -1,0 +1,129 @@
+"""The outbox: an event is written in the transaction of the change it tells of, with one
+pending delivery per enabled endpoint that wants its type. A change that rolls back leaves
+neither; a committed one leaves both, for the delivery worker to send.
+
+Every write that should tell receivers calls `record(session_or_connection, type, data)`
+with the resource in its API form, inside its own transaction, before it commits.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, Literal, TypeAlias, cast, get_args
+
+from flask import has_request_context
+from sqlalchemy import Connection, Table, bindparam, insert, literal, select
+from sqlalchemy.orm import Session
+
+from .. import db
+from ..db import utcnow
+from ..resources.declaration import iso
+from .models import PENDING, WebhookDelivery, WebhookEndpoint, WebhookEvent
+
+# Every type of event, declared here once (the admin API accepts these; the docs list them).
+EventType: TypeAlias = Literal[
+    "product.created",
+    "product.updated",
+    "product.deleted",
+    "stock.moved",
+    "reservation.held",
+    "reservation.committed",
+    "reservation.released",
+]
+EVENT_TYPES: tuple[str, ...] = get_args(EventType)
+
+_deliveries = cast(Table, WebhookDelivery.__table__)
+_endpoints = cast(Table, WebhookEndpoint.__table__)
+_events = cast(Table, WebhookEvent.__table__)
+
+
+_WANTED_BY = (
+    select(_endpoints.c.id)
+    .where(_endpoints.c.enabled.is_(True), _endpoints.c.events.like(bindparam("type")))
+    .limit(1)
+)
+
+
+def message_id() -> str:
+    """A new `webhook-id`: the same on every attempt of one event."""
+    return "msg_" + secrets.token_urlsafe(24)
+
+
+def wanted(types: list[str]) -> str:
+    """An endpoint's types as stored: between commas, so one LIKE finds a type."""
+    return "," + ",".join(types) + ","
+
+
+# Events recorded while `following()` runs, written when it hands them on.
+_following: ContextVar[list[tuple[Connection, str, Mapping[str, Any]]] | None] = ContextVar(
+    "webhook_events_following", default=None
+)
+
+
+@contextmanager
+def following() -> Iterator[list[tuple[Connection, str, Mapping[str, Any]]]]:
+    """Keep the events recorded inside the block, to be written by `record_all()` after
+    the event of the change they follow from (a product's `product.created` before the
+    `stock.moved` of its initial stock), so receivers get them in that order."""
+    kept: list[tuple[Connection, str, Mapping[str, Any]]] = []
+    token = _following.set(kept)
+    try:
+        yield kept
+    finally:
+        _following.reset(token)
+
+
+def record_all(kept: list[tuple[Connection, str, Mapping[str, Any]]]) -> None:
+    for conn, type_, data in kept:
+        record(conn, type_, data)
+
+
+def record(work: Session | Connection, type_: str, data: Mapping[str, Any]) -> int:
+    """Write an event of `type_` about `data` (a resource in API form), and a pending
+    delivery to every enabled endpoint that wants it, in `work`'s transaction; the event's
+    id (0 when no endpoint wants it, or `following()` keeps it for later). Nothing commits
+    here; a type not in `EVENT_TYPES` is a programming error."""
+    if type_ not in EVENT_TYPES:
+        raise ValueError(f"not an event type: {type_}")
+    kept = _following.get()
+    if kept is not None:
+        kept.append((work.connection() if isinstance(work, Session) else work, type_, data))
+        return 0
+    conn = work.connection() if isinstance(work, Session) else work
+    # No enabled endpoint wants it (the usual case): no event to keep, one small read.
+    if conn.execute(_WANTED_BY, {"type": f"%,{type_},%"}).first() is None:
+        return 0
+    now = utcnow()
+    body = {"type": type_, "timestamp": iso(now), "data": data}
+    payload = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    row = {"message_id": message_id(), "type": type_, "payload": payload, "created_at": now}
+    key = conn.execute(insert(_events).values(row)).inserted_primary_key
+    if key is None:  # pragma: no cover - every supported backend reports the new id
+        raise RuntimeError("the database did not report the new event's id")
+    event_id = int(key[0])
+    fan_out = select(
+        _endpoints.c.id,
+        literal(event_id),
+        literal(PENDING),
+        literal(0),
+        literal(now),
+        literal(now),
+    ).where(
+        _endpoints.c.enabled.is_(True),
+        _endpoints.c.events.like(f"%,{type_},%"),  # no LIKE wildcard in any type
+    )
+    conn.execute(
+        insert(_deliveries).from_select(
+            ["endpoint_id", "event_id", "status", "attempts", "next_attempt_at", "created_at"],
+            fan_out,
+        )
+    )
+    if has_request_context():
+        from .worker import wake
+
+        db.when_committed(wake)  # this process's worker need not wait for its next look
+    return event_id

@@ -1,0 +1,87 @@
+"""Stock and reservations as webhook events: every movement is `stock.moved`, every change
+of a product one `product.updated` (whatever made it: a movement, a sale), and a
+reservation's hold, commit and release one event each; a repeated commit sends nothing."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from standardwebhooks import Webhook
+from support import AuthActions, create_product
+from support.receiver import Receiver, deliver, receiver
+
+EVERY_TYPE = [
+    "product.created",
+    "product.updated",
+    "product.deleted",
+    "stock.moved",
+    "reservation.held",
+    "reservation.committed",
+    "reservation.released",
+]
+
+
+@pytest.fixture
+def hooks_app(make_app: Any) -> Any:
+    return make_app(webhook_allowed_networks=("127.0.0.0/8",), webhook_retry_schedule=(0,))
+
+
+@pytest.fixture
+def hook() -> Iterator[Receiver]:
+    with receiver() as running:
+        yield running
+
+
+def test_movements_sales_and_reservations_are_each_delivered_once(
+    hooks_app: Any, hook: Receiver
+) -> None:
+    client = hooks_app.test_client()
+    headers = AuthActions(client).headers()
+    made = client.post(
+        "/admin/webhooks", json={"url": hook.url, "events": EVERY_TYPE}, headers=headers
+    )
+    secret = made.get_json()["secret"]
+    product = create_product(client, headers, quantity=5).get_json()
+    path = f"/api/products/{product['id']}"
+    moved = client.post(
+        f"{path}/stock-movements", json={"delta": 3, "reason": "received"}, headers=headers
+    ).get_json()
+    basket = {"items": [{"product_id": product["id"], "quantity": 2}]}
+    sold = client.post("/api/reservations", json=basket, headers=headers).get_json()
+    committed = client.post(f"/api/reservations/{sold['id']}/commit", headers=headers)
+    assert committed.status_code == 200
+    again = client.post(f"/api/reservations/{sold['id']}/commit", headers=headers)
+    assert again.get_json() == committed.get_json()  # answered, nothing sent again
+    freed = client.post("/api/reservations", json=basket, headers=headers).get_json()
+    assert client.delete(f"/api/reservations/{freed['id']}", headers=headers).status_code == 204
+
+    assert deliver(hooks_app) == 10
+    verifier = Webhook(secret)
+    bodies = [verifier.verify(r.body, r.headers) for r in hook.wait_for(10)]
+    assert [(b["type"], b["data"].get("reason", b["data"].get("status"))) for b in bodies] == [
+        ("product.created", None),
+        ("stock.moved", "initial"),
+        ("stock.moved", "received"),
+        ("product.updated", None),
+        ("reservation.held", "held"),
+        ("stock.moved", "sold"),
+        ("product.updated", None),
+        ("reservation.committed", "committed"),
+        ("reservation.held", "held"),
+        ("reservation.released", "released"),
+    ]
+    assert bodies[1]["data"]["delta"] == 5 and bodies[2]["data"] == moved
+    after_delivery = bodies[3]["data"]
+    assert (after_delivery["quantity"], after_delivery["available"]) == (8, 8)
+    assert after_delivery["version"] == 2
+    assert bodies[4]["data"] == sold
+    assert bodies[5]["data"]["delta"] == -2 and bodies[5]["data"]["quantity_after"] == 6
+    after_sale = bodies[6]["data"]
+    assert (after_sale["quantity"], after_sale["available"], after_sale["version"]) == (6, 6, 3)
+    assert bodies[7]["data"] == committed.get_json()
+    assert bodies[9]["data"]["id"] == freed["id"]
+    assert client.get(path, headers=headers).get_json() == after_sale
+    assert json.loads(hook.wait_for(10)[0].body)["data"]["id"] == product["id"]
