@@ -51,5 +51,6 @@ leftovers=$(podman run --rm --entrypoint sh "$SHOPAPI_IMAGE" -c \
 [ -z "$leftovers" ] || { echo "compose-test: the image keeps: $leftovers" >&2; exit 1; }
 echo "compose-test: $app runs as uid $uid on a read-only root; no secret in its environment"
 
-"$PYTHON" scripts/container/smoke.py --url "http://$SHOPAPI_LISTEN" --project "$PROJECT"
+"$PYTHON" scripts/container/smoke.py --url "http://$SHOPAPI_LISTEN" --project "$PROJECT" \
+  --upgrade "bash scripts/container/compose.sh upgrade"
 echo "compose-test: passed in $((SECONDS - started)) s"

@@ -3,7 +3,9 @@
 # order its depends_on conditions say (podman-compose 1.0 starts services without waiting
 # for health checks or for the migration job, so this waits for them): the database and
 # Redis healthy, the migrations done, both instances healthy, then the proxy.
-#   scripts/container/compose.sh up | down [--volumes] | ps | logs SERVICE
+#   scripts/container/compose.sh up | upgrade | down [--volumes] | ps | logs SERVICE
+# `upgrade` rolls the set onto the image SHOPAPI_IMAGE names now: the migrations with it,
+# then each instance replaced in turn while the other serves, then the proxy reloaded.
 # PROJECT (default shopapi) names the containers, SHOPAPI_SECRETS the secrets' folder.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -43,6 +45,15 @@ up() {
   start db redis
   healthy db
   healthy redis
+  migrate
+  start app1 app2
+  healthy app1
+  healthy app2
+  start proxy
+  echo "compose: up; the service answers at http://${SHOPAPI_LISTEN:-127.0.0.1:8080}"
+}
+
+migrate() {
   start migrate
   status=$(podman wait "$(container migrate)")
   if [ "$status" != 0 ]; then
@@ -51,15 +62,30 @@ up() {
     return 1
   fi
   echo "compose: migrations done"
-  start app1 app2
-  healthy app1
-  healthy app2
-  start proxy
-  echo "compose: up; the service answers at http://${SHOPAPI_LISTEN:-127.0.0.1:8080}"
+}
+
+recreate() {  # recreate SERVICE: a new container from the image configured now
+  podman rm -f -t 35 "$(container "$1")" >/dev/null  # SIGTERM: in-flight requests finish
+  quiet compose up --no-start >/dev/null 2>&1 || true  # creates the missing ones only
+}
+
+upgrade() {
+  recreate migrate
+  migrate
+  for service in app1 app2; do
+    recreate "$service"
+    start "$service"
+    healthy "$service"
+    # nginx looks the instances' addresses up when it (re)loads its configuration, and a
+    # new container has a new address: reload before the other instance goes away.
+    quiet podman exec "$(container proxy)" nginx -s reload >/dev/null
+  done
+  echo "compose: upgraded to ${SHOPAPI_IMAGE:-localhost/shopapi:latest}"
 }
 
 case ${1:-up} in
   up) up ;;
+  upgrade) upgrade ;;
   down)
     shift
     quiet compose down "$@" >/dev/null

@@ -3,10 +3,13 @@
 Signs up and signs in with a real TOTP code (pyotp), runs the products CRUD, then:
 - kills one instance: the other goes on serving every request through the proxy;
 - kills the database (SIGKILL, no clean shutdown) while writes keep coming, and starts it
-  again: every write that was acknowledged (201) is there, with what was sent.
+  again: every write that was acknowledged (201) is there, with what was sent;
+- with --upgrade COMMAND, runs it (a rolling upgrade) while reads and writes keep coming:
+  every one of them is answered.
 Each step prints what it saw; the first broken promise stops the run with exit status 1.
 
-    python scripts/container/smoke.py --url http://127.0.0.1:8080 --project shopapi
+    python scripts/container/smoke.py --url http://127.0.0.1:8080 --project shopapi \
+        [--upgrade "scripts/container/compose.sh upgrade"]
 """
 
 from __future__ import annotations
@@ -194,10 +197,47 @@ def database_restart(client: Client, project: str) -> None:
     step(f"all {len(writer.acknowledged)} acknowledged writes are there after the restart")
 
 
+def rolling_upgrade(client: Client, command: str) -> None:
+    step(f"rolling upgrade ({command}) while a client reads and writes")
+    answers: list[int] = []
+    done = threading.Event()
+
+    def traffic() -> None:
+        for n in itertools.count():
+            if done.is_set():
+                return
+            body = {"name": f"rolling {n}", "price": 2, "quantity": n}
+            for method, path, kwargs in (
+                ("POST", "/api/products", {"json": body}),
+                ("GET", "/api/products", {"params": {"limit": 5}}),
+            ):
+                try:
+                    answers.append(client.call(method, path, timeout=40, **kwargs).status_code)
+                except requests.RequestException:
+                    answers.append(0)
+
+    driver = threading.Thread(target=traffic, daemon=True)
+    driver.start()
+    upgrade = subprocess.run(command, shell=True, capture_output=True, text=True, timeout=600)  # noqa: S602 - our own script
+    done.set()
+    driver.join(60)
+    expect(
+        upgrade.returncode == 0,
+        f"the upgrade failed: {upgrade.stdout[-500:]}{upgrade.stderr[-500:]}",
+    )
+    failed = [status for status in answers if status not in (200, 201)]
+    expect(
+        not failed,
+        f"{len(failed)} of {len(answers)} requests failed in the upgrade: {sorted(set(failed))}",
+    )
+    step(f"{len(answers)} requests during the upgrade, all answered")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", default="http://127.0.0.1:8080")
     parser.add_argument("--project", default="shopapi")
+    parser.add_argument("--upgrade", help="a rolling upgrade's command, run under traffic")
     args = parser.parse_args()
     client = Client(args.url)
     started = time.monotonic()
@@ -209,6 +249,8 @@ def main() -> int:
         crud(client)
         one_instance_down(client, args.project)
         database_restart(client, args.project)
+        if args.upgrade:
+            rolling_upgrade(client, args.upgrade)
     except Broken as broken:
         print(f"smoke: FAILED: {broken}", file=sys.stderr)
         return 1
