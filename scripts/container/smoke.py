@@ -200,21 +200,35 @@ def database_restart(client: Client, project: str) -> None:
 def rolling_upgrade(client: Client, command: str) -> None:
     step(f"rolling upgrade ({command}) while a client reads and writes")
     answers: list[int] = []
+    retried: list[str] = []
+    made: dict[int, str] = {}
     done = threading.Event()
+
+    def call(method: str, path: str, **kwargs: Any) -> requests.Response | None:
+        # A keep-alive connection the proxy closes (an nginx reload ends its old workers'
+        # idle connections) can meet a request on its way: the request got no answer, so
+        # it is sent once more, as HTTP clients do. The create carries an Idempotency-Key,
+        # so a create that did happen the first time is answered, not made again.
+        for attempt in range(2):
+            try:
+                return client.call(method, path, timeout=40, **kwargs)
+            except requests.RequestException as error:
+                if attempt == 0:
+                    retried.append(type(error).__name__)
+        return None
 
     def traffic() -> None:
         for n in itertools.count():
             if done.is_set():
                 return
             body = {"name": f"rolling {n}", "price": 2, "quantity": n}
-            for method, path, kwargs in (
-                ("POST", "/api/products", {"json": body}),
-                ("GET", "/api/products", {"params": {"limit": 5}}),
-            ):
-                try:
-                    answers.append(client.call(method, path, timeout=40, **kwargs).status_code)
-                except requests.RequestException:
-                    answers.append(0)
+            key = {"Idempotency-Key": uuid.uuid4().hex}
+            created = call("POST", "/api/products", json=body, headers=key)
+            listed = call("GET", "/api/products", params={"limit": 5})
+            for answer in (created, listed):
+                answers.append(0 if answer is None else answer.status_code)
+            if created is not None and created.status_code == 201:
+                made[created.json()["id"]] = body["name"]
 
     driver = threading.Thread(target=traffic, daemon=True)
     driver.start()
@@ -230,7 +244,10 @@ def rolling_upgrade(client: Client, command: str) -> None:
         not failed,
         f"{len(failed)} of {len(answers)} requests failed in the upgrade: {sorted(set(failed))}",
     )
-    step(f"{len(answers)} requests during the upgrade, all answered")
+    names = list(made.values())
+    expect(len(set(names)) == len(names), "a retried create made a second product")
+    again = f", {len(retried)} sent again ({', '.join(sorted(set(retried)))})" if retried else ""
+    step(f"{len(answers)} requests during the upgrade, all answered{again}")
 
 
 def main() -> int:
