@@ -5,7 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: install install-dev node run serve test check lint typecheck bench profile fuzz loadtest slowloris postman screenshots clean
+.PHONY: install install-dev node run serve test check lint typecheck bench profile fuzz loadtest slowloris postman screenshots clean \
+	container-tools image compose-up compose-down compose-test
 
 install: $(STAMP)
 
@@ -118,3 +119,27 @@ clean:
 # The Postman collection (postman/) run by newman against a fresh server on scratch SQLite.
 postman: install
 	scripts/postman.sh
+
+# The container image and the compose set (docs/operations/container.md), with Debian's
+# podman and podman-compose; deploy/podman/containers.conf holds the settings this kind of
+# machine needs. `make image` builds localhost/shopapi:latest (and the Debian base image
+# with debootstrap when it cannot be pulled); `make compose-up` starts deploy/compose.yaml
+# in order, `make compose-down` stops it (its volumes stay). `make compose-test` builds,
+# starts a scratch set, runs scripts/container/smoke.py through the proxy and removes it all.
+CONTAINER_TOOLS := podman podman-compose debootstrap runc iptables
+container-tools:
+	@missing=""; for tool in $(CONTAINER_TOOLS); do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
+	if [ -n "$$missing" ]; then apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(CONTAINER_TOOLS) fuse-overlayfs; fi
+
+image: container-tools
+	bash scripts/container/build.sh
+
+compose-up: image
+	eval "$$(bash scripts/container/standins.sh)" && bash scripts/container/compose.sh up
+
+compose-down:
+	bash scripts/container/compose.sh down
+
+compose-test: install-dev container-tools
+	PYTHON=$(BIN)/python bash scripts/container/compose-test.sh

@@ -133,6 +133,10 @@ def main() -> None:
     env.setdefault("REQUEST_TIMEOUT", SERVED_REQUEST_TIMEOUT)
     try:
         settings = Settings.read(env)
+        if settings.production:
+            # A missing secret or an unreadable secret file stops the launcher with one line,
+            # not each worker with a traceback (development's are made by the workers).
+            settings.with_secrets()
     except ConfigError as error:
         sys.exit(f"shopapi.serving: {error}")
     # Set before any worker imports prometheus_client, which reads it once, at import.

@@ -11,6 +11,7 @@ import dataclasses
 import ipaddress
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -24,6 +25,9 @@ TABLE_START = (
     "`flask settings table --write docs/operations/configuration.md` -->"
 )
 TABLE_END = "<!-- end of the settings table -->"
+# NAME_FILE names a file holding NAME's value (a container's secret, a Kubernetes secret
+# volume): the value then never sits in the process's environment.
+FILE_SUFFIX = "_FILE"
 
 
 @dataclass(frozen=True)
@@ -41,14 +45,33 @@ class Setting:
     empty_is_value: bool = False
 
     def read(self, environ: Mapping[str, str]) -> Any:
-        """The variable's value from `environ`, or `unset` when it is absent (or empty)."""
-        raw = environ.get(self.variable)
+        """The variable's value from `environ`, or from the file `<variable>_FILE` names
+        (so a secret need not sit in the environment), or `unset` when both are absent (or
+        empty)."""
+        raw = self._raw(environ)
         if raw is None or (raw == "" and not self.empty_is_value):
             return unset
         try:
             return self.parse(raw)
         except ValueError as error:
             raise ValueError(f"{self.variable} {error}") from None
+
+    def _raw(self, environ: Mapping[str, str]) -> str | None:
+        raw = environ.get(self.variable)
+        name = self.variable + FILE_SUFFIX
+        path = environ.get(name)
+        if not path:
+            return raw
+        if raw:
+            raise ValueError(f"{self.variable} and {name} are both set: set one of them")
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as error:
+            raise ValueError(f"{name}: cannot read {path}: {error.strerror}") from None
+        except UnicodeDecodeError:
+            raise ValueError(f"{name}: {path} is not UTF-8 text") from None
+        # Files written by editors and `echo` end with a newline that is no part of the value.
+        return text.removesuffix("\n").removesuffix("\r")
 
     def refuse(self, value: Any) -> None:
         """Raise ValueError, naming the variable, when `value` is not allowed."""

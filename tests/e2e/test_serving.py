@@ -74,6 +74,33 @@ def test_a_bad_serving_setting_stops_make_serve_with_its_name(
     assert not list(tmp_path.glob("instance/metrics-*"))  # stopped before anything started
 
 
+@pytest.mark.parametrize(
+    ("secrets", "message"),
+    [
+        ({}, "APP_ENV=production needs JWT_SECRET_KEY"),
+        (
+            {"JWT_SECRET_KEY_FILE": "/nonexistent/jwt_secret_key"},
+            "JWT_SECRET_KEY_FILE: cannot read /nonexistent/jwt_secret_key",
+        ),
+    ],
+)
+def test_production_without_its_secrets_stops_make_serve_with_one_line(
+    env: dict[str, str], tmp_path: Path, secrets: dict[str, str], message: str
+) -> None:
+    clean = {k: v for k, v in {**os.environ, **env}.items() if not k.startswith("JWT_SECRET")}
+    started = subprocess.run(
+        [sys.executable, "-m", "shopapi.serving"],
+        env={**clean, "APP_ENV": "production", **secrets},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert started.returncode == 1
+    assert f"shopapi.serving: {message}" in started.stderr
+    assert "Traceback" not in started.stderr
+
+
 def test_a_chunked_body_over_one_mebibyte_gets_413(server: LiveServer) -> None:
     def chunks(data: bytes) -> Iterator[bytes]:
         for start in range(0, len(data), 65536):

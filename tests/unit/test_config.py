@@ -283,3 +283,70 @@ def test_bad_values_are_refused_with_the_variables_name(
     with pytest.raises(ConfigError, match=message):
         Settings.from_env({"INSTANCE_PATH": str(tmp_path), **env})
     assert not (tmp_path / "secrets.json").exists()  # refused before any secret was made
+
+
+def _secret_file(tmp_path: Path, name: str, value: str) -> str:
+    path = tmp_path / name
+    path.write_text(value)
+    return str(path)
+
+
+def test_production_secrets_can_come_from_files_instead_of_the_environment(
+    tmp_path: Path,
+) -> None:
+    database = "mysql+pymysql://shop:pw@db:3306/shop"
+    env = {
+        "APP_ENV": "production",
+        "INSTANCE_PATH": str(tmp_path / "instance"),
+        # As `echo` and editors write them: the final newline is no part of the value.
+        "JWT_SECRET_KEY_FILE": _secret_file(tmp_path, "jwt", STRONG_JWT + "\n"),
+        "TOTP_ENCRYPTION_KEY_FILE": _secret_file(tmp_path, "totp", FERNET + "\r\n"),
+        "DATABASE_URL_FILE": _secret_file(tmp_path, "db", database),
+    }
+    settings = Settings.from_env(env)
+    assert settings.jwt_secret_key == STRONG_JWT
+    assert settings.totp_encryption_keys == (FERNET,)
+    assert settings.database_url.startswith("mysql+pymysql://shop:pw@db:3306/shop")
+
+
+def test_a_value_from_a_file_is_checked_like_one_from_the_environment(tmp_path: Path) -> None:
+    env = _production(tmp_path, JWT_SECRET_KEY="")
+    env["JWT_SECRET_KEY_FILE"] = _secret_file(tmp_path, "jwt", "changeme" * 6)
+    with pytest.raises(ConfigError, match="JWT_SECRET_KEY looks like a placeholder"):
+        Settings.from_env(env)
+    env = {"INSTANCE_PATH": str(tmp_path), "THREADS_FILE": _secret_file(tmp_path, "t", "0\n")}
+    with pytest.raises(ConfigError, match="THREADS must be at least 1, got 0"):
+        Settings.from_env(env)
+
+
+def test_an_empty_file_counts_as_unset(tmp_path: Path) -> None:
+    env = _production(tmp_path, JWT_SECRET_KEY="")
+    env["JWT_SECRET_KEY_FILE"] = _secret_file(tmp_path, "jwt", "\n")
+    with pytest.raises(ConfigError, match="APP_ENV=production needs JWT_SECRET_KEY"):
+        Settings.from_env(env)
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (
+            {"JWT_SECRET_KEY_FILE": "{tmp}/missing"},
+            "JWT_SECRET_KEY_FILE: cannot read .*/missing: No such file or directory",
+        ),
+        ({"JWT_SECRET_KEY_FILE": "{tmp}"}, "JWT_SECRET_KEY_FILE: cannot read"),
+        (
+            {"JWT_SECRET_KEY_FILE": "{tmp}/jwt", "JWT_SECRET_KEY": STRONG_JWT},
+            "JWT_SECRET_KEY and JWT_SECRET_KEY_FILE are both set: set one of them",
+        ),
+        ({"TOTP_ENCRYPTION_KEY_FILE": "{tmp}/latin1"}, "TOTP_ENCRYPTION_KEY_FILE: .* not UTF-8"),
+    ],
+)
+def test_a_secret_file_that_cannot_be_used_stops_the_start_with_its_name(
+    tmp_path: Path, env: dict[str, str], message: str
+) -> None:
+    _secret_file(tmp_path, "jwt", STRONG_JWT)
+    (tmp_path / "latin1").write_bytes(b"caf\xe9")
+    env = {name: value.replace("{tmp}", str(tmp_path)) for name, value in env.items()}
+    with pytest.raises(ConfigError, match=message):
+        Settings.from_env({"INSTANCE_PATH": str(tmp_path / "instance"), **env})
+    assert not (tmp_path / "instance" / "secrets.json").exists()
