@@ -40,7 +40,12 @@ bp = APIBlueprint("products", __name__, url_prefix="/api/products", tag="Product
 
 reads = Reads(PRODUCTS)
 _ONE = {404: "No such product"}
-_WRITE = {**_ONE, 409: "Too many concurrent changes", 412: "If-Match does not match the version"}
+_WRITE = {
+    **_ONE,
+    409: "Another product has this SKU; reservations hold more than the new quantity (or, "
+    "for a delete, any of it); or too many concurrent changes",
+    412: "If-Match does not match the version",
+}
 
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -59,7 +64,12 @@ def _product(product: dict[str, Any], status: int = 200, **headers: str) -> Resp
 @bp.input(ProductIn, arg_name="data")
 @bp.input(CreateHeaders, location="headers", arg_name="headers")
 @bp.output(ProductOut, status_code=201, headers=LocationHeader)
-@bp.doc(responses={422: "Invalid input, or a reused Idempotency-Key"})
+@bp.doc(
+    responses={
+        409: "Another product has this SKU (SKUs ignore case)",
+        422: "Invalid input, or a reused Idempotency-Key",
+    }
+)
 def create_product(data: dict[str, Any], headers: dict[str, Any]) -> Any:
     """Create a product; an Idempotency-Key makes retries safe."""
     client_key = headers.get("idempotency_key")
