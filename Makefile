@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: install install-dev node run serve test check lint typecheck bench profile fuzz loadtest slowloris postman screenshots clean \
+.PHONY: install install-dev node run serve test check lint typecheck bench bench-webhooks profile fuzz loadtest slowloris postman screenshots clean \
 	container-tools image compose-up compose-down compose-test
 
 install: $(STAMP)
@@ -41,6 +41,13 @@ run: install
 serve: install
 	$(BIN)/flask --app app db upgrade
 	$(BIN)/python -m shopapi.serving
+
+# A webhook receiver that hangs 10 s per request does not slow reads or writes down: their p99
+# with no endpoint and with one whose receiver hangs, on `make serve`'s server and a scratch
+# MariaDB database (scripts/bench_webhooks.py; needs wrk).
+bench-webhooks: install-dev
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(BIN)/python scripts/bench_webhooks.py
 
 # Benchmark against the local MariaDB (needs wrk: apt-get install wrk): the service against
 # a bare Flask app under each server of BENCH_SERVERS (default: make serve's granian, then
@@ -111,7 +118,7 @@ slowloris: install-dev
 # QR codes, keys and recovery codes are blurred. Commit them when they change.
 screenshots: install-dev node
 	CONSOLE_SCREENSHOTS=docs/screenshots REQUIRE_BROWSER=1 $(BIN)/pytest -q -k sqlite tests/browser/test_console.py tests/browser/test_console_account.py \
-		tests/browser/test_console_passkeys.py tests/browser/test_console_stock.py
+		tests/browser/test_console_passkeys.py tests/browser/test_console_stock.py tests/browser/test_console_webhooks.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage

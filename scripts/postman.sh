@@ -42,12 +42,15 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # Explicit values win over a developer's .env (python-dotenv does not override them):
-# fresh secrets are generated under the scratch instance folder, no Redis.
+# fresh secrets are generated under the scratch instance folder, no Redis. Webhooks may go to
+# the loopback only (folder 7's endpoint, where nothing listens), so that every other internal
+# address is still refused as in any deployment.
 echo "postman: starting the server on $BASE_URL (database: $scratch/shopapi.sqlite3)"
 env APP_ENV=development \
     INSTANCE_PATH="$scratch/instance" \
     DATABASE_URL="sqlite:///$scratch/shopapi.sqlite3" \
     JWT_SECRET_KEY= TOTP_ENCRYPTION_KEY= REDIS_URL= CORS_ORIGINS= TRUSTED_PROXIES=0 \
+    WEBHOOK_ALLOWED_NETWORKS=127.0.0.0/8 \
     HOST=127.0.0.1 PORT="$PORT" \
     "$PYTHON" app.py >"$scratch/server.log" 2>&1 &
 server_pid=$!

@@ -177,6 +177,23 @@ export const admin = {
   },
 };
 
+/** Webhook endpoints (admins only) and their deliveries; see the API's Webhooks section. */
+export const webhooks = {
+  page: ({ limit, cursor }, options) => call("GET", `/admin/webhooks?${pageQuery(limit, cursor)}`, options),
+  get: (id, options) => call("GET", `/admin/webhooks/${enc(id)}`, options),
+  /** `endpoint` is `{url, events, description?}`; the answer holds the secret, once. */
+  create: (endpoint) => call("POST", "/admin/webhooks", { body: endpoint }),
+  change: (id, fields) => call("PATCH", `/admin/webhooks/${enc(id)}`, { body: fields }),
+  remove: (id) => call("DELETE", `/admin/webhooks/${enc(id)}`),
+  rotateSecret: (id) => call("POST", `/admin/webhooks/${enc(id)}/rotate-secret`),
+  deliveries: (id, { limit, cursor, status }, options) => {
+    const query = pageQuery(limit, cursor);
+    if (status) query.set("status", status);
+    return call("GET", `/admin/webhooks/${enc(id)}/deliveries?${query}`, options);
+  },
+  retry: (id, deliveryId) => call("POST", `/admin/webhooks/${enc(id)}/deliveries/${enc(deliveryId)}/retry`),
+};
+
 function pageQuery(limit, cursor) {
   const query = new URLSearchParams({ limit: String(limit) });
   if (cursor) query.set("cursor", cursor);

@@ -24,6 +24,7 @@ import register from "./pages/register.js";
 import securityLog from "./pages/security-log.js";
 import sessions from "./pages/sessions.js";
 import stock from "./pages/stock.js";
+import * as webhooks from "./pages/webhooks.js";
 import signIn, { reauthenticate } from "./pages/sign-in.js";
 
 const routes = [
@@ -55,6 +56,9 @@ const routes = [
   { path: "/admin/service-accounts", page: admin.serviceAccounts, title: "Service accounts" },
   { path: "/admin/users/:id/api-keys/new", page: admin.newKey, title: "New API key" },
   { path: "/admin/invites", page: admin.invites, title: "Invites" },
+  { path: "/admin/webhooks", page: webhooks.list, title: "Webhooks" },
+  { path: "/admin/webhooks/new", page: webhooks.add, title: "Add a webhook endpoint" },
+  { path: "/admin/webhooks/:id", page: webhooks.one, title: "Webhook endpoint" },
   { path: "/admin/events", page: admin.events, title: "Security log of all accounts" },
 ];
 const HOME = "#/products";

@@ -72,6 +72,38 @@ export function field({ name, label, value = "", hint, required = false, multili
   };
 }
 
+/**
+ * Checkboxes under one legend, shaped like a `field` so a refusal lands beside them.
+ * `options` are `[value, label]` pairs (a label may be elements); `checked(value)` ticks
+ * one at first. Returns `{element, input, values(), showErrors(messages), clear()}`.
+ */
+export function checkboxes({ name, legend, options, checked = () => false, class: className = null }) {
+  const id = uid(name);
+  const error = h("p", { class: "field-error", id: `${id}-error`, hidden: true });
+  const boxes = options.map(([value, label], i) => {
+    const box = h("input", { type: "checkbox", id: `${id}-${i}`, name, value, checked: checked(value) });
+    return h("div", { class: "choice" }, box, h("label", { for: `${id}-${i}` }, label));
+  });
+  const element = h("fieldset", { class: className, "aria-describedby": `${id}-error` },
+    h("legend", {}, legend), error, boxes);
+  const inputs = () => [...element.querySelectorAll("input")];
+  return {
+    element,
+    get input() {
+      return inputs()[0];
+    },
+    values: () => inputs().filter((b) => b.checked).map((b) => b.value),
+    showErrors(messages) {
+      error.replaceChildren(messages.join(" "));
+      error.hidden = false;
+    },
+    clear() {
+      error.replaceChildren();
+      error.hidden = true;
+    },
+  };
+}
+
 /** The box at the top of a form that says what went wrong (role=alert: read out at once). */
 export function alertBox() {
   const box = h("div", { class: "alert", role: "alert", tabindex: "-1", hidden: true });

@@ -1,4 +1,5 @@
-// Administration (admins only): accounts, invites, the security log of every account.
+// Administration (admins only): accounts, invites, the security log of every account;
+// the frame and sub-navigation the webhooks pages share.
 import { admin, whoami } from "../api.js";
 import { confirmDialog } from "../dialog.js";
 import { ROLES, can } from "../roles.js";
@@ -13,14 +14,21 @@ import { EVENT_TYPES, eventTable, olderNewer } from "./security-log.js";
 const LIMIT = 25;
 
 export function adminNav() {
-  const pages = [["Users", "#/admin/users"], ["Service accounts", "#/admin/service-accounts"], ["Invites", "#/admin/invites"], ["Security log", "#/admin/events"]];
+  const pages = [["Users", "#/admin/users"], ["Service accounts", "#/admin/service-accounts"], ["Invites", "#/admin/invites"],
+    ["Webhooks", "#/admin/webhooks"], ["Security log", "#/admin/events"]];
   return h("nav", { "aria-label": "Administration", class: "subnav" },
     h("ul", {}, pages.map(([label, hash]) =>
-      h("li", {}, h("a", { href: hash, "aria-current": location.hash.split("?")[0] === hash ? "page" : null }, label)))));
+      h("li", {}, h("a", { href: hash, "aria-current": here(hash) ? "page" : null }, label)))));
+}
+
+/** Whether the page shown is `hash` or one under it (an endpoint is under the webhooks). */
+function here(hash) {
+  const path = location.hash.split("?")[0];
+  return path === hash || (hash === "#/admin/webhooks" && path.startsWith(`${hash}/`));
 }
 
 /** The page's frame; false (with a message) when the account is not an admin. */
-async function frame(view, title, alert) {
+export async function frame(view, title, alert) {
   append(view, heading(title), adminNav(), takeFlash(), alert.element);
   await whoami();
   if (can("administer")) return true;

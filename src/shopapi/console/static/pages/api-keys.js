@@ -4,7 +4,7 @@
 import { auth } from "../api.js";
 import { confirmDialog } from "../dialog.js";
 import { session } from "../session.js";
-import { alertBox, append, cell, field, flash, h, heading, load, sendingForm, table, takeFlash, time, uid } from "../ui.js";
+import { alertBox, append, cell, checkboxes, field, flash, h, heading, load, sendingForm, table, takeFlash, time, uid } from "../ui.js";
 import { accountNav } from "./account.js";
 import { shownOnce } from "./codes.js";
 import { proofFields } from "./proof.js";
@@ -20,32 +20,15 @@ export const SCOPES = {
 
 const LIFETIMES = [["7 days", 7], ["30 days", 30], ["90 days", 90], ["1 year", 365]];
 
-/** The scopes as checkboxes, shaped like a `field` so a refusal lands beside them. */
+/** The scopes as checkboxes; products:read ticked at first. */
 function scopeField() {
-  const id = uid("scopes");
-  const error = h("p", { class: "field-error", id: `${id}-error`, hidden: true });
-  const boxes = Object.entries(SCOPES).map(([scope, about], i) => {
-    const box = h("input", { type: "checkbox", id: `${id}-${i}`, name: "scopes", value: scope, checked: scope === "products:read" });
-    return h("div", { class: "choice" }, box, h("label", { for: `${id}-${i}` }, h("code", {}, scope), `: ${about}`));
+  return checkboxes({
+    name: "scopes",
+    legend: "What the key may do",
+    class: "scopes",
+    options: Object.entries(SCOPES).map(([scope, about]) => [scope, [h("code", {}, scope), `: ${about}`]]),
+    checked: (scope) => scope === "products:read",
   });
-  const element = h("fieldset", { class: "scopes", "aria-describedby": `${id}-error` },
-    h("legend", {}, "What the key may do"), error, boxes);
-  const inputs = () => [...element.querySelectorAll("input")];
-  return {
-    element,
-    get input() {
-      return inputs()[0];
-    },
-    values: () => inputs().filter((b) => b.checked).map((b) => b.value),
-    showErrors(messages) {
-      error.replaceChildren(messages.join(" "));
-      error.hidden = false;
-    },
-    clear() {
-      error.replaceChildren();
-      error.hidden = true;
-    },
-  };
 }
 
 /**
