@@ -98,8 +98,9 @@ class Worker:
             claimed, until = self._claim()
             if not claimed:
                 return 0
-            # Each endpoint's in the order claimed, endpoints side by side: a slow receiver
-            # holds up only its own deliveries.
+            # Each endpoint's in the order claimed, endpoints side by side. An endpoint that
+            # fails or hangs gets one attempt a round (its others wait for its retry), so it
+            # holds a round up for one send's timeout at most.
             by_endpoint: dict[int, list[Any]] = {}
             for row in sorted(self._details(claimed), key=lambda row: claimed.index(row.id)):
                 by_endpoint.setdefault(row.endpoint_id, []).append(row)
@@ -162,10 +163,26 @@ class Worker:
     # --- one attempt ------------------------------------------------------------------------
 
     def _attempt_each(self, rows: list[Any], until: datetime) -> None:
-        for row in rows:
+        """One endpoint's deliveries in order, until one fails: the rest then wait for its
+        next attempt, unsent, so an endpoint that fails or hangs costs a round one attempt
+        (at most the send timeout), never one per delivery it has waiting."""
+        for index, row in enumerate(rows):
             claim = self._still_mine(row.id, until)
-            if claim is not None:
-                self._attempt(row, claim)
+            if claim is None:
+                continue
+            retry_at = self._attempt(row, claim)
+            if retry_at is not None:
+                self._postpone([later.id for later in rows[index + 1 :]], until, retry_at)
+                return
+
+    def _postpone(self, ids: list[int], until: datetime, at: datetime) -> None:
+        """Give back the claims of `ids` (not attempted: their count is unchanged), due
+        again at `at`."""
+        if not ids:
+            return
+        mine = _d.c.id.in_(ids) & (_d.c.claimed_until == until) & (_d.c.status == PENDING)
+        with self.engine.begin() as conn:
+            conn.execute(update(_d).where(mine).values(claimed_until=None, next_attempt_at=at))
 
     def _still_mine(self, delivery_id: int, until: datetime) -> datetime | None:
         """The claim to send under: `until` while a whole send fits before it runs out,
@@ -181,7 +198,8 @@ class Worker:
             )
         return renewed if done.rowcount == 1 else None
 
-    def _attempt(self, row: Any, until: datetime) -> None:
+    def _attempt(self, row: Any, until: datetime) -> datetime | None:
+        """Send one delivery and record the outcome; when it is to be tried again, when."""
         try:
             outcome = self._send(row)
         except Exception as error:  # noqa: BLE001 - a failed attempt, recorded as such
@@ -222,6 +240,8 @@ class Worker:
         )
         if result == "retrying" and self.settings.webhook_retry_schedule[attempts - 1] == 0:
             wake()
+        retry_at: datetime | None = values.get("next_attempt_at")
+        return retry_at
 
     def _record(self, conn: Connection, delivery_id: int, until: datetime, values: Any) -> None:
         # Only while the claim is still ours: one that ran out may have been claimed again.

@@ -491,3 +491,24 @@ def test_an_attempt_whose_claim_ran_out_while_others_were_sent_is_sent_once(
     assert len(received) == 3 and len({r.headers["webhook-id"] for r in received}) == 3
     items = deliveries(hooks_client, admin_headers, endpoint["id"])["items"]
     assert [(d["status"], d["attempts"]) for d in items] == [("delivered", 1)] * 3
+
+
+def test_a_failing_endpoint_costs_a_round_one_attempt_and_others_are_not_held_up(
+    hooks_app: Any, hooks_client: Any, admin_headers: dict[str, str], hook: Receiver
+) -> None:
+    with receiver() as failing:
+        failing.answers = [500] * 10
+        bad = add_endpoint(hooks_client, admin_headers, failing.url)
+        good = add_endpoint(hooks_client, admin_headers, hook.url)
+        for _ in range(3):
+            create_product(hooks_client, admin_headers)
+        deliver(hooks_app, webhook_retry_schedule=(300,))
+        assert len(failing.received) == 1  # not one attempt per waiting delivery
+    assert len(hook.wait_for(3)) == 3
+    ok = deliveries(hooks_client, admin_headers, good["id"])["items"]
+    assert [d["status"] for d in ok] == ["delivered"] * 3
+    waiting = deliveries(hooks_client, admin_headers, bad["id"])["items"]
+    assert sorted(d["attempts"] for d in waiting) == [0, 0, 1]
+    assert {d["status"] for d in waiting} == {"pending"}
+    # The two it did not try wait for the next attempt of the one that failed.
+    assert len({d["next_attempt_at"] for d in waiting}) == 1
