@@ -50,15 +50,17 @@ bench-webhooks: install-dev
 	$(BIN)/python scripts/bench_webhooks.py
 
 # Benchmark against the local MariaDB (needs wrk: apt-get install wrk): the service against
-# a bare Flask app under each server of BENCH_SERVERS (default: make serve's granian, then
-# gunicorn gthread 4x6). BENCH_ROWS=1000000 for the scale run, BENCH_DURATION (seconds per
+# a bare Flask app (its /healthz, and the floors of a read: one product, a page of 50) under
+# each server of BENCH_SERVERS (default: make serve's granian) on each driver of
+# BENCH_DRIVERS (default: PyMySQL and, when installed, mysqlclient). BENCH_ROWS=1000000 for the scale run, BENCH_DURATION (seconds per
 # measurement) to bound it, JWT_ALGORITHM=EdDSA to sign with Ed25519. Prints tables and writes
 # bench-results.json. Then the catalogue run: the list's query shapes at BENCH_CATALOGUE_PRODUCTS
 # (1000000) products (scripts/bench_catalogue.py; --products N runs it smaller).
 bench: install-dev
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python scripts/bench.py
-	$(BIN)/python scripts/bench_catalogue.py --products $${BENCH_CATALOGUE_PRODUCTS:-1000000}
+	@if [ "$${BENCH_CATALOGUE_PRODUCTS:-1000000}" != 0 ]; then \
+		$(BIN)/python scripts/bench_catalogue.py --products $${BENCH_CATALOGUE_PRODUCTS:-1000000}; fi
 
 # A flame graph (py-spy) of the first server's workers while wrk drives the page of 50
 # products (BENCH_PROFILE_TARGET=one: one product; healthz: the per-request floor).
