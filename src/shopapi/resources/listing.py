@@ -34,7 +34,9 @@ from marshmallow import ValidationError
 from marshmallow.validate import OneOf
 from sqlalchemy import ColumnElement, Table, and_, bindparam, false, or_, select
 
+from .. import db
 from ..errors import validation_error
+from . import search as token_search
 from .declaration import TIME_FORMAT
 from .pages import Page, PageQuery, Run, _secret, _serializer
 from .reads import resource_json
@@ -89,6 +91,9 @@ class Filter:
     where: Callable[[Table, Hashable], ColumnElement[bool]]
     params: Callable[[Any], Mapping[str, Any]]
     shape: Callable[[Any], Hashable] = lambda value: True
+    # Whether the condition of a shape is a lookup per row that the sort's index should
+    # drive (the database would otherwise read whatever the condition matches, whole).
+    walks: Callable[[Hashable], bool] = lambda shape: False
 
 
 def at_least(name: str, column: str, field: Callable[[], api_fields.Field[Any]]) -> Filter:
@@ -136,32 +141,50 @@ def words(
     description: str,
 ) -> Filter:
     """Search: the derived column `exact` equals `exact_key(q)`, or every word of `q` (see
-    `search.query_words`) begins a word of the resource's searched fields."""
+    `search.query_words`) begins a word of the resource's searched fields.
+
+    How a page is read depends on the words' counts (`Search.counts`): when one is rare the
+    page is driven from its token range, the rarest word first, and the other words are
+    probed per row; when every word is common the page walks the sort's index and probes
+    each row (`Filter.walks`), which stops once the page is full. The words are bound
+    rarest first, so both the shape and the parameters follow the counts."""
     search = resource.search
     if search is None:
         raise ValueError(f"{resource.name} has no searched fields")
 
+    def ordered(q: str) -> tuple[list[str], bool]:
+        found = query_words(q)
+        if not found:
+            return found, False
+        counts = search.counts(db.reader(), found)
+        by_count = sorted(zip(counts, found, strict=True))
+        return [word for _, word in by_count], by_count[0][0] >= token_search.COMMON
+
     def shape(q: str) -> Hashable:
-        return (exact_key(q) is not None, len(query_words(q)))
+        found, common = ordered(q)
+        return (exact_key(q) is not None, len(found), common)
 
     def where(table: Table, shape: Hashable) -> ColumnElement[bool]:
-        has_exact, count = cast(tuple[bool, int], shape)
+        has_exact, count, common = cast(tuple[bool, int, bool], shape)
         if not count:
             # No word: the exact key alone, one lookup in its unique index.
             return table.c[exact] == bindparam("q_exact") if has_exact else false()
-        # One semi-join per word, each also taking the exact key's token: no OR between
-        # them, so the database may drive the page from the rarest word's index range.
-        each = [table.c.id.in_(search.matching(n, exact=has_exact)) for n in range(count)]
-        return and_(*each)
+        probes = [search.probe(table, n, exact=has_exact) for n in range(count)]
+        if common:
+            return and_(*probes)
+        # The rarest word as a semi-join (its range read, also taking the exact key's
+        # token: no OR outside it), the others probed per row it yields.
+        rarest = table.c.id.in_(search.matching(0, exact=has_exact))
+        return and_(rarest, *probes[1:])
 
     def params(q: str) -> Mapping[str, Any]:
+        found, _ = ordered(q)
         key = exact_key(q)
         if key is None:
-            return search.bind(query_words(q))
-        count = len(query_words(q))
+            return search.bind(found)
         # As the exact column holds it, or as the token table does.
-        exact_value = key if not count else exact_token(key)
-        return {"q_exact": exact_value, **search.bind(query_words(q))}
+        exact_value = key if not found else exact_token(key)
+        return {"q_exact": exact_value, **search.bind(found)}
 
     return Filter(
         name,
@@ -171,6 +194,7 @@ def words(
         where,
         params,
         shape=shape,
+        walks=lambda shape: bool(cast(tuple[bool, int, bool], shape)[2]),
     )
 
 
@@ -248,9 +272,17 @@ class Listing:
         column, ident = table.c[name], table.c.id
         body = resource_json(resource).label("body")
         statement = select(ident, column.label("sort_key"), body)
+        walks = False
         for listed, shape in zip(self.filters, shapes, strict=True):
             if shape is not None:
                 statement = statement.where(listed.where(table, shape))
+                walks = walks or listed.walks(shape)
+        if walks:
+            # MariaDB cannot tell that the page ends after `rows` matches: told to, it
+            # walks the sort's index. (SQLite's planner walks it by itself.)
+            index = "PRIMARY" if name == "id" else f"ix_{table.name}_{name}"
+            for dialect in ("mysql", "mariadb"):
+                statement = statement.with_hint(table, f"FORCE INDEX ({index})", dialect)
         if continued:
             after_id = bindparam("after_id", type_=ident.type)
             if name == "id":

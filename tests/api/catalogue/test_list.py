@@ -7,6 +7,9 @@ from typing import Any
 import pytest
 from support import AuthActions, MovableClock, assert_problem, create_product, statements_sent
 
+from shopapi.products.models import PRODUCTS
+from shopapi.resources import search as token_search
+
 
 @pytest.fixture
 def headers(auth: AuthActions) -> dict[str, str]:
@@ -52,6 +55,20 @@ def shelf(client: Any, headers: dict[str, str]) -> list[dict[str, Any]]:
 
 
 SORTS = ["id", "name", "price", "quantity", "updated_at"]
+
+
+@pytest.fixture(params=["rare", "mixed", "common"])
+def plan(request: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Each way a search page is read: driven from the rarest word's tokens (every word
+    rare), the same with the common words probed per row (a word is common from 3
+    products up: "lamp", "desk", "the"), and the sort's index walked with every word probed
+    (every word common). The answers must not differ."""
+    common = {"rare": 10**9, "mixed": 3, "common": 1}[request.param]
+    monkeypatch.setattr(token_search, "COMMON", common)
+    assert PRODUCTS.search is not None
+    PRODUCTS.search.forget_counts()
+    yield request.param
+    PRODUCTS.search.forget_counts()
 
 
 @pytest.mark.parametrize("sort", SORTS)
@@ -144,13 +161,20 @@ def test_updated_since_is_inclusive(
     ],
 )
 def test_search(
-    client: Any, headers: dict[str, str], shelf: list[dict[str, Any]], q: str, expected: set[str]
+    client: Any,
+    headers: dict[str, str],
+    shelf: list[dict[str, Any]],
+    plan: str,
+    q: str,
+    expected: set[str],
 ) -> None:
     assert set(names(client, headers, q=q)) == expected
+    for sort in ("name", "-price"):
+        assert {p["name"] for p in listed(client, headers, q=q, sort=sort, limit=1)} == expected
 
 
 def test_search_follows_changes_and_deletes(
-    client: Any, headers: dict[str, str], shelf: list[dict[str, Any]]
+    client: Any, headers: dict[str, str], shelf: list[dict[str, Any]], plan: str
 ) -> None:
     url = f"/api/products/{shelf[5]['id']}"
     client.patch(url, json={"name": "Linen curtain"}, headers=headers)
@@ -165,7 +189,7 @@ def test_search_follows_changes_and_deletes(
 
 
 def test_filters_combine_with_search_and_sort(
-    client: Any, headers: dict[str, str], shelf: list[dict[str, Any]]
+    client: Any, headers: dict[str, str], shelf: list[dict[str, Any]], plan: str
 ) -> None:
     got = listed(client, headers, q="lamp", min_price="16", sort="-price", limit=1)
     assert [(p["name"], p["price"]) for p in got] == [
