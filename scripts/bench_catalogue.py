@@ -170,8 +170,10 @@ def shapes() -> list[tuple[str, dict[str, str]]]:
 
 
 def deep_cursor(http: requests.Session, base: str, query: dict[str, str]) -> tuple[str, int]:
-    """The cursor of the page DEEP pages in (walking 200 at a time), or of the deepest."""
-    cursor, depth, walked = None, 0, 0
+    """The cursor after DEEP pages of matches (walking 200 at a time), or the deepest one.
+    A page of words that seldom meet may hold fewer rows than asked for: depth counts the
+    products the pages gave, not the pages."""
+    cursor, walked = None, 0
     target = DEEP * PAGE
     while walked < target:
         size = min(200, target - walked)
@@ -179,9 +181,8 @@ def deep_cursor(http: requests.Session, base: str, query: dict[str, str]) -> tup
         page = http.get(base, params=params, timeout=60).json()
         if page["next_cursor"] is None:
             break
-        cursor, walked = page["next_cursor"], walked + size
-    depth = walked // PAGE
-    return cursor or "", depth
+        cursor, walked = page["next_cursor"], walked + len(page["items"])
+    return cursor or "", walked // PAGE
 
 
 def timed(http: requests.Session, base: str, params: dict[str, str], samples: int) -> list[float]:

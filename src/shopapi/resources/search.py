@@ -60,6 +60,11 @@ _WORD = re.compile(r"[^\W_]+")
 # sqrt(51 * 1,000,000) entries is where the two meet). Counting stops here, so a count costs
 # at most this many index entries, read once per word and kept a while (see `counts`).
 COMMON = 5000
+# A page of words that are all common walks the sort's index, probing each row, and stops
+# at its `limit + 1`th match or at this many rows, whichever comes first: words that are
+# each common but seldom meet cost a page this many probes at most, and the page says
+# where it stopped (its next cursor), however few matches it holds.
+WALK = 5_000
 # Counts are kept this long, for this many words, per process: a count only chooses how a
 # page is read, never what it holds, so one that is minutes old is good enough.
 COUNTS_KEPT_SECONDS = 300.0
