@@ -169,11 +169,12 @@ def shapes() -> list[tuple[str, dict[str, str]]]:
     return found
 
 
-def deep_cursor(http: requests.Session, base: str, query: dict[str, str]) -> tuple[str, int]:
-    """The cursor after DEEP pages of matches (walking 200 at a time), or the deepest one.
-    A page of words that seldom meet may hold fewer rows than asked for: depth counts the
-    products the pages gave, not the pages."""
-    cursor, walked = None, 0
+def deep_cursor(http: requests.Session, base: str, query: dict[str, str]) -> tuple[str, str]:
+    """The cursor after DEEP pages of matches (walking 200 at a time), or the deepest one,
+    and how deep it is. A page of words that seldom meet may hold fewer rows than asked
+    for: depth counts the products the pages gave, and says how many requests walked it
+    when that is not what full pages would take."""
+    cursor, walked, requests_made = None, 0, 0
     target = DEEP * PAGE
     while walked < target:
         size = min(200, target - walked)
@@ -182,7 +183,11 @@ def deep_cursor(http: requests.Session, base: str, query: dict[str, str]) -> tup
         if page["next_cursor"] is None:
             break
         cursor, walked = page["next_cursor"], walked + len(page["items"])
-    return cursor or "", walked // PAGE
+        requests_made += 1
+    depth = f"{walked // PAGE:,} deep"
+    if requests_made > -(-walked // 200):
+        depth += f" ({requests_made} requests of 200)"
+    return cursor or "", depth
 
 
 def timed(http: requests.Session, base: str, params: dict[str, str], samples: int) -> list[float]:
@@ -274,7 +279,7 @@ def main() -> int:
             cursor, depth = deep_cursor(http, base, query)
             runs = [("first", first)]
             if cursor:
-                runs.append((f"{depth:,} deep", {**first, "cursor": cursor}))
+                runs.append((depth, {**first, "cursor": cursor}))
             for where, params in runs:
                 times = timed(http, base, params, args.samples)
                 items = len(http.get(base, params=params, timeout=60).json()["items"])
