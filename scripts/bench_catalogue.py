@@ -8,9 +8,12 @@ indexes dropped during the load and built after it). It then starts the service
 `q` values, each as the first page and as a page 1,000 pages deep (50 products a page; a
 search with fewer matches goes as deep as it can, and says how deep). It prints p50 and
 p99 per shape, and the EXPLAIN of any shape whose p99 is over 100 ms. The database is
-dropped at the end.
+dropped at the end, unless `--keep` says otherwise; `--reuse NAME` measures a database an
+earlier `--keep` run left (it prints the name), skipping the two minutes of seeding.
 
     .venv/bin/python scripts/bench_catalogue.py --products 1000000 --samples 50
+    .venv/bin/python scripts/bench_catalogue.py --keep              # prints the name
+    .venv/bin/python scripts/bench_catalogue.py --reuse shopapi_catalogue_0123456789
 """
 
 from __future__ import annotations
@@ -166,9 +169,12 @@ def shapes() -> list[tuple[str, dict[str, str]]]:
     return found
 
 
-def deep_cursor(http: requests.Session, base: str, query: dict[str, str]) -> tuple[str, int]:
-    """The cursor of the page DEEP pages in (walking 200 at a time), or of the deepest."""
-    cursor, depth, walked = None, 0, 0
+def deep_cursor(http: requests.Session, base: str, query: dict[str, str]) -> tuple[str, str]:
+    """The cursor after DEEP pages of matches (walking 200 at a time), or the deepest one,
+    and how deep it is. A page of words that seldom meet may hold fewer rows than asked
+    for: depth counts the products the pages gave, and says how many requests walked it
+    when that is not what full pages would take."""
+    cursor, walked, requests_made = None, 0, 0
     target = DEEP * PAGE
     while walked < target:
         size = min(200, target - walked)
@@ -176,8 +182,11 @@ def deep_cursor(http: requests.Session, base: str, query: dict[str, str]) -> tup
         page = http.get(base, params=params, timeout=60).json()
         if page["next_cursor"] is None:
             break
-        cursor, walked = page["next_cursor"], walked + size
-    depth = walked // PAGE
+        cursor, walked = page["next_cursor"], walked + len(page["items"])
+        requests_made += 1
+    depth = f"{walked // PAGE:,} deep"
+    if requests_made > -(-walked // 200):
+        depth += f" ({requests_made} requests of 200)"
     return cursor or "", depth
 
 
@@ -219,8 +228,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--products", type=int, default=1_000_000)
     parser.add_argument("--samples", type=int, default=50, help="requests per shape and depth")
+    parser.add_argument("--keep", action="store_true", help="keep the database at the end")
+    parser.add_argument("--reuse", metavar="NAME", help="measure a kept database, unseeded")
+    parser.add_argument("--only", metavar="TEXT", help="only the shapes whose label has TEXT")
     args = parser.parse_args()
-    database_url, drop = scratch_database(SERVER_URL, "shopapi_catalogue")
+    if args.reuse:
+        database_url = make_url(SERVER_URL).set(database=args.reuse).render_as_string(False)
+
+        def drop() -> None:
+            pass
+    else:
+        database_url, drop = scratch_database(SERVER_URL, "shopapi_catalogue")
     env = {
         "APP_ENV": "production",
         "DATABASE_URL": database_url,
@@ -235,11 +253,16 @@ def main() -> int:
         from shopapi.db import upgrade
 
         upgrade(database_url)
-        print(f"catalogue: {args.products:,} products on MariaDB", flush=True)
-        seconds = load(database_url, args.products)
-        print(f"  seeded and indexed in {seconds:.0f} s", flush=True)
+        if args.reuse:
+            print(f"catalogue: the products of {args.reuse} on MariaDB", flush=True)
+        else:
+            print(f"catalogue: {args.products:,} products on MariaDB", flush=True)
+            seconds = load(database_url, args.products)
+            print(f"  seeded and indexed in {seconds:.0f} s", flush=True)
+        if args.keep:
+            print(f"  kept: --reuse {make_url(database_url).database}", flush=True)
         server = launch([sys.executable, str(ROOT / "app.py")], {**os.environ, **env})
-        reader = Account(server.url, "catalogue_reader")
+        reader = Account(server.url, f"catalogue_reader_{secrets.token_hex(4)}")
         token = reader.sign_in()
         assert token is not None
         key = reader.api_key(token, ["products:read"])
@@ -250,11 +273,13 @@ def main() -> int:
         print("\n| shape | page | p50 ms | p99 ms | matches on page |", flush=True)
         print("| --- | --- | ---: | ---: | ---: |")
         for label, query in shapes():
+            if args.only and args.only not in label:
+                continue
             first = {**query, "limit": str(PAGE)}
             cursor, depth = deep_cursor(http, base, query)
             runs = [("first", first)]
             if cursor:
-                runs.append((f"{depth:,} deep", {**first, "cursor": cursor}))
+                runs.append((depth, {**first, "cursor": cursor}))
             for where, params in runs:
                 times = timed(http, base, params, args.samples)
                 items = len(http.get(base, params=params, timeout=60).json()["items"])
@@ -270,7 +295,8 @@ def main() -> int:
     finally:
         if server is not None:
             server.stop()
-        drop()
+        if not args.keep:
+            drop()
 
 
 if __name__ == "__main__":

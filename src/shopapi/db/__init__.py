@@ -64,6 +64,13 @@ def mysql_driver() -> str:
     return "mysqldb"
 
 
+# MariaDB uses a constant subquery's value to bound an index range (as a product list's walk
+# of common words bounds its page, see resources/listing.py) only when the subquery reads
+# fewer rows than expensive_subquery_limit (default 100); the walk's bound reads up to
+# search.WALK index entries. (`/*M!` is MariaDB's: MySQL skips it.)
+_SUBQUERY_CONSTANTS = " /*M!100000 , expensive_subquery_limit = 1000000 */"
+
+
 def make_engine(
     url: str,
     *,
@@ -104,7 +111,8 @@ def make_engine(
                 "connect_timeout": connect_timeout,
                 "read_timeout": query_timeout,
                 "write_timeout": query_timeout,
-                "init_command": f"SET SESSION innodb_lock_wait_timeout = {int(lock_wait_timeout)}",
+                "init_command": f"SET SESSION innodb_lock_wait_timeout = {int(lock_wait_timeout)}"
+                + _SUBQUERY_CONSTANTS,
             },
             **kwargs,
         )

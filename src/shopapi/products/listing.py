@@ -10,6 +10,7 @@ from marshmallow import ValidationError
 from sqlalchemy import ColumnElement, Table, and_, or_, select
 
 from ..resources.listing import Listing, QueryTime, at_least, at_most, flag, words
+from ..resources.search import WALK
 from ..stock.held import NOW, held
 from ..stock.models import reservation_items
 from .fields import _SKU, PRICE_MESSAGE, parse_price
@@ -62,7 +63,9 @@ LISTING = Listing(
             exact_key=_sku_key,
             description="Search, 1-100 characters, without regard to case or accents: the "
             "SKU, or words (3+ letters or digits) that each begin a word of the name or "
-            "description",
+            "description. When every word is common but they seldom meet, a page looks at "
+            f"{WALK:,} products at most and may hold fewer than limit, even none, with a "
+            "next_cursor: follow it until it is null",
         ),
         at_least(
             "min_price",

@@ -32,9 +32,23 @@ from apiflask import fields as api_fields
 from itsdangerous import BadData
 from marshmallow import ValidationError
 from marshmallow.validate import OneOf
-from sqlalchemy import ColumnElement, Table, and_, bindparam, false, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Table,
+    and_,
+    bindparam,
+    case,
+    false,
+    func,
+    or_,
+    select,
+    true,
+)
 
+from .. import db
 from ..errors import validation_error
+from . import search as token_search
 from .declaration import TIME_FORMAT
 from .pages import Page, PageQuery, Run, _secret, _serializer
 from .reads import resource_json
@@ -89,6 +103,9 @@ class Filter:
     where: Callable[[Table, Hashable], ColumnElement[bool]]
     params: Callable[[Any], Mapping[str, Any]]
     shape: Callable[[Any], Hashable] = lambda value: True
+    # Whether the condition of a shape is a lookup per row that the sort's index should
+    # drive (the database would otherwise read whatever the condition matches, whole).
+    walks: Callable[[Hashable], bool] = lambda shape: False
 
 
 def at_least(name: str, column: str, field: Callable[[], api_fields.Field[Any]]) -> Filter:
@@ -136,32 +153,50 @@ def words(
     description: str,
 ) -> Filter:
     """Search: the derived column `exact` equals `exact_key(q)`, or every word of `q` (see
-    `search.query_words`) begins a word of the resource's searched fields."""
+    `search.query_words`) begins a word of the resource's searched fields.
+
+    How a page is read depends on the words' counts (`Search.counts`): when one is rare the
+    page is driven from its token range, the rarest word first, and the other words are
+    probed per row; when every word is common the page walks the sort's index and probes
+    each row (`Filter.walks`), which stops once the page is full. The words are bound
+    rarest first, so both the shape and the parameters follow the counts."""
     search = resource.search
     if search is None:
         raise ValueError(f"{resource.name} has no searched fields")
 
+    def ordered(q: str) -> tuple[list[str], bool]:
+        found = query_words(q)
+        if not found:
+            return found, False
+        counts = search.counts(db.reader(), found)
+        by_count = sorted(zip(counts, found, strict=True))
+        return [word for _, word in by_count], by_count[0][0] >= token_search.COMMON
+
     def shape(q: str) -> Hashable:
-        return (exact_key(q) is not None, len(query_words(q)))
+        found, common = ordered(q)
+        return (exact_key(q) is not None, len(found), common)
 
     def where(table: Table, shape: Hashable) -> ColumnElement[bool]:
-        has_exact, count = cast(tuple[bool, int], shape)
+        has_exact, count, common = cast(tuple[bool, int, bool], shape)
         if not count:
             # No word: the exact key alone, one lookup in its unique index.
             return table.c[exact] == bindparam("q_exact") if has_exact else false()
-        # One semi-join per word, each also taking the exact key's token: no OR between
-        # them, so the database may drive the page from the rarest word's index range.
-        each = [table.c.id.in_(search.matching(n, exact=has_exact)) for n in range(count)]
-        return and_(*each)
+        probes = [search.probe(table, n, exact=has_exact) for n in range(count)]
+        if common:
+            return and_(*probes)
+        # The rarest word as a semi-join (its range read, also taking the exact key's
+        # token: no OR outside it), the others probed per row it yields.
+        rarest = table.c.id.in_(search.matching(0, exact=has_exact))
+        return and_(rarest, *probes[1:])
 
     def params(q: str) -> Mapping[str, Any]:
+        found, _ = ordered(q)
         key = exact_key(q)
         if key is None:
-            return search.bind(query_words(q))
-        count = len(query_words(q))
+            return search.bind(found)
         # As the exact column holds it, or as the token table does.
-        exact_value = key if not count else exact_token(key)
-        return {"q_exact": exact_value, **search.bind(query_words(q))}
+        exact_value = key if not found else exact_token(key)
+        return {"q_exact": exact_value, **search.bind(found)}
 
     return Filter(
         name,
@@ -171,6 +206,7 @@ def words(
         where,
         params,
         shape=shape,
+        walks=lambda shape: bool(cast(tuple[bool, int, bool], shape)[2]),
     )
 
 
@@ -247,21 +283,19 @@ class Listing:
         descending, name = sort.startswith("-"), sort.removeprefix("-")
         column, ident = table.c[name], table.c.id
         body = resource_json(resource).label("body")
-        statement = select(ident, column.label("sort_key"), body)
+        conditions: list[ColumnElement[bool]] = []
+        walks = False
         for listed, shape in zip(self.filters, shapes, strict=True):
             if shape is not None:
-                statement = statement.where(listed.where(table, shape))
+                conditions.append(listed.where(table, shape))
+                walks = walks or listed.walks(shape)
+        past: list[ColumnElement[bool]] = []
         if continued:
-            after_id = bindparam("after_id", type_=ident.type)
-            if name == "id":
-                statement = statement.where(ident < after_id if descending else ident > after_id)
-            else:
-                after = bindparam("after_key", type_=column.type)
-                if descending:
-                    past = and_(column <= after, or_(column < after, ident < after_id))
-                else:
-                    past = and_(column >= after, or_(column > after, ident > after_id))
-                statement = statement.where(past)
+            past.append(self._past(table, name, descending))
+        if walks:
+            statement = self._walk(table, name, descending, continued, past, conditions, body)
+        else:
+            statement = select(ident, column.label("sort_key"), body).where(*conditions, *past)
         if descending:
             ordered = (
                 statement.order_by(column.desc(), ident.desc())
@@ -275,6 +309,98 @@ class Listing:
         made = ordered.limit(bindparam("rows"))
         self._statements[key] = made
         return made
+
+    @staticmethod
+    def _past(table: Any, name: str, descending: bool) -> ColumnElement[bool]:
+        """The rows of `table` after the cursor's row (`after_key`, `after_id`) in the
+        sort's order."""
+        column, ident = table.c[name], table.c.id
+        after_id = bindparam("after_id", type_=ident.type)
+        past: ColumnElement[bool]
+        if name == "id":
+            past = ident < after_id if descending else ident > after_id
+        else:
+            after = bindparam("after_key", type_=column.type)
+            if descending:
+                past = and_(column <= after, or_(column < after, ident < after_id))
+            else:
+                past = and_(column >= after, or_(column > after, ident > after_id))
+        return past
+
+    def _walk(
+        self,
+        table: Table,
+        name: str,
+        descending: bool,
+        continued: bool,
+        past: list[ColumnElement[bool]],
+        conditions: list[ColumnElement[bool]],
+        body: Any,
+    ) -> Any:
+        """A page that walks the sort's index with a lookup per row, examining at most
+        `walk_rows` rows of the index (bound at the read): the page ends at the `walk_rows`th
+        row after the cursor, the *bound*, or at the last row when fewer remain.
+
+        The bound row is read whatever it holds, so a page that found fewer than `rows`
+        matches still says where it stopped: each row carries `matched` and the bound's id
+        (null when the walk reached the end of the list), and `page` makes the next cursor
+        from the bound. So a page costs at most `walk_rows` lookups however rarely the
+        words meet; a page may then hold fewer rows than asked for, even none, and still
+        have a next cursor."""
+        column, ident = table.c[name], table.c.id
+        index = "PRIMARY" if name == "id" else f"ix_{table.name}_{name}"
+
+        def walked(which: str, *, offset: Any = None) -> Any:
+            """The `which` column of the row `offset` rows after the cursor (or, without
+            `offset`, of the last row), read from the sort's index alone."""
+            rows = table.alias(f"{table.name}_walked")
+            key, row_id = rows.c[name], rows.c.id
+            backwards = descending if offset is not None else not descending
+            order = [key.desc(), row_id.desc()] if backwards else [key, row_id]
+            read = select(rows.c[which])
+            if continued and offset is not None:
+                read = read.where(self._past(rows, name, descending))
+            read = read.order_by(*(order[1:] if name == "id" else order)).limit(1)
+            if offset is not None:
+                read = read.offset(offset)
+            for dialect in ("mysql", "mariadb"):
+                read = read.with_hint(rows, f"FORCE INDEX ({index})", dialect)
+            return read.scalar_subquery()
+
+        def at(which: Any, offset: Any) -> Any:
+            return walked(which.name, offset=offset)
+
+        def last(which: Any) -> Any:
+            return walked(which.name)
+
+        offset = bindparam("walk_last", type_=Integer())
+        # The bound: the walk_rows-th row after the cursor, or the last row. Constant
+        # subqueries, each one walk of the index read once, that bound the page's range.
+        bound_id = func.coalesce(at(ident, offset), last(ident))
+        bound_key = func.coalesce(at(column, offset), last(column)) if name != "id" else None
+        if name == "id":
+            within = ident >= bound_id if descending else ident <= bound_id
+            is_bound = ident == bound_id
+        else:
+            within = (
+                and_(column >= bound_key, or_(column > bound_key, ident >= bound_id))
+                if descending
+                else and_(column <= bound_key, or_(column < bound_key, ident <= bound_id))
+            )
+            is_bound = and_(column == bound_key, ident == bound_id)
+        matched = and_(*conditions) if conditions else true()
+        statement = select(
+            ident,
+            column.label("sort_key"),
+            body,
+            case((matched, true()), else_=false()).label("matched"),
+            at(ident, offset).label("bound_id"),
+        ).where(*past, within, or_(matched, is_bound))
+        # MariaDB cannot tell that the page ends after `rows` matches: told to, it walks
+        # the sort's index. (SQLite's planner walks it by itself.)
+        for dialect in ("mysql", "mariadb"):
+            statement = statement.with_hint(table, f"FORCE INDEX ({index})", dialect)
+        return statement
 
     def _cursor(self, digest: str, key: Any, after_id: int) -> str:
         payload = [digest, _to_json(key), after_id]
@@ -319,7 +445,15 @@ class Listing:
             params["after_key"], params["after_id"] = self._read_cursor(query["cursor"], digest)
             if sort.removeprefix("-") == "id":
                 del params["after_key"]
+        if self._walks(tuple(shapes)):
+            params["walk_last"] = token_search.WALK - 1
         return self._statement(sort, continued, tuple(shapes)), params, digest
+
+    def _walks(self, shapes: tuple[Hashable, ...]) -> bool:
+        return any(
+            shape is not None and listed.walks(shape)
+            for listed, shape in zip(self.filters, shapes, strict=True)
+        )
 
     def page(self, run: Run[Any], query: Mapping[str, Any]) -> tuple[str, Page[Any]]:
         """The JSON array of one page of the list for a request's `query`, and the page."""
@@ -328,7 +462,17 @@ class Listing:
         found = run(statement, params)
         rows = sorted(found, key=lambda row: (row[1], row[0]), reverse=sort.startswith("-"))
         next_cursor = None
-        if len(rows) > limit:
+        if "walk_last" in params:
+            # A walk (see `_walk`): the rows it matched, then perhaps its bound.
+            matched = [row for row in rows if row[3]]
+            bound = [row for row in rows if row[0] == row[4]]
+            if len(matched) > limit:
+                last = matched[limit - 1]
+                next_cursor = self._cursor(digest, last[1], last[0])
+            elif bound:
+                next_cursor = self._cursor(digest, bound[0][1], bound[0][0])
+            rows = matched
+        elif len(rows) > limit:
             last = rows[limit - 1]
             next_cursor = self._cursor(digest, last[1], last[0])
         page = Page(rows[:limit], next_cursor)

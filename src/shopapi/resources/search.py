@@ -7,14 +7,23 @@ its tokens: `token >= 'caf' AND token < 'cag'`, one range of the token index. To
 compared by code point on both backends (MariaDB's `utf8mb4_nopad_bin`, SQLite's BINARY),
 so a prefix's range holds exactly the tokens that begin with it. No stopwords, no minimum
 token length: a word such as "the" is a token like any other.
+
+How a page of a search is read depends on how common its words are (see `Search.counts`):
+a word whose range is short drives the page (its range is read, the other words are probed
+per row by the token table's primary key); when every word is common, the page walks the
+sort's index and probes each row's tokens, stopping as soon as the page is full. Either
+way the answer is the same; only the work differs.
 """
 
 from __future__ import annotations
 
 import re
+import threading
+import time
 import unicodedata
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import (
@@ -30,7 +39,9 @@ from sqlalchemy import (
     and_,
     bindparam,
     delete,
+    func,
     insert,
+    literal,
     or_,
     select,
 )
@@ -44,6 +55,20 @@ EXACT_MARK = "#"
 # The words of a query shorter than this are ignored.
 SHORTEST_WORD = 3
 _WORD = re.compile(r"[^\W_]+")
+# A word whose token range holds this many entries is common: reading its whole range costs
+# more than walking the sort's index until a page is full (at a million products, about
+# sqrt(51 * 1,000,000) entries is where the two meet). Counting stops here, so a count costs
+# at most this many index entries, read once per word and kept a while (see `counts`).
+COMMON = 5000
+# A page of words that are all common walks the sort's index, probing each row, and stops
+# at its `limit + 1`th match or at this many rows, whichever comes first: words that are
+# each common but seldom meet cost a page this many probes at most, and the page says
+# where it stopped (its next cursor), however few matches it holds.
+WALK = 5_000
+# Counts are kept this long, for this many words, per process: a count only chooses how a
+# page is read, never what it holds, so one that is minutes old is good enough.
+COUNTS_KEPT_SECONDS = 300.0
+COUNTS_KEPT = 4096
 TOKEN_TYPE = String(TOKEN_LENGTH + 1).with_variant(
     String(TOKEN_LENGTH + 1, collation="utf8mb4_nopad_bin"), "mysql", "mariadb"
 )
@@ -104,6 +129,10 @@ class Search:
     fields: Sequence[str]
     # A field matched whole, without regard to case (a SKU: ASCII, so lower() is exact).
     exact: str | None = None
+    _counts: OrderedDict[str, tuple[float, int]] = field(
+        default_factory=OrderedDict, compare=False, repr=False
+    )
+    _counts_lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
 
     @property
     def written_from(self) -> tuple[str, ...]:
@@ -141,6 +170,66 @@ class Search:
         if exact:
             condition = or_(token == bindparam("q_exact"), condition)
         return select(part.c[self.key]).where(condition)
+
+    def probe(self, table: Table, n: int, *, exact: bool) -> ColumnElement[bool]:
+        """Whether the row of `table` has a token that begins word `n` (or, when `exact`,
+        is the exact key): one lookup of the token table's primary key `(key, token)`.
+        A scalar subquery, so that no database turns it into a join it reads whole."""
+        part = self.table.alias(f"{self.table.name}_probe_{n}")
+        token = part.c.token
+        condition: ColumnElement[bool] = and_(
+            token >= bindparam(f"q_lo_{n}"), token < bindparam(f"q_hi_{n}")
+        )
+        if exact:
+            condition = or_(token == bindparam("q_exact"), condition)
+        found = (
+            select(literal(1))
+            .where(part.c[self.key] == table.c.id, condition)
+            .limit(1)
+            .scalar_subquery()
+        )
+        return found.is_not(None)
+
+    def counts(self, conn: Connection, query_words: Sequence[str]) -> list[int]:
+        """How many tokens begin each word, counted up to `COMMON`: one statement for the
+        words not counted in the last `COUNTS_KEPT_SECONDS`, none when all were."""
+        now = time.monotonic()
+        known: dict[str, int] = {}
+        with self._counts_lock:
+            for word in query_words:
+                kept = self._counts.get(word)
+                if kept is not None and now - kept[0] < COUNTS_KEPT_SECONDS:
+                    known[word] = kept[1]
+        missing = [w for w in query_words if w not in known]
+        if missing:
+            token = self.table.c.token
+            capped = [
+                select(func.count())
+                .select_from(
+                    select(literal(1))
+                    .where(token >= bindparam(f"lo_{n}"), token < bindparam(f"hi_{n}"))
+                    .limit(COMMON)
+                    .subquery(f"counted_{n}")
+                )
+                .scalar_subquery()
+                for n in range(len(missing))
+            ]
+            params = {}
+            for n, word in enumerate(missing):
+                params[f"lo_{n}"], params[f"hi_{n}"] = word, after_prefix(word)
+            row = conn.execute(select(*capped), params).one()
+            with self._counts_lock:
+                for word, count in zip(missing, row, strict=True):
+                    known[word] = int(count)
+                    self._counts[word] = (now, int(count))
+                    self._counts.move_to_end(word)
+                while len(self._counts) > COUNTS_KEPT:
+                    self._counts.popitem(last=False)
+        return [known[w] for w in query_words]
+
+    def forget_counts(self) -> None:
+        with self._counts_lock:
+            self._counts.clear()
 
     @staticmethod
     def bind(query_words: Iterable[str]) -> dict[str, str]:

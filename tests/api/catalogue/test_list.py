@@ -7,6 +7,9 @@ from typing import Any
 import pytest
 from support import AuthActions, MovableClock, assert_problem, create_product, statements_sent
 
+from shopapi.products.models import PRODUCTS
+from shopapi.resources import search as token_search
+
 
 @pytest.fixture
 def headers(auth: AuthActions) -> dict[str, str]:
@@ -52,6 +55,22 @@ def shelf(client: Any, headers: dict[str, str]) -> list[dict[str, Any]]:
 
 
 SORTS = ["id", "name", "price", "quantity", "updated_at"]
+
+
+@pytest.fixture(params=["rare", "mixed", "common"])
+def plan(request: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Each way a search page is read: driven from the rarest word's tokens (every word
+    rare), the same with the common words probed per row (a word is common from 3
+    products up: "lamp", "desk", "the"), and the sort's index walked with every word probed
+    (every word common), two rows a page at most. The answers must not differ."""
+    common = {"rare": 10**9, "mixed": 3, "common": 1}[request.param]
+    monkeypatch.setattr(token_search, "COMMON", common)
+    # A walk of common words stops after this many rows: pages may end early.
+    monkeypatch.setattr(token_search, "WALK", 2)
+    assert PRODUCTS.search is not None
+    PRODUCTS.search.forget_counts()
+    yield request.param
+    PRODUCTS.search.forget_counts()
 
 
 @pytest.mark.parametrize("sort", SORTS)
@@ -144,13 +163,20 @@ def test_updated_since_is_inclusive(
     ],
 )
 def test_search(
-    client: Any, headers: dict[str, str], shelf: list[dict[str, Any]], q: str, expected: set[str]
+    client: Any,
+    headers: dict[str, str],
+    shelf: list[dict[str, Any]],
+    plan: str,
+    q: str,
+    expected: set[str],
 ) -> None:
     assert set(names(client, headers, q=q)) == expected
+    for sort in ("name", "-price"):
+        assert {p["name"] for p in listed(client, headers, q=q, sort=sort, limit=1)} == expected
 
 
 def test_search_follows_changes_and_deletes(
-    client: Any, headers: dict[str, str], shelf: list[dict[str, Any]]
+    client: Any, headers: dict[str, str], shelf: list[dict[str, Any]], plan: str
 ) -> None:
     url = f"/api/products/{shelf[5]['id']}"
     client.patch(url, json={"name": "Linen curtain"}, headers=headers)
@@ -165,7 +191,7 @@ def test_search_follows_changes_and_deletes(
 
 
 def test_filters_combine_with_search_and_sort(
-    client: Any, headers: dict[str, str], shelf: list[dict[str, Any]]
+    client: Any, headers: dict[str, str], shelf: list[dict[str, Any]], plan: str
 ) -> None:
     got = listed(client, headers, q="lamp", min_price="16", sort="-price", limit=1)
     assert [(p["name"], p["price"]) for p in got] == [
@@ -252,7 +278,7 @@ def test_every_parameter_is_in_openapi(client: Any) -> None:
 
 
 def test_a_filtered_sorted_search_page_is_one_statement(
-    app: Any, client: Any, headers: dict[str, str], shelf: list[dict[str, Any]]
+    app: Any, client: Any, headers: dict[str, str], shelf: list[dict[str, Any]], plan: str
 ) -> None:
     query = {"q": "desk lamp", "min_price": "1", "in_stock": "true", "sort": "-name", "limit": 1}
     first = client.get("/api/products", query_string=query, headers=headers).get_json()
@@ -264,3 +290,37 @@ def test_a_filtered_sorted_search_page_is_one_statement(
         )
     assert r.status_code == 200 and len(r.get_json()["items"]) == 1
     assert len(sent) == 1  # the page and the caller's account check, together
+
+
+@pytest.mark.parametrize("sort", ["id", "-name", "price"])
+def test_a_page_of_common_words_that_seldom_meet_stops_early_and_says_where(
+    client: Any,
+    headers: dict[str, str],
+    shelf: list[dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+    sort: str,
+) -> None:
+    monkeypatch.setattr(token_search, "COMMON", 1)  # every word is common
+    monkeypatch.setattr(token_search, "WALK", 3)  # a page looks at 3 products at most
+    assert PRODUCTS.search is not None
+    PRODUCTS.search.forget_counts()
+    query = {"q": "lamp tea", "sort": sort, "limit": 50}
+    first = client.get("/api/products", query_string=query, headers=headers).get_json()
+    # No product has both words; the page looked at 3 of 7 and says where to go on.
+    assert first["items"] == [] and first["next_cursor"] is not None
+    pages = 0
+    items: list[dict[str, Any]] = []
+    cursor = first["next_cursor"]
+    while cursor is not None:
+        pages += 1
+        r = client.get("/api/products", query_string={**query, "cursor": cursor}, headers=headers)
+        items += r.get_json()["items"]
+        cursor = r.get_json()["next_cursor"]
+    assert items == [] and pages == 2  # products 4-6, then 7 (the end)
+    # Where the words meet, a page gives what it found and goes on after the products
+    # it looked at: every desk lamp once, in order.
+    found = listed(client, headers, q="desk lamp", sort=sort, limit=50)
+    assert sorted(p["id"] for p in found) == sorted(
+        p["id"] for p in shelf if p["name"].lower() == "desk lamp"
+    )
+    PRODUCTS.search.forget_counts()
