@@ -259,6 +259,12 @@ class Settings:
     security_log_days: int = setting(
         90, "Days the security log keeps an event.", check=at_least(1, "days")
     )
+    import_max_bytes: int = setting(
+        20 * 1024 * 1024,
+        "Largest CSV file `POST /api/products/import` takes, in bytes (past it: 413). Other "
+        "request bodies stay limited to 1 MiB.",
+        check=at_least(1, "bytes"),
+    )
     reservation_keep_days: int = setting(
         30,
         "Days a released or expired reservation is kept (readable) before the purge deletes "

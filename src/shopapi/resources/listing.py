@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -223,8 +223,9 @@ class Listing:
         self.sorts = tuple(s for name in sortable for s in (name, f"-{name}"))
         self._statements: dict[Hashable, Any] = {}
 
-    def query_schema(self, name: str) -> type[Schema]:
-        """The list's query string: `limit`, `cursor`, `sort` and every filter."""
+    def query_schema(self, name: str, *, paged: bool = True) -> type[Schema]:
+        """The list's query string: `limit`, `cursor` (unless not `paged`: the whole list at
+        once, as an export reads it), `sort` and every filter."""
         choices = ", ".join(self.sorts)
         sort = api_fields.String(
             load_default="id",
@@ -236,7 +237,7 @@ class Listing:
         )
         fields: dict[str, Any] = {"sort": sort}
         fields.update({f.name: f.field() for f in self.filters})
-        return type(name, (PageQuery,), fields)
+        return type(name, (PageQuery if paged else Schema,), fields)
 
     def _statement(self, sort: str, continued: bool, shapes: tuple[Hashable, ...]) -> Any:
         key = (sort, continued, shapes)
@@ -300,26 +301,65 @@ class Listing:
             raise validation_error({"cursor": [_OTHER_QUERY]})
         return after, int(after_id)
 
-    def prepare(self, query: Mapping[str, Any]) -> tuple[Any, dict[str, Any], str]:
-        """The statement and parameters of one page for `query` (as the view's schema loaded
-        it), and the digest its cursors carry; 422 for a cursor not of this query."""
-        sort, limit = query["sort"], query["limit"]
-        digest = _digest(sort, query, [f.name for f in self.filters])
-        # The resource's derived fields (a product's `available`) bind the time of the read.
-        params: dict[str, Any] = {"rows": limit + 1, **self.resource.effects.read_params()}
-        shapes = []
+    def _filtered(self, query: Mapping[str, Any]) -> tuple[tuple[Hashable, ...], dict[str, Any]]:
+        """The shapes of `query`'s filters (None for each one absent) and their parameters."""
+        shapes: list[Hashable] = []
+        params: dict[str, Any] = {}
         for listed in self.filters:
             if listed.name in query:
                 shapes.append(listed.shape(query[listed.name]))
                 params.update(listed.params(query[listed.name]))
             else:
                 shapes.append(None)
+        return tuple(shapes), params
+
+    def prepare(self, query: Mapping[str, Any]) -> tuple[Any, dict[str, Any], str]:
+        """The statement and parameters of one page for `query` (as the view's schema loaded
+        it), and the digest its cursors carry; 422 for a cursor not of this query."""
+        sort, limit = query["sort"], query["limit"]
+        digest = _digest(sort, query, [f.name for f in self.filters])
+        # The resource's derived fields (a product's `available`) bind the time of the read.
+        shapes, params = self._filtered(query)
+        params.update({"rows": limit + 1, **self.resource.effects.read_params()})
         continued = "cursor" in query
         if continued:
             params["after_key"], params["after_id"] = self._read_cursor(query["cursor"], digest)
             if sort.removeprefix("-") == "id":
                 del params["after_key"]
-        return self._statement(sort, continued, tuple(shapes)), params, digest
+        return self._statement(sort, continued, shapes), params, digest
+
+    def batches(
+        self, run: Run[Any], query: Mapping[str, Any], size: int, first: Sequence[Any] = ()
+    ) -> Iterator[Sequence[Any]]:
+        """Every row `(id, sort key, JSON)` of the list for `query` (its sort and filters; no
+        limit or cursor), `size` rows a statement, each statement one keyset range after the
+        last row of the one before: what a client following every cursor would read, with no
+        statement held open between batches. `first`, if given, is the first batch already
+        read (by `first_batch`)."""
+        sort = query["sort"]
+        shapes, filtered = self._filtered(query)
+        rows = first or self.first_batch(run, query, size)
+        while rows:
+            yield rows
+            if len(rows) < size:
+                return
+            last = rows[-1]
+            params = {**filtered, "rows": size, "after_id": last[0]}
+            params.update(self.resource.effects.read_params())
+            if sort.removeprefix("-") != "id":
+                params["after_key"] = last[1]
+            rows = self._ordered(sort, run(self._statement(sort, True, shapes), params))
+
+    def first_batch(self, run: Run[Any], query: Mapping[str, Any], size: int) -> Sequence[Any]:
+        """The first `size` rows of the list for `query` (see `batches`)."""
+        shapes, params = self._filtered(query)
+        params.update({"rows": size, **self.resource.effects.read_params()})
+        sort = query["sort"]
+        return self._ordered(sort, run(self._statement(sort, False, shapes), params))
+
+    @staticmethod
+    def _ordered(sort: str, found: Sequence[Any]) -> list[Any]:
+        return sorted(found, key=lambda row: (row[1], row[0]), reverse=sort.startswith("-"))
 
     def page(self, run: Run[Any], query: Mapping[str, Any]) -> tuple[str, Page[Any]]:
         """The JSON array of one page of the list for a request's `query`, and the page."""
