@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Row, RowMapping, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, Row, RowMapping, bindparam, case, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from ..caller import Account
@@ -172,6 +172,56 @@ def create_many(
     return ids
 
 
+_updates: dict[tuple[str, int], Any] = {}
+
+
+def _update_statement(resource: Resource, size: int) -> Any:
+    """One UPDATE of `size` rows, made once per resource and size: each column set by a
+    CASE on the id (`b_id_<n>` the n-th row's id, `b_<column>_<n>` its value), the version
+    one up where it is still `b_version_<n>`, the one read (a row changed since is missed)."""
+    found = _updates.get((resource.name, size))
+    if found is not None:
+        return found
+    table, declared = resource.table, resource.declaration
+    ident = table.c.id
+
+    def each(name: str) -> Any:
+        # Bound as the column's type (a price in cents on SQLite), not as Python guesses.
+        kind = table.c[name].type
+        whens: list[Any] = [
+            (bindparam(f"b_id_{n}"), bindparam(f"b_{name}_{n}", type_=kind)) for n in range(size)
+        ]
+        return case(*whens, value=ident)
+
+    names = [*declared.writable_names, *(d.name for d in declared.derived)]
+    made = (
+        update(table)
+        .where(ident.in_([bindparam(f"b_id_{n}") for n in range(size)]))
+        .where(table.c.version == each("version"))
+        .values(
+            {
+                **{name: each(name) for name in names},
+                "version": table.c.version + 1,
+                "updated_at": bindparam("b_at", type_=table.c.updated_at.type),
+            }
+        )
+    )
+    _updates[(resource.name, size)] = made
+    return made
+
+
+def _update_params(
+    resource: Resource, rows: Sequence[Mapping[str, Any]], at: datetime
+) -> dict[str, Any]:
+    declared = resource.declaration
+    params: dict[str, Any] = {"b_at": at}
+    for n, row in enumerate(rows):
+        params[f"b_id_{n}"] = row["id"]
+        for name, value in (*row.items(), *declared.derived_values(row).items()):
+            params[f"b_{name}_{n}"] = value
+    return params
+
+
 def change_many(
     session: Session,
     resource: Resource,
@@ -183,7 +233,7 @@ def change_many(
     """Apply each `(current, data)` of `items`: `current` a row `lock()` returned (locked by
     this transaction), `data` some writable fields. An item that changes nothing is left
     as it is (no version, no history), as `versioned.change` leaves it; how many changed."""
-    declared, table = resource.declaration, resource.table
+    declared = resource.declaration
     conn, now = session.connection(), utcnow()
     names = declared.writable_names
     rows, history, written = [], [], []
@@ -196,16 +246,7 @@ def change_many(
             continue
         after = {name: data.get(name, before[name]) for name in names}
         version = current.version + 1
-        rows.append(
-            {
-                "b_id": current.id,
-                "b_version": current.version,
-                **after,
-                **declared.derived_values(after),
-                "version": version,
-                "updated_at": now,
-            }
-        )
+        rows.append({"id": current.id, "version": current.version, **after})
         history.append(_history(resource, account, now, current.id, version, "update", changes))
         written.append(
             Written(current.id, before, {**before, **after, "version": version, "updated_at": now})
@@ -214,12 +255,10 @@ def change_many(
             rewritten.append((current.id, after))
     if not rows:
         return 0
-    statement = update(table).where(
-        table.c.id == bindparam("b_id"), table.c.version == bindparam("b_version")
-    )
     for part in chunks(rows):
-        result = conn.execute(statement, list(part))
-        if conn.dialect.supports_sane_multi_rowcount and result.rowcount != len(part):
+        statement = _update_statement(resource, len(part))
+        result = conn.execute(statement, _update_params(resource, part, now))
+        if result.rowcount != len(part):
             # Not under this transaction's locks after all: another writer got in between.
             raise ApiError(409, f"Some of these {resource.name} changed meanwhile; try again.")
     _insert_all(conn, resource.history, history)

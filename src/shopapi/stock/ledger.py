@@ -190,6 +190,10 @@ class StockEffects(Effects):
                     }
                 )
             derived.append({"available": max(0, quantity - held_now_)})
+        if not outbox.wanted_by_any(conn, "stock.moved"):  # the usual case: no events to write
+            for start in range(0, len(movements), 500):
+                conn.execute(insert(stock_movements), movements[start : start + 500])
+            return derived
         statement = insert(stock_movements).returning(
             stock_movements.c.id, sort_by_parameter_order=True
         )

@@ -82,12 +82,17 @@ def record_all(kept: list[tuple[Connection, str, Mapping[str, Any]]]) -> None:
         record(conn, type_, data)
 
 
+def wanted_by_any(conn: Connection, type_: str) -> bool:
+    """Whether any enabled endpoint wants events of `type_` (one small read)."""
+    return conn.execute(_WANTED_BY, {"type": f"%,{type_},%"}).first() is not None
+
+
 def record_many(conn: Connection, type_: str, datas: Iterable[Mapping[str, Any]]) -> None:
     """`record()` each of `datas`, asking once (not once an event) whether any endpoint
     wants the type: a bulk write that nobody listens to writes no events and reads once."""
     if type_ not in EVENT_TYPES:
         raise ValueError(f"not an event type: {type_}")
-    if conn.execute(_WANTED_BY, {"type": f"%,{type_},%"}).first() is None:
+    if not wanted_by_any(conn, type_):
         return
     for data in datas:
         record(conn, type_, data)
