@@ -63,7 +63,7 @@ def _cell(value: Any) -> str:
     return "" if value is None else neutral(str(value))
 
 
-@dataclass
+@dataclass(slots=True)
 class Line:
     """One product line of an import: where it is in the file and what it says."""
 

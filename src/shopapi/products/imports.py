@@ -2,10 +2,10 @@
 updates the one that has it, all in the request's one transaction, or nothing at all.
 
 The file is read and checked first (`csvfile`); then the products of its SKUs are looked
-up in bulk and locked in id order, each line is judged (a create lacking a required
-column, a quantity below what reservations hold, a SKU on two lines: bad lines), and only
-when no line is bad are the creates and changes written, in bulk (`resources.bulk`), a
-thousand lines at a time.
+up in bulk and locked in id order, a thousand at a time, each line judged (a create
+lacking a required column, a quantity below what reservations hold, a SKU on two lines:
+bad lines) and written in bulk (`resources.bulk`) while no line has been bad. A bad line
+anywhere is 422, and the request's transaction, with all it wrote, is rolled back.
 """
 
 from __future__ import annotations
@@ -33,65 +33,83 @@ _BY_SKU = select(products.c.id, products.c.sku_key).where(
 )
 
 
-def _existing(session: Session, keys: Sequence[str]) -> dict[str, Row[Any]]:
-    """The products that have these SKU keys, by key, locked in id order."""
+def _ids(session: Session, keys: Sequence[str]) -> list[tuple[int, str]]:
+    """`(id, SKU key)` of the products that have these SKU keys, in id order."""
     conn = session.connection()
-    ids = {}
+    found: list[tuple[int, str]] = []
     for part in bulk.chunks(keys):
-        ids.update({key: product_id for product_id, key in conn.execute(_BY_SKU, {"keys": part})})
-    locked = bulk.lock(session, PRODUCTS, ids.values())
-    found = {}
-    for key, product_id in ids.items():
+        found += [(int(i), key) for i, key in conn.execute(_BY_SKU, {"keys": list(part)})]
+    return sorted(found)
+
+
+def _locked(session: Session, part: Sequence[tuple[int, str]]) -> list[tuple[Row[Any], str]]:
+    """The rows of `part` (ids and SKU keys), locked; 409 if one is gone or has another SKU
+    since it was looked up."""
+    locked = bulk.lock(session, PRODUCTS, [product_id for product_id, _ in part])
+    rows = []
+    for product_id, key in part:
         row = locked.get(product_id)
         if row is None or (row.sku or "").lower() != key:
-            # Deleted or given another SKU between the look-up and the lock.
             raise ApiError(409, "Products of this file changed meanwhile; nothing changed.")
-        found[key] = row
-    return found
+        rows.append((row, key))
+    return rows
 
 
 def run(session: Session, account: Account, raw: bytes, *, dry_run: bool) -> dict[str, Any]:
     """Import the CSV file `raw` (or, `dry_run`, only judge it); the counts of products
     created, updated and left unchanged. 422 listing every bad line, and nothing changes,
-    when any line is bad."""
+    when any line is bad.
+
+    The file's products are locked and judged a thousand at a time in id order, and each
+    thousand is written as soon as it is judged while no line has been bad, so memory
+    holds one step's rows; a bad line found later rolls the whole transaction back."""
     problems = Problems()
     columns, lines = read(decoded(raw), problems)
-    by_key: dict[str, list[Line]] = {}
+    by_key: dict[str, Line | None] = {}
+    first: dict[str, Line] = {}
     for line in lines:
-        by_key.setdefault(line.data["sku"].lower(), []).append(line)
-    for same in by_key.values():
-        if len(same) > 1:
-            for line in same:
-                others = ", ".join(str(o.number) for o in same if o is not line)
-                problems.add(line.number, "sku", f"This SKU is also on line {others}.")
-    found = _existing(session, list(by_key))
-    creates: list[Line] = []
-    changes: list[tuple[Row[Any], Line]] = []
-    unchanged = 0
-    for key, same in by_key.items():
-        if len(same) > 1:
-            continue
-        line = same[0]
-        current = found.get(key)
-        if current is None:
-            missing = [name for name in REQUIRED if name not in columns]
-            for name in missing:
-                problems.add(line.number, name, "Required to create a product (none has this SKU).")
-            if not missing:
-                creates.append(line)
+        key = line.data["sku"].lower()
+        if key in first:  # on two lines (or more): every one of them is bad
+            other = first[key]
+            problems.add(line.number, "sku", f"This SKU is also on line {other.number}.")
+            if by_key[key] is not None:
+                problems.add(other.number, "sku", f"This SKU is also on line {line.number}.")
+            by_key[key] = None
         else:
+            first[key] = by_key[key] = line
+    del first, lines
+    existing = _ids(session, list(by_key))
+    updated = unchanged = 0
+    for part in bulk.chunks(existing, _STEP):
+        changes: list[tuple[Row[Any], Line]] = []
+        for row, key in _locked(session, part):
+            named = by_key.pop(key)
+            if named is None:
+                continue
             # The line names its product by its SKU, which stays as the product has it.
-            del line.data["sku"]
-            if bulk.changes_of(PRODUCTS, current._mapping, line.data):
-                changes.append((current, line))
+            del named.data["sku"]
+            if bulk.changes_of(PRODUCTS, row._mapping, named.data):
+                changes.append((row, named))
             else:
                 unchanged += 1
-    _check_holds(session, changes, problems)
+        _check_holds(session, changes, problems)
+        updated += len(changes)
+        if changes and not (dry_run or problems.lines):
+            step = [(row, line.data) for row, line in changes]
+            bulk.change_many(session, PRODUCTS, account, step, note=NOTE)
+    # What is left names no product: each line creates one.
+    creates = [line for line in by_key.values() if line is not None]
+    missing = [name for name in REQUIRED if name not in columns]
+    for line in creates:
+        for name in missing:
+            problems.add(line.number, name, "Required to create a product (none has this SKU).")
     if problems.lines:
         raise problems.refusal()
     if not dry_run:
-        _write(session, account, creates, changes)
-    return {"created": len(creates), "updated": len(changes), "unchanged": unchanged, "errors": []}
+        for start in range(0, len(creates), _STEP):
+            data = [line.data for line in creates[start : start + _STEP]]
+            bulk.create_many(session, PRODUCTS, account, data, note=NOTE)
+    return {"created": len(creates), "updated": updated, "unchanged": unchanged, "errors": []}
 
 
 def _check_holds(
@@ -114,18 +132,3 @@ def _check_holds(
 
 def _quantity(data: Mapping[str, Any], row: Row[Any]) -> int:
     return int(data.get("quantity", row.quantity))
-
-
-def _write(
-    session: Session,
-    account: Account,
-    creates: Sequence[Line],
-    changes: Sequence[tuple[Row[Any], Line]],
-) -> None:
-    # In file order, a thousand lines at a time: what a step holds in memory stays small.
-    for start in range(0, len(creates), _STEP):
-        part = [line.data for line in creates[start : start + _STEP]]
-        bulk.create_many(session, PRODUCTS, account, part, note=NOTE)
-    for start in range(0, len(changes), _STEP):
-        step = [(row, line.data) for row, line in changes[start : start + _STEP]]
-        bulk.change_many(session, PRODUCTS, account, step, note=NOTE)

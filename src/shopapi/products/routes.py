@@ -20,6 +20,7 @@ from .. import db
 from ..caller import account, authenticated, checked_read
 from ..caller.roles import EDITOR
 from ..errors import ApiError
+from ..openapi import OTHER_BODIES
 from ..resources import idempotency, versioned
 from ..resources.etags import etag, parse_if_match
 from ..resources.reads import Reads
@@ -46,6 +47,19 @@ READ, WRITE = "products:read", "products:write"
 IMPORT_PATH = "/api/products/import"
 # Rows an export reads a statement.
 EXPORT_BATCH = 1000
+_CSV = {
+    "schema": {"type": "string"},
+    "example": "sku,name,price,quantity\nLAMP-42,Desk lamp,19.90,5\n",
+}
+OTHER_BODIES[("/api/products/export.csv", "get")] = {"response": {"text/csv": _CSV}}
+OTHER_BODIES[(IMPORT_PATH, "post")] = {
+    "request": {
+        "required": True,
+        "description": "A CSV file whose header names sku (and any of name, description, "
+        "price, quantity), UTF-8, up to IMPORT_MAX_BYTES",
+        "content": {"text/csv": _CSV},
+    }
+}
 
 bp = APIBlueprint("products", __name__, url_prefix="/api/products", tag="Products")
 

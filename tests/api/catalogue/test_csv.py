@@ -217,6 +217,20 @@ def test_a_new_sku_without_the_required_columns_is_a_bad_line(
     assert {(e["line"], e["field"]) for e in problem["errors"]} == {(2, "price"), (2, "quantity")}
 
 
+def test_lines_already_applied_are_undone_when_a_later_line_is_bad(
+    client: Any, headers: dict[str, str], app: Any
+) -> None:
+    old = create_product(client, headers, sku="OLD", name="Old", quantity=1).get_json()
+    # The update is judged (and written) before the new SKU is found to lack columns.
+    r = send(client, headers, "sku,name,quantity\nOLD,Renamed,7\nNEW,Lamp,1\n")
+    assert [(e["line"], e["field"]) for e in assert_problem(r, 422)["errors"]] == [(3, "price")]
+    again = client.get(f"/api/products/{old['id']}", headers=headers).get_json()
+    assert (again["name"], again["quantity"], again["version"]) == ("Old", 1, 1)
+    history = client.get(f"/api/products/{old['id']}/history", headers=headers).get_json()
+    assert len(history["items"]) == 1
+    assert_ledger_holds(app)
+
+
 def test_a_sku_on_two_lines_makes_both_bad(client: Any, headers: dict[str, str]) -> None:
     body = "sku,name,price,quantity\nAB-1,One,1,1\nfine,Two,1,1\nab-1,Three,1,1\n"
     problem = assert_problem(send(client, headers, body), 422)
