@@ -153,6 +153,10 @@ def main() -> int:
                 stdout=subprocess.DEVNULL,
             )
             print(f"\n(seeded {more:,} more products in {time.perf_counter() - started:.0f} s)\n")
+            # Access tokens live ten minutes: sign in again after the load.
+            token = editor.sign_in()
+            assert token is not None
+            http.headers["Authorization"] = f"Bearer {token}"
 
         def export() -> tuple[int, int]:
             lines = size = 0

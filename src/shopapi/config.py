@@ -133,7 +133,7 @@ class Settings:
     request_timeout: int = setting(
         0,
         "Seconds after which a request counts as stuck: its worker process ends and the server "
-        "starts a new one. `0` turns it off.",
+        "starts a new one (a CSV import gets at least 600). `0` turns it off.",
         shown="`30` with `make serve`, else off",
         check=at_least(0),
     )
