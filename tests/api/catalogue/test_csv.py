@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import insert, text
-from support import AuthActions, assert_problem, create_product, execute_sql
+from support import AuthActions, assert_problem, conflicts_at_commit, create_product, execute_sql
 from support.stock import assert_ledger_holds, reserve
 
 from shopapi.products.models import products as product_table
@@ -320,3 +320,15 @@ def test_an_export_imports_back_unchanged(client: Any, headers: dict[str, str], 
     assert versions == {1}
     with app.extensions["db_engine"].connect() as conn:
         assert conn.execute(text("SELECT COUNT(*) FROM product_history")).scalar() == 4
+
+
+def test_a_conflict_is_answered_409_and_not_run_again(
+    client: Any, headers: dict[str, str], app: Any
+) -> None:
+    body = "sku,name,price,quantity\nC-1,Lamp,1,1\n"
+    with conflicts_at_commit(app.extensions["db_engine"], times=1) as failed:
+        r = send(client, headers, body)
+    assert_problem(r, 409)
+    assert failed == [1]  # one attempt: the service did not run it again
+    assert products(client, headers) == []
+    assert send(client, headers, body).get_json()["created"] == 1
