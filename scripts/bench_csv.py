@@ -140,7 +140,7 @@ def main() -> int:
             if r.status_code != 200:
                 raise RuntimeError(f"import: {r.status_code} {r.text[:500]}")
             label = f"import {args.lines:,} lines ({label}, {len(body) / MIB:.1f} MiB)"
-            report(label, seconds, memory, r.text)
+            report(label, seconds, memory, r.text.strip())
         more = args.export - args.lines
         if more > 0:
             started = time.perf_counter()
