@@ -55,12 +55,16 @@ bench-webhooks: install-dev
 # BENCH_DRIVERS (default: PyMySQL and, when installed, mysqlclient). BENCH_ROWS=1000000 for the scale run, BENCH_DURATION (seconds per
 # measurement) to bound it, JWT_ALGORITHM=EdDSA to sign with Ed25519. Prints tables and writes
 # bench-results.json. Then the catalogue run: the list's query shapes at BENCH_CATALOGUE_PRODUCTS
-# (1000000) products (scripts/bench_catalogue.py; --products N runs it smaller).
+# (1000000) products (scripts/bench_catalogue.py; --products N runs it smaller). Last the CSV
+# files through make serve's server: an import of BENCH_IMPORT_LINES (100000) lines, created
+# then updated, and an export of BENCH_CATALOGUE_PRODUCTS, with the worker's memory.
 bench: install-dev
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python scripts/bench.py
 	@if [ "$${BENCH_CATALOGUE_PRODUCTS:-1000000}" != 0 ]; then \
-		$(BIN)/python scripts/bench_catalogue.py --products $${BENCH_CATALOGUE_PRODUCTS:-1000000}; fi
+		$(BIN)/python scripts/bench_catalogue.py --products $${BENCH_CATALOGUE_PRODUCTS:-1000000} && \
+		$(BIN)/python scripts/bench_csv.py --lines $${BENCH_IMPORT_LINES:-100000} \
+			--export $${BENCH_CATALOGUE_PRODUCTS:-1000000}; fi
 
 # A flame graph (py-spy) of the first server's workers while wrk drives the page of 50
 # products (BENCH_PROFILE_TARGET=one: one product; healthz: the per-request floor).

@@ -18,6 +18,8 @@ from .metrics.scrape import register as register_metrics
 from .metrics.traffic import RequestMetrics
 
 MAX_BODY_BYTES = 1024 * 1024
+# The longest a CSV import may run before it counts as stuck (with REQUEST_TIMEOUT set).
+IMPORT_SECONDS = 600
 
 
 def create_app(config: Settings | Mapping[str, Any] | None = None) -> APIFlask:
@@ -52,8 +54,14 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> APIFlask:
     # costs no Flask hook: the request id, nosniff, no-store, the request's log line and
     # its metrics.
     request_metrics = RequestMetrics() if settings.metrics_enabled else None
+    from .products.routes import IMPORT_PATH
+
     app.wsgi_app = logs.RequestLog(  # type: ignore[method-assign]
-        app.wsgi_app, stuck_after=settings.request_timeout, observer=request_metrics
+        app.wsgi_app,
+        stuck_after=settings.request_timeout,
+        observer=request_metrics,
+        # A large file's import runs longer than other requests: it is not stuck.
+        longer={IMPORT_PATH: IMPORT_SECONDS},
     )
     if settings.trusted_proxies > 0:
         n = settings.trusted_proxies

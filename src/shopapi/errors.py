@@ -16,7 +16,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
 
 from . import metrics
-from .db import ConflictPersisted
+from .db import ConflictNotRetried, ConflictPersisted
 from .security import HASHING_RETRY_AFTER, HashingBusy
 
 PROBLEM_TYPE = "about:blank"
@@ -207,6 +207,12 @@ def register_error_handlers(app: APIFlask) -> None:
     @app.errorhandler(ConflictPersisted)
     def conflict_persisted(error: ConflictPersisted) -> Response:
         return _unavailable("database_conflict", BUSY, retry_after=1)
+
+    @app.errorhandler(ConflictNotRetried)
+    def conflict_not_retried(error: ConflictNotRetried) -> Response:
+        return problem(
+            409, "Concurrent changes conflicted with this request; nothing changed. Try again."
+        )
 
     @app.errorhandler(PoolTimeoutError)
     def no_connection_free(error: PoolTimeoutError) -> Response:

@@ -22,7 +22,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
@@ -95,6 +95,7 @@ class BodyFirst:
         threads: int,
         body_timeout: float,
         max_body: int,
+        larger_bodies: Mapping[str, int] | None = None,
         on_start: Callable[[], None] | None = None,
     ) -> None:
         self.app = app
@@ -103,6 +104,8 @@ class BodyFirst:
         self.threads = threads
         self.body_timeout = body_timeout
         self.max_body = max_body
+        # Paths whose POST body may be larger than `max_body` (a CSV import), and how large.
+        self.larger_bodies = dict(larger_bodies or {})
         self._pool: ThreadPoolExecutor | None = None
         self._pool_pid = 0
         self._too_slow = _problem(
@@ -131,8 +134,9 @@ class BodyFirst:
             return
         try:
             body = b""
-            if self._has_body(scope.headers):
-                body = await asyncio.wait_for(self._body(protocol), self.body_timeout)
+            limit = self._limit(scope)
+            if self._has_body(scope.headers, limit):
+                body = await asyncio.wait_for(self._body(protocol, limit), self.body_timeout)
         except TimeoutError:
             log.info(
                 "request body too slow; connection closed",
@@ -178,23 +182,28 @@ class BodyFirst:
         finally:
             await loop.run_in_executor(pool, _close, rest)
 
-    def _has_body(self, headers: Headers) -> bool:
+    def _limit(self, scope: Scope) -> int:
+        if scope.method == "POST":
+            return self.larger_bodies.get(scope.path, self.max_body)
+        return self.max_body
+
+    def _has_body(self, headers: Headers, limit: int) -> bool:
         """Whether there is a body to read. A declared length above the limit is not read
         at all: the app answers 413 from the header."""
         length = headers.get("content-length")
         if length is None:
             return headers.get("transfer-encoding") is not None
-        return not (length.isdigit() and int(length) > self.max_body) and length != "0"
+        return not (length.isdigit() and int(length) > limit) and length != "0"
 
-    async def _body(self, protocol: HttpProtocol) -> bytes:
-        """The body, or its first `max_body + 1` bytes when it is longer (the app sees that
+    async def _body(self, protocol: HttpProtocol, limit: int) -> bytes:
+        """The body, or its first `limit + 1` bytes when it is longer (the app sees that
         it is too large)."""
         received = bytearray()
         async for chunk in protocol:
             received += chunk
-            if len(received) > self.max_body:
+            if len(received) > limit:
                 break
-        return bytes(received[: self.max_body + 1])
+        return bytes(received[: limit + 1])
 
     def _environ(self, scope: Scope, body: bytes) -> dict[str, Any]:
         server, port = _address(scope.server)

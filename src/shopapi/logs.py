@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
 from json.encoder import encode_basestring_ascii as quoted
 from typing import Any, Protocol
@@ -200,12 +200,18 @@ class RequestLog:
     """
 
     def __init__(
-        self, app: WsgiApp, stuck_after: float = 0, observer: Observer | None = None
+        self,
+        app: WsgiApp,
+        stuck_after: float = 0,
+        observer: Observer | None = None,
+        longer: Mapping[str, float] | None = None,
     ) -> None:
         self.app = app
         self.stuck_after = stuck_after
+        # Paths whose POST may run longer than `stuck_after` (a file import), and how long.
+        self.longer = dict(longer or {})
         self.observer = observer
-        self._inflight: dict[int, tuple[float, str]] = {}
+        self._inflight: dict[int, tuple[float, str, float]] = {}
         self._watchdog_pid = 0
         self._ids = itertools.count()
         self._id_prefix = ""
@@ -238,7 +244,10 @@ class RequestLog:
         if self.stuck_after:
             if self._watchdog_pid != os.getpid():
                 self._start_watchdog()
-            self._inflight[threading.get_ident()] = (started, request_id)
+            limit = self.stuck_after
+            if environ.get("REQUEST_METHOD") == "POST":
+                limit = max(limit, self.longer.get(environ.get("PATH_INFO", ""), 0))
+            self._inflight[threading.get_ident()] = (started, request_id, limit)
         observer = self.observer
         if observer is not None:
             observer.started()
@@ -260,8 +269,8 @@ class RequestLog:
         while True:
             time.sleep(min(1.0, self.stuck_after / 4))
             now = time.perf_counter()
-            for started, request_id in list(self._inflight.values()):
-                if now - started > self.stuck_after:
+            for started, request_id, limit in list(self._inflight.values()):
+                if now - started > limit:
                     log.error(
                         "request stuck; ending this worker so that a new one replaces it",
                         extra={"request_id": request_id, "seconds": round(now - started, 1)},

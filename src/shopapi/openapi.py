@@ -26,6 +26,9 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 }
 BEARER = "BearerAuth"
 API_KEY = "ApiKeyAuth"
+# Bodies that are not JSON (a CSV file), which schemas cannot describe, by (path, method):
+# "request" is the operation's requestBody, "response" the content of its 200 answer.
+OTHER_BODIES: dict[tuple[str, str], dict[str, Any]] = {}
 REQUIRED_ROLE = "x-required-role"
 REQUIRED_SCOPE = "x-api-key-scope"
 LOWEST_ROLE = "viewer"
@@ -104,6 +107,13 @@ def register(app: APIFlask) -> None:
                 if not isinstance(operation, dict) or "responses" not in operation:
                     continue
                 responses = operation["responses"]
+                other = OTHER_BODIES.get((path, method), {})
+                if "request" in other:
+                    operation["requestBody"] = other["request"]
+                if "response" in other:
+                    responses.setdefault("200", {"description": "OK"})["content"] = other[
+                        "response"
+                    ]
                 for parameter in operation.get("parameters", []):
                     if parameter.get("in") == "path" and parameter["name"].endswith("_id"):
                         parameter["schema"] = dict(ID_SCHEMA)  # see routing.IdConverter
@@ -111,7 +121,8 @@ def register(app: APIFlask) -> None:
                 if path not in _NO_DATABASE:
                     wanted.add(503)
                 if "requestBody" in operation:
-                    wanted |= {400, 413, 415, 422}
+                    # A body that is not JSON (a CSV file) cannot be bad JSON (400).
+                    wanted |= {413, 415, 422} if "request" in other else {400, 413, 415, 422}
                 if any(p.get("in") in {"query", "header"} for p in operation.get("parameters", [])):
                     wanted.add(422)  # query strings and headers are validated too
                 if operation.get("security"):

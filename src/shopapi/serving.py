@@ -23,6 +23,7 @@ from werkzeug.serving import WSGIRequestHandler
 from . import MAX_BODY_BYTES
 from .config import ConfigError, Settings
 from .gateway import BodyFirst, WsgiApp
+from .products.routes import IMPORT_PATH
 
 PRODUCTION_SERVER = "granian"
 # A worker that stops is replaced after this many seconds; on SIGTERM, in-flight requests
@@ -102,6 +103,7 @@ def body_first(
         threads=settings.threads,
         body_timeout=float(settings.body_timeout),
         max_body=MAX_BODY_BYTES,
+        larger_bodies={IMPORT_PATH: settings.import_max_bytes},
         on_start=on_start,
     )
 

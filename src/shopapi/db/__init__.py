@@ -206,6 +206,19 @@ def reader() -> Connection:
     return result
 
 
+def read_apart() -> Callable[[Any, Any], list[Any]]:
+    """Runs a read on a connection of its own, opened and given back around each statement
+    (no transaction held between them): for an answer streamed after its view returned,
+    which reads in batches as it goes."""
+    reading: Engine = current_app.extensions["db_reader"]
+
+    def run(statement: Any, params: Any) -> list[Any]:
+        with reading.connect() as conn:
+            return list(conn.execute(statement, params).all())
+
+    return run
+
+
 def session() -> Session:
     """The request's unit of work, begun on first use; see `unit_of_work`."""
     if "db_session" not in g:
@@ -220,6 +233,23 @@ class ConflictPersisted(Exception):
     def __init__(self, cause: str) -> None:
         super().__init__(cause)
         self.cause = cause
+
+
+class ConflictNotRetried(Exception):
+    """The database aborted the transaction of a view that answers conflicts itself
+    (`not_retried`): nothing was kept, and the client is told (409)."""
+
+    def __init__(self, cause: str) -> None:
+        super().__init__(cause)
+        self.cause = cause
+
+
+def not_retried(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark a view whose transaction is not to be run again whole when the database aborts
+    it (an import of a large file: its work is too long to repeat within the retry time);
+    `unit_of_work` answers `ConflictNotRetried` instead. Put it right under the route."""
+    view.retry_conflicts = False  # type: ignore[attr-defined]
+    return view
 
 
 # MySQL/MariaDB error codes of a transaction aborted to resolve a conflict.
@@ -270,6 +300,8 @@ def unit_of_work(view: Callable[..., Any]) -> Callable[..., Any]:
     condition is judged again, the body parsed again from Flask's cache. Once the retry time
     is spent: `ConflictPersisted` (503)."""
 
+    retried = getattr(view, "retry_conflicts", True)
+
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         deadline = time.monotonic() + current_app.extensions["db_retry_seconds"]
@@ -283,6 +315,9 @@ def unit_of_work(view: Callable[..., Any]) -> Callable[..., Any]:
                 if cause is None:
                     raise
                 _forget_attempt(before)
+                if not retried:
+                    log.info("database conflict answered, not retried: %s", cause)
+                    raise ConflictNotRetried(cause) from None
                 ceiling = min(_MOST_DELAY, _FIRST_DELAY * 2**retries)
                 pause = ceiling * (0.5 + random.random() / 2)  # noqa: S311 - jitter, no secret
                 if time.monotonic() + pause >= deadline:

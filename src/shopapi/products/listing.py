@@ -91,3 +91,5 @@ LISTING = Listing(
     ),
 )
 ListQuery = LISTING.query_schema("ProductListQuery")
+# The export: the same filters and sort, every row at once (no limit or cursor).
+ExportQuery = LISTING.query_schema("ProductExportQuery", paged=False)

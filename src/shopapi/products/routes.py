@@ -8,25 +8,33 @@ before they start and hand the checked `Account` to the service.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
 from apiflask import APIBlueprint
-from flask import Response, jsonify
+from flask import Response, current_app, jsonify, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from .. import db
 from ..caller import account, authenticated, checked_read
 from ..caller.roles import EDITOR
+from ..errors import ApiError
+from ..openapi import OTHER_BODIES
 from ..resources import idempotency, versioned
 from ..resources.etags import etag, parse_if_match
 from ..resources.reads import Reads
-from .listing import LISTING, ListQuery
+from . import imports
+from .csvfile import export_lines
+from .listing import LISTING, ExportQuery, ListQuery
 from .models import PRODUCTS
 from .schemas import (
     CreateHeaders,
     ETagHeader,
     HistoryOut,
     IfMatchHeaders,
+    ImportOut,
+    ImportQuery,
     LocationHeader,
     PageOut,
     ProductIn,
@@ -35,6 +43,23 @@ from .schemas import (
 
 # What an API key needs for these views (see caller.scopes).
 READ, WRITE = "products:read", "products:write"
+# Where a CSV file is imported: the one body that is neither JSON nor limited to 1 MiB.
+IMPORT_PATH = "/api/products/import"
+# Rows an export reads a statement.
+EXPORT_BATCH = 1000
+_CSV = {
+    "schema": {"type": "string"},
+    "example": "sku,name,price,quantity\nLAMP-42,Desk lamp,19.90,5\n",
+}
+OTHER_BODIES[("/api/products/export.csv", "get")] = {"response": {"text/csv": _CSV}}
+OTHER_BODIES[(IMPORT_PATH, "post")] = {
+    "request": {
+        "required": True,
+        "description": "A CSV file whose header names sku (and any of name, description, "
+        "price, quantity), UTF-8, up to IMPORT_MAX_BYTES",
+        "content": {"text/csv": _CSV},
+    }
+}
 
 bp = APIBlueprint("products", __name__, url_prefix="/api/products", tag="Products")
 
@@ -149,3 +174,61 @@ def delete_product(product_id: int, headers: dict[str, Any]) -> Any:
 def product_history(product_id: int) -> Any:
     """Every change of a product, oldest first, also after it was deleted."""
     return _json({"items": reads.history(checked_read, product_id)})
+
+
+@bp.get("/export.csv")
+@authenticated(scope=READ)
+@bp.input(ExportQuery, location="query", arg_name="query")
+@bp.doc(responses={200: "The CSV file", 422: "A bad parameter"})
+def export_products(query: dict[str, Any]) -> Any:
+    """Every product the filters match, in their sort, as a CSV file (streamed)."""
+    run = db.read_apart()
+    # The first batch is read before the answer starts, so a failing database is a 503.
+    first = LISTING.first_batch(run, query, EXPORT_BATCH)
+    lines = export_lines(LISTING.batches(run, query, EXPORT_BATCH, first))
+    # A generator and no Content-Length: the server sends each batch as it is made.
+    response = Response(lines, content_type="text/csv; charset=utf-8")
+    response.headers["Content-Disposition"] = 'attachment; filename="products.csv"'
+    return response
+
+
+@bp.post("/import")
+@db.not_retried
+@authenticated(EDITOR, scope=WRITE)
+@bp.input(ImportQuery, location="query", arg_name="query")
+@bp.input(CreateHeaders, location="headers", arg_name="headers")
+@bp.output(ImportOut)
+@bp.doc(
+    responses={
+        409: "Concurrent changes conflicted with the import; nothing changed",
+        413: "The file is larger than IMPORT_MAX_BYTES",
+        415: "The body is not text/csv",
+        422: "Bad lines (every one listed), a file that is not UTF-8 or has no sku header, "
+        "or a reused Idempotency-Key",
+    }
+)
+def import_products(query: dict[str, Any], headers: dict[str, Any]) -> Any:
+    """Create or update products by SKU from a CSV file, all lines or none."""
+    raw = _csv_body()
+    caller, dry_run = account(), query.get("dry_run", False)
+    key = idempotency.request_key(PRODUCTS.name, caller, headers.get("idempotency_key"))
+    fingerprint = {"csv": hashlib.sha256(raw).hexdigest()}
+
+    def make() -> idempotency.Created:
+        return idempotency.Created(imports.run(db.session(), caller, raw, dry_run=dry_run), "")
+
+    return _json(idempotency.once(db.session(), key, fingerprint, make).body)
+
+
+def _csv_body() -> bytes:
+    if request.mimetype != "text/csv":
+        raise ApiError(415, "The request body must be a CSV file: Content-Type: text/csv.")
+    limit = current_app.extensions["settings"].import_max_bytes
+    too_large = ApiError(413, f"The file is larger than {limit} bytes.")
+    if request.content_length is not None and request.content_length > limit:
+        raise too_large
+    request.max_content_length = limit
+    try:
+        return request.get_data(cache=True)
+    except RequestEntityTooLarge:
+        raise too_large from None

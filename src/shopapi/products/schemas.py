@@ -9,6 +9,7 @@ from apiflask.fields import DateTime, Dict, Integer, List, Nested, Raw, String
 from apiflask.validators import OneOf
 from marshmallow import ValidationError
 
+from ..resources.listing import QueryFlag
 from .declaration import PRODUCT
 
 _TIME = "%Y-%m-%dT%H:%M:%SZ"
@@ -95,3 +96,23 @@ class LocationHeader(Schema):
 
 class ETagHeader(Schema):
     etag = String(data_key="ETag", metadata={"description": 'The version, quoted: "3"'})
+
+
+class ImportQuery(Schema):
+    dry_run = QueryFlag(
+        load_default=False,
+        metadata={"description": "true: change nothing, answer what the import would do"},
+    )
+
+
+class ImportErrorOut(Schema):
+    line = Integer(metadata={"description": "The line of the file (the header is line 1)"})
+    field = String(allow_none=True, metadata={"description": "The column, if one is at fault"})
+    message = String()
+
+
+class ImportOut(Schema):
+    created = Integer(metadata={"description": "Products created (or, dry run, to be created)"})
+    updated = Integer(metadata={"description": "Products changed"})
+    unchanged = Integer(metadata={"description": "Lines that matched their product already"})
+    errors = List(Nested(ImportErrorOut), metadata={"description": "Empty: a bad line is 422"})

@@ -4,6 +4,7 @@
 - `tables`: the shape of its history table, and the idempotency keys of every resource;
 - `resource.Resource`: a declaration, its tables and its path, handed to the rest;
 - `versioned`: creates, and changes and deletes under If-Match (`etags`), with history;
+- `bulk`: many creates and changes at once (an import), as `versioned` makes each one;
 - `idempotency`: retried creates answered once per (account, resource, operation, key),
   `create_once()` in a create view;
 - `pages`: `keyset_page()`, the cursor page of lists in key order;

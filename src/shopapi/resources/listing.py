@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -55,6 +55,11 @@ from .reads import resource_json
 from .resource import Resource
 from .search import exact_token, query_words
 
+# A batch of list rows, where it stopped (the sort key and id; None at the end), and the
+# filters' shapes and parameters it was read with.
+Batch = tuple[
+    Sequence[Any], "tuple[Any, int] | None", "tuple[tuple[Hashable, ...], dict[str, Any]]"
+]
 _TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
 _MOST_CURSOR = 2000
 _NOT_OURS = "Not a cursor this service issued."
@@ -259,8 +264,9 @@ class Listing:
         self.sorts = tuple(s for name in sortable for s in (name, f"-{name}"))
         self._statements: dict[Hashable, Any] = {}
 
-    def query_schema(self, name: str) -> type[Schema]:
-        """The list's query string: `limit`, `cursor`, `sort` and every filter."""
+    def query_schema(self, name: str, *, paged: bool = True) -> type[Schema]:
+        """The list's query string: `limit`, `cursor` (unless not `paged`: the whole list at
+        once, as an export reads it), `sort` and every filter."""
         choices = ", ".join(self.sorts)
         sort = api_fields.String(
             load_default="id",
@@ -272,7 +278,7 @@ class Listing:
         )
         fields: dict[str, Any] = {"sort": sort}
         fields.update({f.name: f.field() for f in self.filters})
-        return type(name, (PageQuery,), fields)
+        return type(name, (PageQuery if paged else Schema,), fields)
 
     def _statement(self, sort: str, continued: bool, shapes: tuple[Hashable, ...]) -> Any:
         key = (sort, continued, shapes)
@@ -426,20 +432,26 @@ class Listing:
             raise validation_error({"cursor": [_OTHER_QUERY]})
         return after, int(after_id)
 
-    def prepare(self, query: Mapping[str, Any]) -> tuple[Any, dict[str, Any], str]:
-        """The statement and parameters of one page for `query` (as the view's schema loaded
-        it), and the digest its cursors carry; 422 for a cursor not of this query."""
-        sort, limit = query["sort"], query["limit"]
-        digest = _digest(sort, query, [f.name for f in self.filters])
-        # The resource's derived fields (a product's `available`) bind the time of the read.
-        params: dict[str, Any] = {"rows": limit + 1, **self.resource.effects.read_params()}
-        shapes = []
+    def _filtered(self, query: Mapping[str, Any]) -> tuple[tuple[Hashable, ...], dict[str, Any]]:
+        """The shapes of `query`'s filters (None for each one absent) and their parameters."""
+        shapes: list[Hashable] = []
+        params: dict[str, Any] = {}
         for listed in self.filters:
             if listed.name in query:
                 shapes.append(listed.shape(query[listed.name]))
                 params.update(listed.params(query[listed.name]))
             else:
                 shapes.append(None)
+        return tuple(shapes), params
+
+    def prepare(self, query: Mapping[str, Any]) -> tuple[Any, dict[str, Any], str]:
+        """The statement and parameters of one page for `query` (as the view's schema loaded
+        it), and the digest its cursors carry; 422 for a cursor not of this query."""
+        sort, limit = query["sort"], query["limit"]
+        digest = _digest(sort, query, [f.name for f in self.filters])
+        # The resource's derived fields (a product's `available`) bind the time of the read.
+        shapes, params = self._filtered(query)
+        params.update({"rows": limit + 1, **self.resource.effects.read_params()})
         continued = "cursor" in query
         if continued:
             params["after_key"], params["after_id"] = self._read_cursor(query["cursor"], digest)
@@ -448,6 +460,61 @@ class Listing:
         if self._walks(tuple(shapes)):
             params["walk_last"] = token_search.WALK - 1
         return self._statement(sort, continued, tuple(shapes)), params, digest
+
+    def batches(
+        self, run: Run[Any], query: Mapping[str, Any], size: int, first: Batch | None = None
+    ) -> Iterator[Sequence[Any]]:
+        """Every row `(id, sort key, JSON, ...)` of the list for `query` (its sort and
+        filters; no limit or cursor), up to `size` rows a statement, each statement one
+        keyset range after where the one before stopped: what a client following every
+        cursor would read, with no statement held open between batches. A search that walks
+        (see `_walk`) may read a batch of fewer rows, even none, before the end. `first`, if
+        given, is the first batch already read (by `first_batch`): then nothing here needs
+        the request any more (a streamed answer runs after its view has returned)."""
+        rows, after, filtered = first if first is not None else self.first_batch(run, query, size)
+        while True:
+            if rows:
+                yield rows
+            if after is None:
+                return
+            rows, after, filtered = self._batch(run, query, size, after, filtered)
+
+    def first_batch(self, run: Run[Any], query: Mapping[str, Any], size: int) -> Batch:
+        """The first batch of the list for `query` (see `batches`), where it stopped, and
+        the filters' shapes and parameters (judged once, in the request)."""
+        return self._batch(run, query, size, None, self._filtered(query))
+
+    def _batch(
+        self,
+        run: Run[Any],
+        query: Mapping[str, Any],
+        size: int,
+        after: tuple[Any, int] | None,
+        filtered: tuple[tuple[Hashable, ...], dict[str, Any]],
+    ) -> Batch:
+        """Up to `size` rows after `after` (the sort key and id of where the last batch
+        stopped; None: from the start), and where this one stopped (None: at the end)."""
+        sort = query["sort"]
+        shapes, params = filtered[0], dict(filtered[1])
+        params.update({"rows": size + 1, **self.resource.effects.read_params()})
+        if after is not None:
+            params["after_key"], params["after_id"] = after
+            if sort.removeprefix("-") == "id":
+                del params["after_key"]
+        walks = self._walks(shapes)
+        if walks:
+            params["walk_last"] = token_search.WALK - 1
+        found = run(self._statement(sort, after is not None, shapes), params)
+        rows = sorted(found, key=lambda row: (row[1], row[0]), reverse=sort.startswith("-"))
+        if walks:
+            matched = [row for row in rows if row[3]]
+            bound = [row for row in rows if row[0] == row[4]]
+            if len(matched) > size:
+                return matched[:size], (matched[size - 1][1], matched[size - 1][0]), filtered
+            return matched, ((bound[0][1], bound[0][0]) if bound else None), filtered
+        if len(rows) > size:
+            return rows[:size], (rows[size - 1][1], rows[size - 1][0]), filtered
+        return rows, None, filtered
 
     def _walks(self, shapes: tuple[Hashable, ...]) -> bool:
         return any(

@@ -3,7 +3,7 @@ else its writes do (`Effects`)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -16,6 +16,15 @@ from .search import Search
 
 if TYPE_CHECKING:
     from ..caller import Account
+
+
+@dataclass(frozen=True)
+class Written:
+    """One write of a bulk: a create (`before` None) or a change, as `Effects` sees it."""
+
+    resource_id: int
+    before: Mapping[str, Any] | None
+    after: Mapping[str, Any]
 
 
 class Effects:
@@ -46,6 +55,20 @@ class Effects:
         at: datetime,
     ) -> dict[str, Any]:
         return {}
+
+    def written_many(
+        self,
+        conn: Connection,
+        caller: Account,
+        written: Sequence[Written],
+        at: datetime,
+        *,
+        note: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """`written()` of each of a bulk's creates and changes (`resources.bulk`), with the
+        rows locked by them; the derived fields of each, in order. `note` says why (an
+        import). A resource whose effects cost a statement a row does them in bulk here."""
+        return [self.written(conn, caller, w.resource_id, w.before, w.after, at) for w in written]
 
 
 @dataclass(frozen=True)

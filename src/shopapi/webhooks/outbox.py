@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, Literal, TypeAlias, cast, get_args
@@ -79,6 +79,22 @@ def following() -> Iterator[list[tuple[Connection, str, Mapping[str, Any]]]]:
 
 def record_all(kept: list[tuple[Connection, str, Mapping[str, Any]]]) -> None:
     for conn, type_, data in kept:
+        record(conn, type_, data)
+
+
+def wanted_by_any(conn: Connection, type_: str) -> bool:
+    """Whether any enabled endpoint wants events of `type_` (one small read)."""
+    return conn.execute(_WANTED_BY, {"type": f"%,{type_},%"}).first() is not None
+
+
+def record_many(conn: Connection, type_: str, datas: Iterable[Mapping[str, Any]]) -> None:
+    """`record()` each of `datas`, asking once (not once an event) whether any endpoint
+    wants the type: a bulk write that nobody listens to writes no events and reads once."""
+    if type_ not in EVENT_TYPES:
+        raise ValueError(f"not an event type: {type_}")
+    if not wanted_by_any(conn, type_):
+        return
+    for data in datas:
         record(conn, type_, data)
 
 

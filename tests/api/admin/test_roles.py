@@ -240,6 +240,8 @@ def test_the_openapi_document_names_the_role_of_every_operation(client: Any) -> 
         ("post", "/admin/users/{user_id}/api-keys"): "admin",
         ("get", "/admin/users/{user_id}/api-keys"): "admin",
         ("delete", "/admin/users/{user_id}/api-keys/{key_id}"): "admin",
+        ("get", "/api/products/export.csv"): "viewer",
+        ("post", "/api/products/import"): "editor",
         ("post", "/api/products/{product_id}/stock-movements"): "editor",
         ("get", "/api/products/{product_id}/stock-movements"): "viewer",
         ("post", "/api/reservations"): "editor",

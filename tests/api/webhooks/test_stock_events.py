@@ -85,3 +85,34 @@ def test_movements_sales_and_reservations_are_each_delivered_once(
     assert bodies[9]["data"]["id"] == freed["id"]
     assert client.get(path, headers=headers).get_json() == after_sale
     assert json.loads(hook.wait_for(10)[0].body)["data"]["id"] == product["id"]
+
+
+def test_an_import_sends_the_events_its_changes_would_send_one_at_a_time(
+    hooks_app: Any, hook: Receiver
+) -> None:
+    client = hooks_app.test_client()
+    headers = AuthActions(client).headers()
+    made = client.post(
+        "/admin/webhooks", json={"url": hook.url, "events": EVERY_TYPE}, headers=headers
+    )
+    verifier = Webhook(made.get_json()["secret"])
+    old = create_product(client, headers, sku="OLD", quantity=5).get_json()
+    assert deliver(hooks_app) == 2
+    hook.wait_for(2)
+    body = b"sku,name,price,quantity\nOLD,Renamed,1.00,9\nNEW,Lamp,2.00,4\n"
+    sent = {**headers, "Content-Type": "text/csv"}
+    r = client.post("/api/products/import", data=body, headers=sent)
+    assert r.get_json() == {"created": 1, "updated": 1, "unchanged": 0, "errors": []}
+    assert deliver(hooks_app) == 4
+    bodies = [verifier.verify(r.body, r.headers) for r in hook.wait_for(6)[2:]]
+    found = [(b["type"], b["data"].get("reason"), b["data"].get("note")) for b in bodies]
+    assert found == [
+        ("product.updated", None, None),
+        ("stock.moved", "correction", "import"),
+        ("product.created", None, None),
+        ("stock.moved", "initial", None),
+    ]
+    assert bodies[0]["data"]["id"] == old["id"] and bodies[0]["data"]["name"] == "Renamed"
+    assert (bodies[0]["data"]["quantity"], bodies[0]["data"]["version"]) == (9, 2)
+    assert bodies[1]["data"]["delta"] == 4 and bodies[1]["data"]["quantity_after"] == 9
+    assert bodies[2]["data"]["sku"] == "NEW" and bodies[2]["data"]["available"] == 4
