@@ -124,7 +124,7 @@ slowloris: install-dev
 # QR codes, keys and recovery codes are blurred. Commit them when they change.
 screenshots: install-dev node
 	CONSOLE_SCREENSHOTS=docs/screenshots REQUIRE_BROWSER=1 $(BIN)/pytest -q -k sqlite tests/browser/test_console.py tests/browser/test_console_account.py \
-		tests/browser/test_console_passkeys.py tests/browser/test_console_stock.py tests/browser/test_console_webhooks.py
+		tests/browser/test_console_passkeys.py tests/browser/test_console_stock.py tests/browser/test_console_catalogue.py tests/browser/test_console_webhooks.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage

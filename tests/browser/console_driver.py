@@ -289,14 +289,14 @@ class Console:
             )
         )
 
-    def downloaded(self, folder: Path, timeout: float = WAIT) -> str:
-        """The text of the file the browser downloaded into `folder`, once it is whole:
+    def downloaded(self, folder: Path, timeout: float = WAIT, pattern: str = "*.txt") -> str:
+        """The text of the file (`pattern`) the browser downloaded into `folder`, once it is whole:
         no download in progress, and the same content twice in a row (Chromium may show
         the file before it has written all of it)."""
         deadline = time.monotonic() + timeout
         last = None
         while time.monotonic() < deadline:
-            done = sorted(folder.glob("*.txt")) if folder.exists() else []
+            done = sorted(folder.glob(pattern)) if folder.exists() else []
             busy = list(folder.glob("*.crdownload")) if folder.exists() else []
             if done and not busy:
                 text = done[-1].read_text(encoding="utf-8")

@@ -66,7 +66,7 @@ export default {
         apply.hidden = true;
         const errors = error.problem?.errors;
         if (Array.isArray(errors) && errors.length) {
-          alert.show(h("p", {}, `${error.message} Nothing was imported.`));
+          alert.show(h("p", {}, error.message));
           report.replaceChildren(errorTable(errors));
           alert.element.focus();
         } else {
