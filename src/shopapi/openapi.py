@@ -18,9 +18,26 @@ PROBLEM_SCHEMA: dict[str, Any] = {
         "status": {"type": "integer"},
         "detail": {"type": "string"},
         "errors": {
-            "type": "object",
-            "description": "Validation failures: field name to messages",
-            "additionalProperties": {"type": "array", "items": {"type": "string"}},
+            "description": "Validation failures: field name to messages; for a CSV import, "
+            "every bad line: its number (the header is line 1), the column and the message",
+            "anyOf": [
+                {
+                    "type": "object",
+                    "additionalProperties": {"type": "array", "items": {"type": "string"}},
+                },
+                {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["line", "field", "message"],
+                        "properties": {
+                            "line": {"type": "integer", "minimum": 1},
+                            "field": {},
+                            "message": {"type": "string"},
+                        },
+                    },
+                },
+            ],
         },
     },
 }
