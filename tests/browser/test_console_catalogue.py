@@ -100,6 +100,8 @@ def test_staff_search_sort_filter_export_and_import_the_catalogue(
     shared = driver.current_url
     assert "in_stock=false" in shared and "sort=-price" in shared
     driver.get(f"{live_server.url}/#/account")
+    console.on_page("Your account")
+    console.shows("carla")
     driver.get(shared)
     console.on_page("Products")
     console.wait(lambda: names(console) == ["Café table", "Floor lamp"])

@@ -26,7 +26,9 @@ async function readBody(response) {
   if (!type.includes("json")) return null;
   try {
     return await response.json();
-  } catch {
+  } catch (error) {
+    // The page moved on while the body was arriving: that is no answer at all.
+    if (error.name === "AbortError") throw error;
     return null;
   }
 }
