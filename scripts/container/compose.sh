@@ -69,16 +69,29 @@ recreate() {  # recreate SERVICE: a new container from the image configured now
   quiet compose up --no-start >/dev/null 2>&1 || true  # creates the missing ones only
 }
 
+# routed SERVICE yes|no: whether the proxy sends SERVICE new requests; nginx reloads (its
+# old workers finish the requests they have), and looks the instances' addresses up again.
+routed() {
+  local mark=""
+  if [ "$2" = no ]; then mark=" down"; fi
+  quiet podman exec "$(container proxy)" \
+    sed -i -E "s/server $1:8000( down)?;/server $1:8000$mark;/" /etc/nginx/conf.d/default.conf
+  quiet podman exec "$(container proxy)" nginx -s reload >/dev/null
+}
+
 upgrade() {
   recreate migrate
   migrate
   for service in app1 app2; do
+    # Drained first: nginx retries no POST on another instance, so none may meet one
+    # that is going away.
+    routed "$service" no
+    sleep 2
     recreate "$service"
     start "$service"
     healthy "$service"
-    # nginx looks the instances' addresses up when it (re)loads its configuration, and a
-    # new container has a new address: reload before the other instance goes away.
-    quiet podman exec "$(container proxy)" nginx -s reload >/dev/null
+    # A new container has a new address, which nginx looks up when it reloads.
+    routed "$service" yes
   done
   echo "compose: upgraded to ${SHOPAPI_IMAGE:-localhost/shopapi:latest}"
 }
