@@ -20,7 +20,7 @@ INT32_MAX = 2_147_483_647
 PLAIN_DECIMAL = re.compile(r"[0-9]+(\.[0-9]+)?")
 
 SKU_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
-_SKU = re.compile(r"[A-Za-z0-9._-]{1,64}")
+SKU = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 PRICE_MESSAGE = (
     "Must be a number or a plain decimal string from 0 to 99999999.99 "
@@ -130,6 +130,6 @@ class Sku(fields.String):
         super().__init__(metadata=metadata, **kwargs)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
-        if not isinstance(value, str) or not _SKU.fullmatch(value):
+        if not isinstance(value, str) or not SKU.fullmatch(value):
             raise ValidationError("Must be 1-64 of the characters A-Z a-z 0-9 . _ -")
         return value

@@ -13,7 +13,7 @@ from ..resources.listing import Listing, QueryTime, at_least, at_most, flag, wor
 from ..resources.search import WALK
 from ..stock.held import NOW, held
 from ..stock.models import reservation_items
-from .fields import _SKU, PRICE_MESSAGE, parse_price
+from .fields import PRICE_MESSAGE, SKU, parse_price
 from .models import PRODUCTS
 
 
@@ -50,7 +50,7 @@ class QueryPrice(api_fields.Field[Decimal]):
 
 
 def _sku_key(q: str) -> str | None:
-    return q.lower() if _SKU.fullmatch(q) else None
+    return q.lower() if SKU.fullmatch(q) else None
 
 
 LISTING = Listing(

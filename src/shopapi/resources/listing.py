@@ -50,7 +50,7 @@ from .. import db
 from ..errors import validation_error
 from . import search as token_search
 from .declaration import TIME_FORMAT
-from .pages import Page, PageQuery, Run, _secret, _serializer
+from .pages import Page, PageQuery, Run, cursor_signer
 from .reads import resource_json
 from .resource import Resource
 from .search import exact_token, query_words
@@ -410,7 +410,7 @@ class Listing:
 
     def _cursor(self, digest: str, key: Any, after_id: int) -> str:
         payload = [digest, _to_json(key), after_id]
-        return _serializer(_secret(), f"{self.resource.name}.list").dumps(payload)
+        return cursor_signer(f"{self.resource.name}.list").dumps(payload)
 
     def cursor(self, query: Mapping[str, Any], key: Any, after_id: int) -> str:
         """The cursor of the page after the row `(key, after_id)` of the list for `query`
@@ -423,7 +423,7 @@ class Listing:
         if not cursor.isascii() or len(cursor) > _MOST_CURSOR:
             raise invalid
         try:
-            loaded = _serializer(_secret(), f"{self.resource.name}.list").loads(cursor)
+            loaded = cursor_signer(f"{self.resource.name}.list").loads(cursor)
             made_for, tagged, after_id = loaded
             after = _from_json(tagged)
         except (BadData, ValueError, TypeError, UnicodeError):

@@ -127,6 +127,12 @@ def _secret() -> str:
     return secret
 
 
+def cursor_signer(kind: str) -> URLSafeSerializer:
+    """What signs and reads the cursors of lists of `kind`, with the app's secret: a list
+    with cursors of its own (sort keys, say) signs them as every list does."""
+    return _serializer(_secret(), kind)
+
+
 def keyset_page(
     run: Run[Row],
     keyset: Keyset,
