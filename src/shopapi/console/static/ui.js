@@ -284,3 +284,21 @@ export function pager({ cursor, nextCursor, hashFor, previous = null, labels = {
     links.length ? h("nav", { "aria-label": "Pages" }, h("ul", {}, links.map((a) => h("li", {}, a)))) : null,
     beside);
 }
+
+/**
+ * A list's filter by status: a select of `statuses` ({value: label}, and "every status"),
+ * `value` chosen, and **Show**, which calls `choose(value)` ("" for every status).
+ */
+export function statusFilter(statuses, value, choose) {
+  const id = uid("status");
+  const choice = h("select", { id, name: "status" }, h("option", { value: "" }, "every status"),
+    Object.entries(statuses).map(([v, label]) => h("option", { value: v, selected: v === value }, label)));
+  const form = h("form", { method: "get", novalidate: true, class: "filters" },
+    h("div", { class: "field" }, h("label", { for: id }, "Status"), choice),
+    h("div", { class: "actions" }, h("button", { type: "submit", class: "secondary" }, "Show")));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    choose(choice.value);
+  });
+  return form;
+}

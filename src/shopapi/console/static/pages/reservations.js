@@ -2,7 +2,7 @@
 // maker or an admin commits (the items are sold) or releases (the stock is free again).
 import { reservations, whoami } from "../api.js";
 import { confirmDialog } from "../dialog.js";
-import { alertBox, append, cell, details, flash, h, heading, load, numberCell, pager, show, table, takeFlash, time, uid } from "../ui.js";
+import { alertBox, append, cell, details, flash, h, heading, load, numberCell, pager, show, statusFilter, table, takeFlash, time } from "../ui.js";
 
 export const STATUSES = {
   held: "Held",
@@ -31,16 +31,7 @@ export const list = {
     const cursor = query.get("cursor");
     const status = STATUSES[query.get("status")] ? query.get("status") : "";
     const alert = alertBox();
-    const statusId = uid("status");
-    const choice = h("select", { id: statusId, name: "status" }, h("option", { value: "" }, "every status"),
-      Object.entries(STATUSES).map(([value, label]) => h("option", { value, selected: value === status }, label)));
-    const filters = h("form", { method: "get", novalidate: true, class: "filters" },
-      h("div", { class: "field" }, h("label", { for: statusId }, "Status"), choice),
-      h("div", { class: "actions" }, h("button", { type: "submit", class: "secondary" }, "Show")));
-    filters.addEventListener("submit", (event) => {
-      event.preventDefault();
-      navigate(listHash(choice.value));
-    });
+    const filters = statusFilter(STATUSES, status, (chosen) => navigate(listHash(chosen)));
     append(view, heading("Reservations"), takeFlash(), alert.element,
       h("p", {}, "Stock your account holds for buyers, newest first. Hold stock from a product's stock page."),
       filters);

@@ -4,7 +4,7 @@ import { webhooks } from "../api.js";
 import { confirmDialog } from "../dialog.js";
 import {
   alertBox, append, busy, cell, checkboxes, clearProblem, details, field, flash, h, heading, load, numberCell, pager,
-  sendingForm, show, showProblem, table, time, uid,
+  sendingForm, show, showProblem, statusFilter, table, time, uid,
 } from "../ui.js";
 import { frame } from "./admin.js";
 import { shownOnce } from "./codes.js";
@@ -174,16 +174,7 @@ async function deliveries(view, endpoint, { query, signal, navigate, refresh }) 
   const cursor = query.get("cursor");
   const status = STATUSES[query.get("status")] ? query.get("status") : "";
   const alert = alertBox();
-  const statusId = uid("status");
-  const choice = h("select", { id: statusId, name: "status" }, h("option", { value: "" }, "every status"),
-    Object.entries(STATUSES).map(([value, label]) => h("option", { value, selected: value === status }, label)));
-  const filters = h("form", { method: "get", novalidate: true, class: "filters" },
-    h("div", { class: "field" }, h("label", { for: statusId }, "Status"), choice),
-    h("div", { class: "actions" }, h("button", { type: "submit", class: "secondary" }, "Show")));
-  filters.addEventListener("submit", (event) => {
-    event.preventDefault();
-    navigate(deliveriesHash(endpoint.id, choice.value));
-  });
+  const filters = statusFilter(STATUSES, status, (chosen) => navigate(deliveriesHash(endpoint.id, chosen)));
   append(view, h("h2", {}, "Deliveries"), alert.element,
     h("p", {}, "Each event sent to this endpoint, newest first: a failed attempt is retried with growing delays; ",
       h("strong", {}, "Retry now"), " sends it again at once, also one that ended."),
