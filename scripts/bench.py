@@ -183,7 +183,8 @@ def main() -> int:
         if PROFILE:
             from bench_profile import profile
 
-            profile(rig, SPECS[0], Path(PROFILE), DURATION, CONNECTIONS)
+            # The driver `mysql://` URLs use: the last of DRIVERS (mysqlclient when installed).
+            profile(rig, SPECS[0], DRIVERS[-1], Path(PROFILE), DURATION, CONNECTIONS)
             return 0
         for spec in SPECS:
             for driver in DRIVERS:

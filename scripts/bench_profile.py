@@ -18,24 +18,28 @@ class Rig(Protocol):
     """What a profile needs of bench.py's rig (a Protocol, so this module does not import
     bench.py, which imports it)."""
 
-    env: dict[str, str]
     first_id: int
 
     def bearer(self, url: str) -> str: ...
+
+    def with_driver(self, driver: str) -> dict[str, str]: ...
 
 
 TARGETS = ("page", "one", "healthz")
 
 
-def profile(rig: Rig, spec: Spec, out: Path, seconds: int, connections: int) -> None:
-    """Sample every worker with py-spy while wrk drives BENCH_PROFILE_TARGET; write a flame
-    graph to `out` and print the innermost frames of the service and its libraries."""
+def profile(
+    rig: Rig, spec: Spec, driver: str, out: Path, seconds: int, connections: int
+) -> None:
+    """Sample every worker with py-spy while wrk drives BENCH_PROFILE_TARGET, the service
+    on `driver`; write a flame graph to `out` and print the innermost frames of the service
+    and its libraries."""
     import os
 
     target = os.environ.get("BENCH_PROFILE_TARGET", "page")
     if target not in TARGETS:
         raise SystemExit(f"BENCH_PROFILE_TARGET must be one of {', '.join(TARGETS)}")
-    server = Server(spec, SERVICE, free_port(), rig.env)
+    server = Server(spec, SERVICE, free_port(), rig.with_driver(driver))
     try:
         token = rig.bearer(server.url)
         path = {
@@ -61,6 +65,8 @@ def profile(rig: Rig, spec: Spec, out: Path, seconds: int, connections: int) -> 
                     fmt,
                     "--output",
                     str(file),
+                    "--rate",
+                    "250",
                     "--nonblocking",
                 ],
                 stdout=subprocess.DEVNULL,
@@ -74,7 +80,7 @@ def profile(rig: Rig, spec: Spec, out: Path, seconds: int, connections: int) -> 
             spy.wait(timeout=seconds + 30)
     finally:
         server.stop()
-    print(f"{spec.label}: GET {path} under the profiler: {result['rps']:.1f} req/s")
+    print(f"{spec.label} on {driver}: GET {path} under the profiler: {result['rps']:.1f} req/s")
     summarise(raw)
     print(f"\nflame graph: {out}")
 

@@ -317,9 +317,10 @@ def authenticated(
     def decorator(view: F) -> F:
         @wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            g.needed_role = role
-            g.needed_scope = scope
-            g.principal = caller = _verify_token()
+            found = g._get_current_object()  # once, not through the proxy at each use
+            found.needed_role = role
+            found.needed_scope = scope
+            found.principal = caller = _verify_token()
             if not checked_in_read:
                 _check_account(caller)
                 return view(*args, **kwargs)
@@ -329,10 +330,10 @@ def authenticated(
                 raise  # the database is failing: that is the answer (503)
             except Exception as error:
                 refused = isinstance(error, ApiError) and error.status in (401, 403)
-                if "account" not in g and not refused:
+                if "account" not in found and not refused:
                     _check_account(caller)
                 raise
-            if "account" not in g:
+            if "account" not in found:
                 _check_account(caller)
             return response
 

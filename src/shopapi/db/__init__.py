@@ -198,12 +198,19 @@ def engine() -> Engine:
     return result
 
 
+def _request_globals() -> Any:
+    """The request's `g` itself (None outside a request): the functions every request runs
+    look it up once, not through the proxy at each use."""
+    return g._get_current_object() if g else None
+
+
 def reader() -> Connection:
     """The read-only connection of the current request (autocommit), opened on first use."""
-    if "db_reader" not in g:
-        g.db_reader = current_app.extensions["db_reader"].connect()
-    result: Connection = g.db_reader
-    return result
+    found = _request_globals()
+    conn: Connection | None = found.get("db_reader")
+    if conn is None:
+        conn = found.db_reader = current_app.extensions["db_reader"].connect()
+    return conn
 
 
 def read_apart() -> Callable[[Any, Any], list[Any]]:
@@ -370,8 +377,9 @@ def when_committed(callback: Callable[[], None]) -> None:
     g.setdefault("db_when_committed", []).append(callback)
 
 
-def _end_of_work() -> None:
-    for callback in g.pop("db_when_work_ends", []) if g else []:
+def _end_of_work(found: Any = None) -> None:
+    found = found if found is not None else _request_globals()
+    for callback in found.pop("db_when_work_ends", []) if found is not None else []:
         try:
             callback()
         except SQLAlchemyError as error:  # the answer is already decided
@@ -390,12 +398,13 @@ def insert_or_ignore(conn: Connection, table: Any, values: dict[str, Any]) -> bo
 
 
 def _commit() -> None:
-    work: Session | None = g.get("db_session")
+    found = _request_globals()
+    work: Session | None = found.get("db_session")
     if work is not None and work.in_transaction():
         work.commit()
-    for callback in g.pop("db_when_committed", []):
+    for callback in found.pop("db_when_committed", []):
         callback()
-    _end_of_work()
+    _end_of_work(found)
 
 
 @contextmanager
@@ -412,15 +421,17 @@ def close_request_connections(_exc: BaseException | None = None) -> None:
 
     Runs at teardown, and earlier from the error handlers so a failed request gives its
     connection back before its error response is built."""
-    s = g.pop("db_session", None) if g else None
+    found = _request_globals()
+    if found is None:
+        return
+    s = found.pop("db_session", None)
     if s is not None:
         s.close()
-    if g:
-        g.pop("db_when_committed", None)  # rolled back: what they would count did not happen
-    conn = g.pop("db_reader", None) if g else None
+    found.pop("db_when_committed", None)  # rolled back: what they would count did not happen
+    conn = found.pop("db_reader", None)
     if conn is not None:
         conn.close()  # autocommit: closing sends nothing to the server, so it cannot fail
-    _end_of_work()
+    _end_of_work(found)
 
 
 def ping() -> bool:
