@@ -28,9 +28,7 @@ class Rig(Protocol):
 TARGETS = ("page", "one", "healthz")
 
 
-def profile(
-    rig: Rig, spec: Spec, driver: str, out: Path, seconds: int, connections: int
-) -> None:
+def profile(rig: Rig, spec: Spec, driver: str, out: Path, seconds: int, connections: int) -> None:
     """Sample every worker with py-spy while wrk drives BENCH_PROFILE_TARGET, the service
     on `driver`; write a flame graph to `out` and print the innermost frames of the service
     and its libraries."""
