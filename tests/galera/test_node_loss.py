@@ -21,7 +21,7 @@ import pytest
 import requests
 from sqlalchemy import text
 from support import http_session, product_body
-from support.galera import Cluster, count_on, galera, node_url, synced
+from support.galera import Cluster, count_on, galera, isolate, node_url, status, synced
 from support.waiting import wait_until
 
 from shopapi.db import make_engine
@@ -164,3 +164,44 @@ def test_a_read_on_one_node_sees_what_another_committed_just_before(cluster: Clu
     finally:
         writer.dispose()
         reader.dispose()
+
+
+def test_an_instance_whose_node_leaves_the_cluster_moves_to_the_next(cluster: Cluster) -> None:
+    """Node 2 cut off from the others answers 1047 (not in the primary component): instance
+    B, on it, moves to node 3 and serves again within seconds, without a restart."""
+    http = http_session()
+    for _ in range(8):  # B's pools now hold connections to node 2
+        warm = http.post(
+            f"{cluster.b.url}/api/products", json=product_body(), headers=cluster.admin, timeout=30
+        )
+        assert warm.status_code == 201
+        assert http.get(f"{cluster.b.url}{warm.headers['Location']}", headers=cluster.admin).ok
+    isolate(2, True)
+    try:
+        wait_until(lambda: status(2, "wsrep_ready") == "OFF", seconds=30, what="node 2 cut off")
+        name = f"Crate {uuid.uuid4().hex[:8]}"
+        keyed = {**cluster.admin, "Idempotency-Key": str(uuid.uuid4())}
+        answers: list[int] = []
+
+        def created() -> bool:
+            r = http.post(
+                f"{cluster.b.url}/api/products",
+                json=product_body(name=name),
+                headers=keyed,
+                timeout=30,
+            )
+            answers.append(r.status_code)
+            return r.status_code == 201
+
+        wait_until(created, seconds=30, what="a create through instance B")
+        assert set(answers) <= {201, 503}, answers
+        listed = http.get(f"{cluster.b.url}/api/products", headers=cluster.admin, timeout=30)
+        assert listed.status_code == 200
+        assert (
+            count_on(1, cluster.database, "SELECT COUNT(*) FROM products WHERE name = :n", n=name)
+            == 1
+        )
+        print(f"\nanswers through instance B until it moved: {answers}")
+    finally:
+        isolate(2, False)
+        wait_until(lambda: synced(2), seconds=120, what="node 2 back in the cluster")
