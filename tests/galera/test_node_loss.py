@@ -125,10 +125,14 @@ def test_a_node_killed_under_writes_loses_no_acknowledged_create(cluster: Cluste
     )
     for base, name in ((cluster.a.url, "A (node 1, then the next)"), (cluster.b.url, "B (node 2)")):
         mine = [a for a in settled if a.base == base]
+        during = [
+            a for a in writes.answers if a.base == base and killed <= a.sent < killed + SETTLE
+        ]
         print(
             f"instance {name}: p99 {p99([a for a in before if a.base == base]) * 1000:.0f} ms "
             f"before the kill, {p99(mine) * 1000:.0f} ms from {SETTLE:.0f} s after it "
-            f"({len(mine)} requests)"
+            f"({len(mine)} requests); the longest answer within {SETTLE:.0f} s of the kill: "
+            f"{max((a.seconds for a in during), default=0):.1f} s"
         )
     assert writes.unanswered == []
     assert failed_late == [], f"{len(failed_late)} answers other than 201 once settled"
