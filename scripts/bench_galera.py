@@ -53,20 +53,28 @@ def setup(host: str, database: str) -> None:
     engine.dispose()
 
 
-def read_cost(host: str, database: str, sync_wait: int, reads: int) -> float:
-    """Microseconds per primary-key read (median of batches of 100)."""
-    hosts.WSREP_SYNC_WAIT = sync_wait
-    engine = make_engine(url(host, database), read_only=True)
-    batches = []
-    with engine.connect() as conn:
-        query = text("SELECT n FROM item WHERE id = :id")
-        for _ in range(reads // 100):
+def read_costs(host: str, database: str, settings: tuple[int, ...], rounds: int) -> list[float]:
+    """Microseconds per primary-key read with each wsrep_sync_wait of `settings` (median of
+    `rounds` batches of 100 each): one connection per setting, their batches taken in turn,
+    so that other load on the machine weighs on each alike."""
+    engines, connections = [], []
+    for sync_wait in settings:
+        hosts.WSREP_SYNC_WAIT = sync_wait  # read when a connection opens
+        engines.append(make_engine(url(host, database), read_only=True))
+        connections.append(engines[-1].connect())
+    hosts.WSREP_SYNC_WAIT = 3
+    query = text("SELECT n FROM item WHERE id = :id")
+    batches: list[list[float]] = [[] for _ in settings]
+    for _ in range(rounds):
+        for conn, spent in zip(connections, batches, strict=True):
             started = time.perf_counter()
             for _ in range(100):
                 conn.execute(query, {"id": random.randint(1, ROWS)}).scalar_one()  # noqa: S311
-            batches.append((time.perf_counter() - started) / 100)
-    engine.dispose()
-    return statistics.median(batches) * 1e6
+            spent.append((time.perf_counter() - started) / 100)
+    for conn, engine in zip(connections, engines, strict=True):
+        conn.close()
+        engine.dispose()
+    return [statistics.median(spent) * 1e6 for spent in batches]
 
 
 def busy_writer(database: str, stop: threading.Event) -> threading.Thread:
@@ -89,18 +97,19 @@ def busy_writer(database: str, stop: threading.Event) -> threading.Thread:
 
 
 def causal_reads(database: str, single_database: str) -> None:
-    print("Causal reads: microseconds per primary-key read on node 2 (median)")
+    settings = (0, 1, 3)
+    idle = read_costs(NODES[1], database, settings, 60)
+    stop = threading.Event()
+    writer = busy_writer(database, stop)
+    busy = read_costs(NODES[1], database, settings, 60)
+    stop.set()
+    writer.join()
+    print("Causal reads: microseconds per primary-key read on node 2 (median of 60 x 100)")
     print(f"{'wsrep_sync_wait':>16} {'idle':>8} {'node 1 writing':>15}")
-    for sync_wait in (0, 1, 3):
-        idle = read_cost(NODES[1], database, sync_wait, 3000)
-        stop = threading.Event()
-        writer = busy_writer(database, stop)
-        busy = read_cost(NODES[1], database, sync_wait, 3000)
-        stop.set()
-        writer.join()
-        print(f"{sync_wait:>16} {idle:>8.0f} {busy:>15.0f}")
-    hosts.WSREP_SYNC_WAIT = 3
-    print(f"{'single server':>16} {read_cost(SINGLE, single_database, 0, 3000):>8.0f}")
+    for sync_wait, quiet, loaded in zip(settings, idle, busy, strict=True):
+        print(f"{sync_wait:>16} {quiet:>8.0f} {loaded:>15.0f}")
+    (single,) = read_costs(SINGLE, single_database, (0,), 60)
+    print(f"{'single server':>16} {single:>8.0f}")
 
 
 def per_second(

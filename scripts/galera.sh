@@ -125,6 +125,21 @@ launch() {  # launch N [extra mariadbd options]
   say "node $n starting (pid $!, port $(sql_port "$n"))"
 }
 
+recovered_position() {  # recovered_position N: after a crash, where node N's data stands
+  # A node killed mid-flight leaves "seqno: -1" in grastate.dat: without its position it
+  # would need a full state transfer (rsync of everything, the donor blocked meanwhile).
+  # InnoDB knows it: ask mariadbd (--wsrep-recover, as Debian's galera_recovery does), so
+  # that the node rejoins with an incremental transfer of what it missed.
+  local n=$1 grastate log
+  grastate="$(node_dir "$n")/grastate.dat"
+  [ -f "$grastate" ] && grep -q '^seqno: *-1' "$grastate" || return 0
+  log=$(mktemp)
+  "$(command -v mariadbd || echo /usr/sbin/mariadbd)" --defaults-file="$(config_file "$n")" \
+    --wsrep-recover --disable-log-error 2>"$log" >/dev/null || true
+  sed -n 's/.*WSREP: Recovered position: *//p' "$log" | tail -n 1
+  rm -f "$log"
+}
+
 wait_synced() {  # wait_synced N...: until each is Synced in a cluster of 3
   local deadline=$((SECONDS + WAIT_SECONDS)) n state size
   for n in "$@"; do
@@ -199,9 +214,15 @@ start() {
 }
 
 start_node() {  # start_node N: node N joins the running cluster again
-  local n=$1
+  local n=$1 position
   ensure_packages
-  launch "$n"
+  [ -z "$(pid_of "$n")" ] && position=$(recovered_position "$n")
+  if [ -n "${position:-}" ]; then
+    say "node $n recovered its position $position"
+    launch "$n" --wsrep-start-position="$position"
+  else
+    launch "$n"
+  fi
   wait_synced "$n"
 }
 
