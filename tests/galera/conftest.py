@@ -21,28 +21,34 @@ from support.galera import Cluster, instance_url, require_cluster, scratch_clust
 
 
 @pytest.fixture(scope="module")
-def cluster(
-    secrets_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Cluster]:
+def cluster_database() -> Iterator[str]:
+    """The name of a scratch database on the cluster, migrated."""
     require_cluster()
-    tmp = tmp_path_factory.mktemp("galera")
     with scratch_cluster_database() as database:
+        yield database
 
-        def env(first: int) -> dict[str, str]:
-            url = instance_url(database, first)
-            return server_env(settings_for(url, tmp / "instance", secrets_env), secrets_env)
 
-        a = start_server(env(1), tmp / "a.log")
-        try:
-            b = start_production(env(2), tmp / "b.log")
-        except BaseException:
-            stop_server(a)
-            raise
-        try:
-            admin = HttpAuth(a.url, loopback_address()).headers()
-            yield Cluster(a, b, database, admin)
-        finally:
-            stop_server(a)
-            stop_production(b)
-            for server in (a, b):
-                assert "Traceback" not in server.log(), server.log()[-3000:]
+@pytest.fixture(scope="module")
+def cluster(
+    cluster_database: str, secrets_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Cluster]:
+    tmp = tmp_path_factory.mktemp("galera")
+
+    def env(first: int) -> dict[str, str]:
+        url = instance_url(cluster_database, first)
+        return server_env(settings_for(url, tmp / "instance", secrets_env), secrets_env)
+
+    a = start_server(env(1), tmp / "a.log")
+    try:
+        b = start_production(env(2), tmp / "b.log")
+    except BaseException:
+        stop_server(a)
+        raise
+    try:
+        admin = HttpAuth(a.url, loopback_address()).headers()
+        yield Cluster(a, b, cluster_database, admin)
+    finally:
+        stop_server(a)
+        stop_production(b)
+        for server in (a, b):
+            assert "Traceback" not in server.log(), server.log()[-3000:]

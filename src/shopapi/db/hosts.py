@@ -86,7 +86,8 @@ class Hosts:
                 with self._lock:
                     self._current = index
             return connection
-        assert last_error is not None  # noqa: S101 - at least one host was tried
+        if last_error is None:  # no host at all: the URL's parsing gives at least one
+            raise ValueError("the database URL names no host")
         raise last_error
 
 
