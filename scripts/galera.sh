@@ -182,7 +182,7 @@ bootstrap() {
   # After `stop`, node 1 (stopped last) is safe to bootstrap from; after a crash of every
   # node it is marked unsafe: this is a development cluster, so node 1's data wins.
   [ -f "$grastate" ] && sed -i 's/^safe_to_bootstrap: 0/safe_to_bootstrap: 1/' "$grastate"
-  launch 1 --wsrep-new-cluster
+  rejoin 1 --wsrep-new-cluster
   local deadline=$((SECONDS + WAIT_SECONDS))
   until [ "$(wsrep_status 1 wsrep_local_state_comment || true)" = Synced ]; do
     [ -n "$(pid_of 1)" ] || { tail -n 30 "$GALERA_DIR/node1.err" >&2; die "node 1 failed to start"; }
@@ -209,20 +209,26 @@ start() {
     initialise
     bootstrap
   fi
-  for n in "${NODES[@]}"; do launch "$n"; done
+  for n in "${NODES[@]}"; do rejoin "$n"; done
   wait_synced "${NODES[@]}"
 }
 
-start_node() {  # start_node N: node N joins the running cluster again
-  local n=$1 position
-  ensure_packages
+rejoin() {  # rejoin N [options]: start node N from where its data stands
+  local n=$1 position=""
+  shift
   [ -z "$(pid_of "$n")" ] && position=$(recovered_position "$n")
-  if [ -n "${position:-}" ]; then
+  if [ -n "$position" ]; then
     say "node $n recovered its position $position"
-    launch "$n" --wsrep-start-position="$position"
+    launch "$n" --wsrep-start-position="$position" "$@"
   else
-    launch "$n"
+    launch "$n" "$@"
   fi
+}
+
+start_node() {  # start_node N: node N joins the running cluster again
+  local n=$1
+  ensure_packages
+  rejoin "$n"
   wait_synced "$n"
 }
 
@@ -275,5 +281,5 @@ case "${1:-}" in
   kill) node_arg "${2:-}"; kill_node "$2" ;;
   start-node) node_arg "${2:-}"; start_node "$2" ;;
   wipe) stop; rm -rf "$GALERA_DIR"; say "removed $GALERA_DIR" ;;
-  *) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 2 ;;
 esac
