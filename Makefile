@@ -6,7 +6,8 @@ STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
 .PHONY: install install-dev node run serve test check lint typecheck bench bench-webhooks profile fuzz loadtest slowloris postman screenshots clean \
-	container-tools image compose-up compose-down compose-test
+	container-tools image compose-up compose-down compose-test \
+	galera-up galera-down
 
 install: $(STAMP)
 
@@ -156,3 +157,13 @@ compose-down:
 
 compose-test: install-dev container-tools
 	PYTHON=$(BIN)/python bash scripts/container/compose-test.sh
+
+# A three-node MariaDB Galera cluster on 127.0.0.1:3311-3313 from Debian's packages
+# (docs/operations/galera.md): `make galera-up` starts it (installing galera-4 and rsync when
+# missing) and waits until every node is synced, `make galera-down` stops it. Its data stays
+# in GALERA_DIR (/tmp/shopapi-galera) until `scripts/galera.sh wipe`.
+galera-up:
+	bash scripts/galera.sh start
+
+galera-down:
+	bash scripts/galera.sh stop

@@ -61,7 +61,9 @@ class Settings:
         "",
         "SQLAlchemy URL. MariaDB/MySQL: `mysql://user:pass@host:3306/db` takes the faster "
         "driver installed (mysqlclient, else PyMySQL); `mysql+mysqldb://` or "
-        "`mysql+pymysql://` names one. utf8mb4 is added when no charset is given.",
+        "`mysql+pymysql://` names one. utf8mb4 is added when no charset is given. Several "
+        "hosts, `mysql://user:pass@db1:3306,db2:3306/db`: connections go to the first that "
+        "serves, and move to the next when it fails (see [Galera](galera.md)).",
         shown="SQLite file `instance/shopapi.sqlite3`",
     )
     # Signs page cursors, and access tokens unless jwt_algorithm is EdDSA.

@@ -126,6 +126,11 @@ class CuttableLink:
         self.cuts_at_commit = 0
         threading.Thread(target=self._accept, daemon=True).start()
 
+    def connections(self) -> int:
+        """How many client connections the link carries now."""
+        with self._lock:
+            return len(self._pairs)
+
     # controls
     def cut(self) -> None:
         with self._lock:

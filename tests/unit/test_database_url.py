@@ -7,6 +7,7 @@ import sys
 import pytest
 
 from shopapi.db import normalise_url
+from shopapi.db.hosts import host_urls
 
 
 @pytest.mark.parametrize("scheme", ["mysql", "mariadb"])
@@ -39,3 +40,26 @@ def test_a_named_driver_is_kept(given: str, driver: str) -> None:
 def test_a_charset_given_is_kept_and_sqlite_is_left_alone() -> None:
     assert normalise_url("mysql+pymysql://s@db/shop?charset=latin1").query["charset"] == "latin1"
     assert normalise_url("sqlite:///shop.sqlite3").render_as_string() == "sqlite:///shop.sqlite3"
+
+
+def test_a_url_naming_several_hosts_names_each_in_turn() -> None:
+    url = "mysql://shop:p%40ss@db1:3311, db2:3312,[::1]:3313/shop?charset=utf8mb4"
+    assert host_urls(url) == [
+        "mysql://shop:p%40ss@db1:3311/shop?charset=utf8mb4",
+        "mysql://shop:p%40ss@db2:3312/shop?charset=utf8mb4",
+        "mysql://shop:p%40ss@[::1]:3313/shop?charset=utf8mb4",
+    ]
+    first = normalise_url(url)
+    assert (first.host, first.port, first.database, first.password) == (
+        "db1",
+        3311,
+        "shop",
+        "p@ss",
+    )
+
+
+@pytest.mark.parametrize(
+    "url", ["mysql://shop@db:3306/shop", "mysql://db/shop", "sqlite:///a,b.sqlite3"]
+)
+def test_a_url_naming_one_host_is_left_as_it_is(url: str) -> None:
+    assert host_urls(url) == [url]

@@ -30,6 +30,7 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from .. import clock, metrics
+from .hosts import connect_to_hosts, host_urls
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent.parent / "migrations"
@@ -43,8 +44,9 @@ def utcnow() -> datetime:
 def normalise_url(url: str) -> URL:
     """`url` as the engine takes it: utf8mb4 unless another charset is named, and for a
     MariaDB/MySQL URL that names no driver (`mysql://`, `mariadb://`), the faster driver
-    installed: mysqlclient (C) when it could be built, else PyMySQL, which always installs."""
-    parsed = make_url(url)
+    installed: mysqlclient (C) when it could be built, else PyMySQL, which always installs.
+    A URL naming several hosts (see `hosts`) gives its first host's URL."""
+    parsed = make_url(host_urls(url)[0])
     if parsed.get_backend_name() in ("mysql", "mariadb"):
         # One dialect name ("mysql") for both servers: the service's SQL is written for it.
         named = "+" in parsed.drivername  # else SQLAlchemy would pick mysqlclient, installed or not
@@ -85,7 +87,8 @@ def make_engine(
 
     A statement waits at most `lock_wait_timeout` seconds for a lock (SQLite's busy
     timeout, MariaDB's innodb_lock_wait_timeout), below the unit of work's retry time, so
-    that a wait that runs out is retried (`unit_of_work`) rather than holding the request."""
+    that a wait that runs out is retried (`unit_of_work`) rather than holding the request.
+    A MariaDB URL may name several hosts; on a Galera node reads are causal (see `hosts`)."""
     parsed = normalise_url(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
@@ -117,6 +120,7 @@ def make_engine(
             **kwargs,
         )
         event.listen(engine, "checkout", _closed_by_server)
+        connect_to_hosts(engine, url)
         if read_only:
             # SQLAlchemy ends every connection's use with DBAPI rollback(), which PyMySQL
             # sends to the server even in autocommit mode, where it has nothing to undo.
@@ -448,11 +452,9 @@ def alembic_config(url: str) -> Any:
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    # Alembic's config goes through ConfigParser interpolation: escape '%'.
-    config.set_main_option(
-        "sqlalchemy.url",
-        normalise_url(url).render_as_string(hide_password=False).replace("%", "%%"),
-    )
+    # Alembic's config goes through ConfigParser interpolation: escape '%'. The URL as
+    # given: migrations/env.py connects as the service does (to one of several hosts).
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return config
 
 

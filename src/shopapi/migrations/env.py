@@ -6,6 +6,7 @@ from sqlalchemy import create_engine, pool
 import shopapi.products.models  # noqa: F401 - registers the tables
 import shopapi.webhooks.models  # noqa: F401 - registers the tables
 from shopapi.db import normalise_url
+from shopapi.db.hosts import connect_to_hosts
 from shopapi.models import Base
 
 target_metadata = Base.metadata
@@ -13,7 +14,7 @@ target_metadata = Base.metadata
 
 def run_migrations_offline() -> None:
     context.configure(
-        url=context.config.get_main_option("sqlalchemy.url"),
+        url=normalise_url(context.config.get_main_option("sqlalchemy.url") or ""),
         target_metadata=target_metadata,
         literal_binds=True,
     )
@@ -22,8 +23,10 @@ def run_migrations_offline() -> None:
 
 
 def run_migrations_online() -> None:
-    url = normalise_url(context.config.get_main_option("sqlalchemy.url") or "")
-    engine = create_engine(url, poolclass=pool.NullPool)
+    given = context.config.get_main_option("sqlalchemy.url") or ""
+    engine = create_engine(normalise_url(given), poolclass=pool.NullPool)
+    if engine.dialect.name == "mysql":
+        connect_to_hosts(engine, given)
     with engine.connect() as connection:
         context.configure(connection=connection, target_metadata=target_metadata)
         with context.begin_transaction():
