@@ -18,7 +18,7 @@ from typing import Any
 
 import pyotp
 import pytest
-from chromium import RequestLog, chromium, no_page_errors, same_origin_only
+from chromium import RequestLog, no_page_errors, same_origin_only
 from console_driver import Console, axe_source
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
@@ -42,22 +42,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.sqlite_only]
 
 NEW_PASSWORD = "quiet-meadow-copper-kite"
 SECRETS = (".qr", ".secret", ".codes")  # blurred in the docs' pictures
-
-
-@pytest.fixture
-def downloads(tmp_path: Path) -> Path:
-    return tmp_path / "downloads"
-
-
-@pytest.fixture
-def browser(tmp_path: Path, downloads: Path) -> Iterator[Any]:
-    with chromium(tmp_path, window=(1280, 1000), downloads=downloads) as driver:
-        yield driver
-
-
-@pytest.fixture
-def console(browser: Any, live_server: LiveServer, backend: str) -> Console:
-    return Console(browser, live_server.url, axe_source(), backend)
 
 
 def test_a_new_password_and_new_recovery_codes_are_what_signs_in_afterwards(

@@ -8,14 +8,12 @@ An admin makes a service account, a key for it, and revokes that key the same wa
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
-from chromium import RequestLog, chromium, no_page_errors, same_origin_only
-from console_driver import Console, axe_source
+from chromium import RequestLog, no_page_errors, same_origin_only
+from console_driver import Console
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 from support import PASSWORD, LiveServer
@@ -23,22 +21,6 @@ from support import PASSWORD, LiveServer
 pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.sqlite_only]
 
 SECRETS = (".shown-code", ".codes")  # blurred in the docs' pictures
-
-
-@pytest.fixture
-def downloads(tmp_path: Path) -> Path:
-    return tmp_path / "downloads"
-
-
-@pytest.fixture
-def browser(tmp_path: Path, downloads: Path) -> Iterator[Any]:
-    with chromium(tmp_path, window=(1280, 1000), downloads=downloads) as driver:
-        yield driver
-
-
-@pytest.fixture
-def console(browser: Any, live_server: LiveServer, backend: str) -> Console:
-    return Console(browser, live_server.url, axe_source(), backend)
 
 
 def with_key(key: str) -> dict[str, str]:

@@ -11,33 +11,15 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from chromium import RequestLog, chromium, no_page_errors, same_origin_only
-from console_driver import Console, axe_source
+from chromium import RequestLog, no_page_errors, same_origin_only
+from console_driver import Console
 from selenium.webdriver.support.ui import Select
 from support import LiveServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.sqlite_only]
-
-
-@pytest.fixture
-def downloads(tmp_path: Path) -> Path:
-    return tmp_path / "downloads"
-
-
-@pytest.fixture
-def browser(tmp_path: Path, downloads: Path) -> Iterator[Any]:
-    with chromium(tmp_path, window=(1280, 1000), downloads=downloads) as driver:
-        yield driver
-
-
-@pytest.fixture
-def console(browser: Any, live_server: LiveServer, backend: str) -> Console:
-    return Console(browser, live_server.url, axe_source(), backend)
 
 
 def names(console: Console) -> list[str]:

@@ -8,29 +8,14 @@ list and the reservations page show what happened. Every screen is checked with 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
-
 import pytest
 import requests
-from chromium import RequestLog, chromium, no_page_errors, same_origin_only
-from console_driver import Console, axe_source
+from chromium import RequestLog, no_page_errors, same_origin_only
+from console_driver import Console
 from selenium.webdriver.support.ui import Select
 from support import HttpAuth, LiveServer, create_product
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.sqlite_only]
-
-
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[Any]:
-    with chromium(tmp_path, window=(1280, 1000)) as driver:
-        yield driver
-
-
-@pytest.fixture
-def console(browser: Any, live_server: LiveServer, backend: str) -> Console:
-    return Console(browser, live_server.url, axe_source(), backend)
 
 
 def figures(console: Console) -> dict[str, str]:

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
-from chromium import RequestLog, chromium, no_page_errors, same_origin_only
-from console_driver import Console, axe_source
+from chromium import RequestLog, no_page_errors, same_origin_only
+from console_driver import Console
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 from standardwebhooks import Webhook
@@ -48,22 +47,6 @@ def live_server(
 def hook() -> Iterator[Receiver]:
     with receiver() as running:
         yield running
-
-
-@pytest.fixture
-def downloads(tmp_path: Path) -> Path:
-    return tmp_path / "downloads"
-
-
-@pytest.fixture
-def browser(tmp_path: Path, downloads: Path) -> Iterator[Any]:
-    with chromium(tmp_path, window=(1280, 1000), downloads=downloads) as driver:
-        yield driver
-
-
-@pytest.fixture
-def console(browser: Any, live_server: LiveServer, backend: str) -> Console:
-    return Console(browser, live_server.url, axe_source(), backend)
 
 
 def shown_secret(console: Console, title: str) -> str:

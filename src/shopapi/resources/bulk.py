@@ -10,7 +10,6 @@ of deadlocking. Nothing here commits.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
@@ -23,6 +22,7 @@ from ..db import utcnow
 from ..errors import ApiError
 from ..webhooks import outbox
 from .resource import Resource, Written
+from .versioned import history_row
 
 # Rows a statement: well under every backend's limit of parameters per statement.
 CHUNK = 500
@@ -63,26 +63,6 @@ def changes_of(
         name: [declared.api_value(name, current[name]), declared.api_value(name, data[name])]
         for name in declared.writable_names
         if name in data and current[name] != data[name]
-    }
-
-
-def _history(
-    resource: Resource,
-    account: Account,
-    at: datetime,
-    resource_id: int,
-    version: int,
-    action: str,
-    changes: Mapping[str, list[Any]],
-) -> dict[str, Any]:
-    return {
-        resource.history_key: resource_id,
-        "version": version,
-        "action": action,
-        "user_id": account.id,
-        "api_key_id": account.api_key_id,
-        "at": at,
-        "changes": json.dumps(changes, ensure_ascii=False, separators=(",", ":")),
     }
 
 
@@ -144,7 +124,7 @@ def create_many(
     for part in chunks(rows):
         ids += [int(found[0]) for found in conn.execute(statement, list(part))]
     history = [
-        _history(
+        history_row(
             resource,
             account,
             now,
@@ -247,7 +227,7 @@ def change_many(
         after = {name: data.get(name, before[name]) for name in names}
         version = current.version + 1
         rows.append({"id": current.id, "version": current.version, **after})
-        history.append(_history(resource, account, now, current.id, version, "update", changes))
+        history.append(history_row(resource, account, now, current.id, version, "update", changes))
         written.append(
             Written(current.id, before, {**before, **after, "version": version, "updated_at": now})
         )

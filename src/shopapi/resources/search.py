@@ -120,6 +120,17 @@ def token_table(metadata: MetaData, name: str, key: str, **options: Any) -> Tabl
     )
 
 
+def _begins(token: Any, n: int, *, exact: bool) -> ColumnElement[bool]:
+    """`token` begins word `n` of the query (bound as `q_lo_<n>`, `q_hi_<n>`), or, when
+    `exact`, is the exact key (`q_exact`)."""
+    condition: ColumnElement[bool] = and_(
+        token >= bindparam(f"q_lo_{n}"), token < bindparam(f"q_hi_{n}")
+    )
+    if exact:
+        condition = or_(token == bindparam("q_exact"), condition)
+    return condition
+
+
 @dataclass(frozen=True)
 class Search:
     """Which text fields of a resource are searched, and the table of their tokens."""
@@ -163,28 +174,16 @@ class Search:
         `q_lo_<n>` and `q_hi_<n>`, see `bind`), or, when `exact`, whose exact key is
         `q_exact`: (exact OR w0) AND (exact OR w1) is exact OR (w0 AND w1)."""
         part = self.table.alias(f"{self.table.name}_{n}")
-        token = part.c.token
-        condition: ColumnElement[bool] = and_(
-            token >= bindparam(f"q_lo_{n}"), token < bindparam(f"q_hi_{n}")
-        )
-        if exact:
-            condition = or_(token == bindparam("q_exact"), condition)
-        return select(part.c[self.key]).where(condition)
+        return select(part.c[self.key]).where(_begins(part.c.token, n, exact=exact))
 
     def probe(self, table: Table, n: int, *, exact: bool) -> ColumnElement[bool]:
         """Whether the row of `table` has a token that begins word `n` (or, when `exact`,
         is the exact key): one lookup of the token table's primary key `(key, token)`.
         A scalar subquery, so that no database turns it into a join it reads whole."""
         part = self.table.alias(f"{self.table.name}_probe_{n}")
-        token = part.c.token
-        condition: ColumnElement[bool] = and_(
-            token >= bindparam(f"q_lo_{n}"), token < bindparam(f"q_hi_{n}")
-        )
-        if exact:
-            condition = or_(token == bindparam("q_exact"), condition)
         found = (
             select(literal(1))
-            .where(part.c[self.key] == table.c.id, condition)
+            .where(part.c[self.key] == table.c.id, _begins(part.c.token, n, exact=exact))
             .limit(1)
             .scalar_subquery()
         )

@@ -69,7 +69,21 @@ def record(
     at: datetime,
     changes: Mapping[str, list[Any]],
 ) -> None:
-    row = {
+    row = history_row(resource, account, at, resource_id, version, action, changes)
+    _execute(session, insert(resource.history).values(row))
+
+
+def history_row(
+    resource: Resource,
+    account: Account,
+    at: datetime,
+    resource_id: int,
+    version: int,
+    action: str,
+    changes: Mapping[str, list[Any]],
+) -> dict[str, Any]:
+    """The history row of one change: who, when, which version, each field's [before, after]."""
+    return {
         resource.history_key: resource_id,
         "version": version,
         "action": action,
@@ -78,7 +92,6 @@ def record(
         "at": at,
         "changes": json.dumps(changes, ensure_ascii=False, separators=(",", ":")),
     }
-    _execute(session, insert(resource.history).values(row))
 
 
 def _tell(session: Session, resource: Resource, what: str, data: Mapping[str, Any]) -> None:
