@@ -26,7 +26,14 @@ settings = Settings.read()
 app = Flask(__name__)
 app.extensions["settings"] = settings  # the page's next cursor is signed as the service signs it
 rsgi = body_first(app, settings)  # what granian serves, as for the service
-engine = make_engine(settings.database_url, read_only=True) if settings.database_url else None
+# The service's reader pool, as the service makes it: DB_POOL_SIZE connections kept per
+# worker (SQLAlchemy's default of 5, below THREADS, would open and close a connection for
+# the requests beyond it, a cost the service does not pay).
+engine = (
+    make_engine(settings.database_url, read_only=True, pool_size=settings.db_pool_size)
+    if settings.database_url
+    else None
+)
 reads = Reads(PRODUCTS)
 
 

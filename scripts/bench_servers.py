@@ -2,7 +2,8 @@
 
 A server is named `NAME:WORKERSxTHREADS` in BENCH_SERVERS, e.g. `granian:2x6,gunicorn:4x6`;
 `NAME:WxT:baseline` serves the code found at BENCH_BASELINE (a `src` folder of another
-checkout, and any folders its dependencies need, separated by `:`) instead of this one;
+checkout, and any folders its dependencies need, separated by `:`) instead of this one, on
+PyMySQL only (older code may not run on mysqlclient), against this checkout's yardstick;
 `NAME:WxT:nometrics` serves it with METRICS_ENABLED=false. Every one is started with the
 settings production would use for it (timeouts, no access log, a folder of its own for the
 workers' metrics as `make serve` gives); only the process and thread counts vary.
@@ -117,6 +118,16 @@ def uwsgi(spec: Spec, target: str, port: int) -> list[str]:
 COMMANDS = {"granian": granian, "gunicorn": gunicorn, "uwsgi": uwsgi}
 
 
+def _checkout(spec: Spec) -> Path:
+    """Where the service's `app.py` is: the checkout of BENCH_BASELINE's `src` when it has
+    one (its entry point goes with its code), else this one."""
+    if spec.pythonpath:
+        root = Path(spec.pythonpath.split(os.pathsep)[0]).resolve().parent
+        if (root / "app.py").exists():
+            return root
+    return ROOT
+
+
 class Server:
     """One server process serving `target`; `stop()` ends it and waits."""
 
@@ -130,13 +141,25 @@ class Server:
             "MAX_REQUESTS": "0",  # no worker restarts in the middle of a measurement
             "PROMETHEUS_MULTIPROC_DIR": self.metrics_dir,
             "METRICS_ENABLED": "true" if spec.metrics else "false",
+            # Another checkout's code serves the service only: the yardstick and the floors
+            # stay this checkout's, the same for every server of the run.
             "PYTHONPATH": os.pathsep.join(
-                p for p in (str(SCRIPTS), spec.pythonpath, env.get("PYTHONPATH", "")) if p
+                p
+                for p in (
+                    str(SCRIPTS),
+                    spec.pythonpath if target == SERVICE else "",
+                    env.get("PYTHONPATH", ""),
+                )
+                if p
             ),
         }
         try:
             self.running = launch(
-                COMMANDS[spec.name](spec, target, port), full_env, port=port, wait=60
+                COMMANDS[spec.name](spec, target, port),
+                full_env,
+                port=port,
+                wait=60,
+                cwd=_checkout(spec) if target == SERVICE else ROOT,
             )
         except ServerDidNotStart as error:
             shutil.rmtree(self.metrics_dir, ignore_errors=True)

@@ -101,8 +101,9 @@ def launch(
     port: int | None = None,
     ready_path: str = "/healthz",
     wait: float = 30,
+    cwd: Path = ROOT,
 ) -> RunningServer:
-    """Run `command` from the repository's root with `env` (the whole environment) plus HOST
+    """Run `command` from `cwd` (the repository's root) with `env` (the whole environment) plus HOST
     (`host`, 127.0.0.1 or another loopback address such as ::1) and PORT (`port`, else a free
     one); return once `ready_path` answers 200.
 
@@ -114,7 +115,7 @@ def launch(
     # The child keeps its own copy of the file handle; ours is closed at once.
     with log_path.open("wb") if log_path else open(os.devnull, "wb") as out:
         process = subprocess.Popen(
-            list(command), cwd=ROOT, env=full_env, stdout=out, stderr=subprocess.STDOUT
+            list(command), cwd=cwd, env=full_env, stdout=out, stderr=subprocess.STDOUT
         )
     address = f"[{host}]" if ":" in host else host
     server = RunningServer(f"http://{address}:{port}", process, log_path)
