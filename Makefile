@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: install install-dev node run serve test check lint typecheck bench bench-webhooks profile fuzz loadtest slowloris postman screenshots clean \
+.PHONY: install install-dev node run serve test check lint typecheck bench bench-webhooks bench-layers profile fuzz loadtest slowloris postman screenshots clean \
 	container-tools image compose-up compose-down compose-test \
 	galera-up galera-down
 
@@ -69,6 +69,11 @@ bench: install-dev
 
 # A flame graph (py-spy) of the first server's workers while wrk drives the page of 50
 # products (BENCH_PROFILE_TARGET=one: one product; healthz: the per-request floor).
+# What each layer of the service costs a request that reaches no view's database (GET /healthz),
+# in one process: the bare app, the service, and the service without each layer in turn.
+bench-layers: install-dev
+	$(BIN)/python scripts/bench_layers.py
+
 profile: install-dev
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	BENCH_PROFILE=$${BENCH_PROFILE:-profile.svg} $(BIN)/python scripts/bench.py

@@ -74,6 +74,8 @@ class Observer(Protocol):
 
     def finished(self, environ: dict[str, Any], status: str, seconds: float) -> None: ...
 
+    def flush(self) -> None: ...
+
 
 def _timestamp(seconds: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
@@ -186,6 +188,11 @@ def _write(data: bytes | bytearray) -> None:
 _buffer = LineBuffer()
 
 
+def flush_request_lines() -> None:
+    """Write the request lines still waiting in this process's buffer now."""
+    _buffer.flush()
+
+
 class RequestLog:
     """WSGI middleware: a request id, the common response headers, one log line.
 
@@ -276,6 +283,11 @@ class RequestLog:
                         extra={"request_id": request_id, "seconds": round(now - started, 1)},
                     )
                     _buffer.flush()
+                    if self.observer is not None:
+                        try:  # the counts of what this worker answered; never in the way
+                            self.observer.flush()
+                        except Exception:  # noqa: BLE001, S110 - the worker must end
+                            pass
                     os._exit(STUCK_EXIT_CODE)
 
     def _write(self, environ: dict[str, Any], status: str, request_id: str, seconds: float) -> None:

@@ -6,6 +6,7 @@ import contextlib
 import glob
 import ipaddress
 import os
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -22,10 +23,11 @@ from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from .traffic import RequestMetrics, set_build_info
+from .traffic import FLUSH_EVERY, RequestMetrics, set_build_info
 
 MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
 ALLOWED = "shopapi_metrics_allowed"
+REQUEST_METRICS = "shopapi_request_metrics"
 
 bp = APIBlueprint("metrics", __name__, tag="Operations")
 _RESPONSES: dict[int | str, dict[str, str | dict[str, dict[str, Any]]]] = {
@@ -43,6 +45,7 @@ def scrape() -> Response:
     """Prometheus metrics, for clients in METRICS_ALLOWED_NETWORKS only (others: 404)."""
     if not allowed(request.remote_addr, current_app.extensions[ALLOWED]):
         abort(404)  # as for any unknown path: nothing tells that something is here
+    current_app.extensions[REQUEST_METRICS].flush()  # this worker's, this scrape's start too
     body, content_type = exposition()
     return Response(body + webhook_backlog(), content_type=content_type)
 
@@ -83,6 +86,7 @@ class _Backlog:
 def register(app: APIFlask, cidrs: Iterable[str], request_metrics: RequestMetrics) -> None:
     """Serve /metrics, sample the pools, say what runs."""
     app.extensions[ALLOWED] = networks(cidrs)
+    app.extensions[REQUEST_METRICS] = request_metrics
     pools: dict[Engine, str] = {}  # on SQLite the reader is the main engine: once
     for name, key in (("main", "db_engine"), ("side", "db_side"), ("reader", "db_reader")):
         pools.setdefault(app.extensions[key], name)
@@ -115,6 +119,9 @@ def exposition() -> tuple[bytes, str]:
     directory = os.environ.get(MULTIPROC_DIR)
     if not directory:
         return generate_latest(REGISTRY), CONTENT_TYPE_PLAIN_0_0_4
+    # Other workers write what they answered every FLUSH_EVERY seconds: wait for them, so a
+    # scrape counts every request answered before it.
+    time.sleep(2 * FLUSH_EVERY)
     _forget_dead_processes(directory)
     registry = CollectorRegistry()
     multiprocess.MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]

@@ -100,6 +100,27 @@ def test_routes_are_templates_and_unknown_paths_share_one_label(client: Any) -> 
     assert all(r == "unmatched" or r.startswith("/") for r in routes)
 
 
+def test_durations_fill_cumulative_buckets_and_the_scrape_is_in_flight(client: Any) -> None:
+    before = scrape(client)
+    for _ in range(5):
+        assert client.get("/healthz").status_code == 200
+    after = scrape(client)
+    name, route = "shopapi_http_request_duration_seconds", {"route": "/healthz", "status": "2xx"}
+    assert after.moved(before, f"{name}_count", **route) == 5
+    assert after.moved(before, "shopapi_http_requests_total", **route) == 5
+    assert after.moved(before, f"{name}_bucket", le="+Inf", **route) == 5
+    assert after.moved(before, f"{name}_bucket", le="30.0", **route) == 5  # none took 30 s
+    assert 0 < after.moved(before, f"{name}_sum", **route) < 5 * 30
+    buckets = sorted(
+        (float(labels["le"]), value)
+        for sample, labels, value in after.samples
+        if sample == f"{name}_bucket" and labels["route"] == "/healthz"
+    )
+    counts = [value for _, value in buckets]
+    assert counts == sorted(counts), buckets  # each bucket holds those below it
+    assert after.value("shopapi_http_requests_in_flight") == 1  # this scrape
+
+
 def test_the_build_is_described(client: Any, backend: str) -> None:
     figures = scrape(client)  # (apps on other backends may have run in this process)
     info = [s for s in figures.samples if s[0] == "shopapi_build_info"]
