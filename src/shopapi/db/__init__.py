@@ -315,17 +315,19 @@ def unit_of_work(view: Callable[..., Any]) -> Callable[..., Any]:
 
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        deadline = time.monotonic() + current_app.extensions["db_retry_seconds"]
-        before = set(g)
+        started = time.monotonic()
+        found = g._get_current_object()  # once, not through the proxy at each use
+        before = set(found.__dict__)
         retries = 0
         while True:
             try:
-                return _attempt(view, args, kwargs)
+                return _attempt(view, args, kwargs, found)
             except SQLAlchemyError as error:
                 cause = conflict_cause(error)
                 if cause is None:
                     raise
                 _forget_attempt(before)
+                deadline = started + current_app.extensions["db_retry_seconds"]
                 if not retried:
                     log.info("database conflict answered, not retried: %s", cause)
                     raise ConflictNotRetried(cause) from None
@@ -341,14 +343,14 @@ def unit_of_work(view: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def _attempt(view: Callable[..., Any], args: Any, kwargs: Any) -> Any:
+def _attempt(view: Callable[..., Any], args: Any, kwargs: Any, found: Any) -> Any:
     try:
         response = view(*args, **kwargs)
     except Exception as error:
         if getattr(error, "keep_work", False):  # a refusal that is itself an outcome
-            _commit()
+            _commit(found)
         raise
-    _commit()
+    _commit(found)
     return response
 
 
@@ -401,8 +403,8 @@ def insert_or_ignore(conn: Connection, table: Any, values: dict[str, Any]) -> bo
     return bool(conn.execute(statement).rowcount == 1)
 
 
-def _commit() -> None:
-    found = _request_globals()
+def _commit(found: Any) -> None:
+    """Commit the unit of work kept in `found` (the request's `g`), then its callbacks."""
     work: Session | None = found.get("db_session")
     if work is not None and work.in_transaction():
         work.commit()
