@@ -94,10 +94,19 @@ def history_row(
     }
 
 
-def _tell(session: Session, resource: Resource, what: str, data: Mapping[str, Any]) -> None:
-    """The webhook event of this change, in its transaction, if the resource sends any."""
+def _tell(
+    session: Session,
+    resource: Resource,
+    what: str,
+    data: Mapping[str, Any],
+    followed: list[tuple[Connection, str, Mapping[str, Any]]],
+) -> None:
+    """The webhook event of this change, if the resource sends any, then those of what
+    followed from it, in its transaction (the endpoints read once for all of them)."""
+    told = []
     if resource.event_prefix is not None:
-        outbox.record(session, f"{resource.event_prefix}.{what}", data)
+        told.append((session.connection(), f"{resource.event_prefix}.{what}", data))
+    outbox.record_all([*told, *followed])
 
 
 def create(
@@ -132,8 +141,7 @@ def create(
             session.connection(), account, resource_id, None, created, now
         )
     answer = {**declared.to_api(created), **derived}
-    _tell(session, resource, "created", answer)
-    outbox.record_all(followed)
+    _tell(session, resource, "created", answer, followed)
     return answer
 
 
@@ -193,8 +201,7 @@ def change(
                     session.connection(), account, resource_id, current._mapping, changed, now
                 )
             updated = {**declared.to_api(changed), **derived}
-            _tell(session, resource, "updated", updated)
-            outbox.record_all(followed)
+            _tell(session, resource, "updated", updated, followed)
             return updated
         # Another writer got in between; this statement changed nothing. Each read sees the
         # latest committed version (READ COMMITTED; SQLite's lock was taken after it), so
@@ -238,6 +245,6 @@ def remove(
             resource.effects.written(conn, account, resource_id, current._mapping, None, now)
             # As it was last, with the delete's version (as its history numbers it).
             gone = {**current._mapping, "version": version, "updated_at": now}
-            _tell(session, resource, "deleted", resource.declaration.to_api(gone))
+            _tell(session, resource, "deleted", resource.declaration.to_api(gone), [])
             return
     raise _too_often(resource)

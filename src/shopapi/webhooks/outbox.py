@@ -16,7 +16,7 @@ from contextvars import ContextVar
 from typing import Any, Literal, TypeAlias, cast, get_args
 
 from flask import has_request_context
-from sqlalchemy import Connection, Table, bindparam, insert, literal, select
+from sqlalchemy import Connection, Table, bindparam, insert, literal, or_, select
 from sqlalchemy.orm import Session
 
 from .. import db
@@ -78,13 +78,42 @@ def following() -> Iterator[list[tuple[Connection, str, Mapping[str, Any]]]]:
 
 
 def record_all(kept: list[tuple[Connection, str, Mapping[str, Any]]]) -> None:
+    """`record()` each of `kept` in order, asking once (not once an event) which of their
+    types any enabled endpoint wants: a change and what follows from it (a product created
+    with its initial stock) read the endpoints once."""
+    if not kept:
+        return
+    for _, type_, _ in kept:
+        if type_ not in EVENT_TYPES:
+            raise ValueError(f"not an event type: {type_}")
+    outer = _following.get()
+    if outer is not None:  # inside another `following()`: that one writes them, in order
+        outer.extend(kept)
+        return
+    wanted = wanted_types(kept[0][0], {type_ for _, type_, _ in kept})
     for conn, type_, data in kept:
-        record(conn, type_, data)
+        if type_ in wanted:
+            _write(conn, type_, data)
 
 
 def wanted_by_any(conn: Connection, type_: str) -> bool:
     """Whether any enabled endpoint wants events of `type_` (one small read)."""
     return conn.execute(_WANTED_BY, {"type": f"%,{type_},%"}).first() is not None
+
+
+def wanted_types(conn: Connection, types: set[str]) -> set[str]:
+    """Which of `types` any enabled endpoint wants (one small read, whatever their number)."""
+    if len(types) == 1:
+        (only,) = types
+        return types if wanted_by_any(conn, only) else set()
+    ordered = sorted(types)
+    statement = select(_endpoints.c.events).where(
+        _endpoints.c.enabled.is_(True),
+        or_(*(_endpoints.c.events.like(bindparam(f"type_{i}")) for i in range(len(ordered)))),
+    )
+    params = {f"type_{i}": f"%,{type_},%" for i, type_ in enumerate(ordered)}
+    lists = [row[0] for row in conn.execute(statement, params)]
+    return {type_ for type_ in ordered if any(f",{type_}," in events for events in lists)}
 
 
 def record_many(conn: Connection, type_: str, datas: Iterable[Mapping[str, Any]]) -> None:
@@ -111,8 +140,13 @@ def record(work: Session | Connection, type_: str, data: Mapping[str, Any]) -> i
         return 0
     conn = work.connection() if isinstance(work, Session) else work
     # No enabled endpoint wants it (the usual case): no event to keep, one small read.
-    if conn.execute(_WANTED_BY, {"type": f"%,{type_},%"}).first() is None:
+    if not wanted_by_any(conn, type_):
         return 0
+    return _write(conn, type_, data)
+
+
+def _write(conn: Connection, type_: str, data: Mapping[str, Any]) -> int:
+    """The event and its pending deliveries; its id."""
     now = utcnow()
     body = {"type": type_, "timestamp": iso(now), "data": data}
     payload = json.dumps(body, ensure_ascii=False, separators=(",", ":"))

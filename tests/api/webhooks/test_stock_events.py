@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from standardwebhooks import Webhook
-from support import AuthActions, create_product
+from support import AuthActions, create_product, statements_sent
 from support.receiver import Receiver, deliver, receiver
 
 EVERY_TYPE = [
@@ -85,6 +85,31 @@ def test_movements_sales_and_reservations_are_each_delivered_once(
     assert bodies[9]["data"]["id"] == freed["id"]
     assert client.get(path, headers=headers).get_json() == after_sale
     assert json.loads(hook.wait_for(10)[0].body)["data"]["id"] == product["id"]
+
+
+@pytest.mark.parametrize(
+    ("wanted", "sent"),
+    [
+        (["stock.moved"], ["stock.moved"]),
+        (["product.created", "stock.moved"], ["product.created", "stock.moved"]),
+        (["product.updated"], []),
+    ],
+)
+def test_a_product_created_with_stock_reads_the_endpoints_once_for_both_its_events(
+    hooks_app: Any, hook: Receiver, wanted: list[str], sent: list[str]
+) -> None:
+    client = hooks_app.test_client()
+    headers = AuthActions(client).headers()
+    made = client.post("/admin/webhooks", json={"url": hook.url, "events": wanted}, headers=headers)
+    assert made.status_code == 201
+    with statements_sent(hooks_app) as statements:
+        product = create_product(client, headers, quantity=4).get_json()
+    lookups = [sql for sql, _ in statements if "FROM webhook_endpoints" in sql]
+    assert len(lookups) == 1 + len(sent), lookups  # the lookup, and a fan-out per event
+    assert deliver(hooks_app) == len(sent)
+    bodies = [json.loads(r.body) for r in hook.wait_for(len(sent))] if sent else []
+    assert [b["type"] for b in bodies] == sent
+    assert all(b["data"].get("product_id", b["data"].get("id")) == product["id"] for b in bodies)
 
 
 def test_an_import_sends_the_events_its_changes_would_send_one_at_a_time(
