@@ -6,6 +6,7 @@ e2e/test_metrics.py; here the app answers through Flask's test client.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
@@ -119,6 +120,35 @@ def test_durations_fill_cumulative_buckets_and_the_scrape_is_in_flight(client: A
     counts = [value for _, value in buckets]
     assert counts == sorted(counts), buckets  # each bucket holds those below it
     assert after.value("shopapi_http_requests_in_flight") == 1  # this scrape
+
+
+def _at_once(app: Any, count: int) -> list[int]:
+    """`count` GET /healthz sent on as many threads at once; their statuses."""
+    ready = threading.Barrier(count)
+    answers: list[int] = []
+
+    def request() -> None:
+        client = app.test_client()
+        ready.wait()
+        answers.append(client.get("/healthz").status_code)
+
+    threads = [threading.Thread(target=request) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return answers
+
+
+def test_a_new_apps_first_requests_on_many_threads_are_all_counted(make_app: Any) -> None:
+    reader = make_app().test_client()  # the figures are the process's, whichever app reads
+    for _ in range(10):  # each app starts its metrics' writer on its first request
+        before = scrape(reader)
+        app = make_app()
+        assert _at_once(app, 12) == [200] * 12
+        figures = scrape(app.test_client())
+        assert figures.moved(before, "shopapi_http_requests_total", route="/healthz") == 12
+        assert figures.value("shopapi_http_requests_in_flight") == 1  # this scrape only
 
 
 def test_the_build_is_described(client: Any, backend: str) -> None:
