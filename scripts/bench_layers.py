@@ -38,12 +38,10 @@ import bare_app  # noqa: E402
 ROUNDS = int(os.environ.get("BENCH_LAYER_ROUNDS", "5"))
 REQUESTS = 4000
 Wsgi = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
-SERVICE: list[Any] = []  # the app measured, once made
 
 
 def main() -> int:
     service = create_app(Settings.read())
-    SERVICE.append(service)
     environ = EnvironBuilder(path="/healthz", environ_base={"REMOTE_ADDR": "127.0.0.1"})
     base = environ.get_environ()
 
@@ -108,7 +106,7 @@ def main() -> int:
     with open(os.devnull, "wb") as nowhere:
         os.dup2(nowhere.fileno(), 2)
     try:
-        rounds(measure, layers)
+        rounds(measure, service, layers)
     finally:
         flush_request_lines()
         os.dup2(kept_stderr, 2)
@@ -118,15 +116,17 @@ def main() -> int:
 
 
 def rounds(
-    measure: Callable[[str, Wsgi], None], layers: dict[str, Callable[[], Callable[[], None]]]
+    measure: Callable[[str, Wsgi], None],
+    service: Wsgi,
+    layers: dict[str, Callable[[], Callable[[], None]]],
 ) -> None:
     for _ in range(ROUNDS):
         measure("bare Flask app", bare_app.app)
-        measure("service", SERVICE[0])
+        measure("service", service)
         for name, take_out in layers.items():
             put_back = take_out()
             try:
-                measure(name, SERVICE[0])
+                measure(name, service)
             finally:
                 put_back()
 

@@ -86,9 +86,7 @@ def record_all(kept: list[tuple[Connection, str, Mapping[str, Any]]]) -> None:
     for _, type_, _ in kept:
         if type_ not in EVENT_TYPES:
             raise ValueError(f"not an event type: {type_}")
-    outer = _following.get()
-    if outer is not None:  # inside another `following()`: that one writes them, in order
-        outer.extend(kept)
+    if _kept_for_later(kept):
         return
     wanted = wanted_types(kept[0][0], {type_ for _, type_, _ in kept})
     for conn, type_, data in kept:
@@ -123,8 +121,21 @@ def record_many(conn: Connection, type_: str, datas: Iterable[Mapping[str, Any]]
         raise ValueError(f"not an event type: {type_}")
     if not wanted_by_any(conn, type_):
         return
-    for data in datas:
-        record(conn, type_, data)
+    kept = [(conn, type_, data) for data in datas]
+    if _kept_for_later(kept):
+        return
+    for _, _, data in kept:
+        _write(conn, type_, data)
+
+
+def _kept_for_later(kept: list[tuple[Connection, str, Mapping[str, Any]]]) -> bool:
+    """Inside `following()`: hand `kept` to it, to be written in order after the event of
+    the change they follow from (True); else False."""
+    outer = _following.get()
+    if outer is None:
+        return False
+    outer.extend(kept)
+    return True
 
 
 def record(work: Session | Connection, type_: str, data: Mapping[str, Any]) -> int:
@@ -134,11 +145,9 @@ def record(work: Session | Connection, type_: str, data: Mapping[str, Any]) -> i
     here; a type not in `EVENT_TYPES` is a programming error."""
     if type_ not in EVENT_TYPES:
         raise ValueError(f"not an event type: {type_}")
-    kept = _following.get()
-    if kept is not None:
-        kept.append((work.connection() if isinstance(work, Session) else work, type_, data))
-        return 0
     conn = work.connection() if isinstance(work, Session) else work
+    if _kept_for_later([(conn, type_, data)]):
+        return 0
     # No enabled endpoint wants it (the usual case): no event to keep, one small read.
     if not wanted_by_any(conn, type_):
         return 0
