@@ -154,7 +154,7 @@ def test_a_create_cut_at_commit_is_all_or_nothing_and_a_keyed_retry_makes_one(
     keyed = {**headers, "Idempotency-Key": str(uuid.uuid4())}
     body = product_body(name=name)
     cuts = rig.link.cuts_at_commit
-    rig.link.cut_at_commit(after=after)
+    rig.link.cut_at_commit(after=after, of=b"INSERT INTO products")
     interrupted = http.post(f"{rig.url}/api/products", json=body, headers=keyed, timeout=60)
     assert is_problem(interrupted, 503), interrupted.text
     assert rig.link.cuts_at_commit == cuts + 1  # cut at this create's COMMIT, not elsewhere
@@ -188,7 +188,7 @@ def test_an_update_cut_at_commit_is_all_or_nothing(
     created = http.post(f"{rig.url}/api/products", json=body, headers=headers, timeout=30)
     location, product_id = created.headers["Location"], created.json()["id"]
     cuts = rig.link.cuts_at_commit
-    rig.link.cut_at_commit(after=after)
+    rig.link.cut_at_commit(after=after, of=b"UPDATE products")
     interrupted = http.patch(
         f"{rig.url}{location}",
         json={"quantity": 77},

@@ -107,6 +107,8 @@ class CuttableLink:
     nothing either way (a server that hangs); `restore()` forwards again. `cut_at_commit(after=...)`
     arms a cut for the next COMMIT a client sends: before it reaches the server
     (the transaction is lost) or right after (committed, but the answer never arrives).
+    With `of=b"UPDATE products"`, only the COMMIT of a transaction that sent those bytes
+    is cut: a COMMIT of anything else the server does meanwhile passes.
     """
 
     def __init__(self, target_port: int, target_host: str = "127.0.0.1") -> None:
@@ -122,6 +124,7 @@ class CuttableLink:
         self._stalled = False
         self._held: list[socket.socket] = []
         self._armed: str | None = None
+        self._armed_of: bytes | None = None
         self._stopped = False
         self.cuts_at_commit = 0
         threading.Thread(target=self._accept, daemon=True).start()
@@ -157,9 +160,10 @@ class CuttableLink:
             self._cut = False
             self._armed = None
 
-    def cut_at_commit(self, after: bool) -> None:
+    def cut_at_commit(self, after: bool, of: bytes | None = None) -> None:
         with self._lock:
             self._armed = "after" if after else "before"
+            self._armed_of = of
 
     def close(self) -> None:
         self._stopped = True
@@ -194,6 +198,9 @@ class CuttableLink:
 
     def _pump(self, client: socket.socket, upstream: socket.socket) -> None:
         sockets = [client, upstream]
+        # What the client sent since its last COMMIT or ROLLBACK (its last 256 KiB: a
+        # connection in autocommit mode sends neither).
+        sent = bytearray()
         try:
             while True:
                 readable, _, _ = select.select(sockets, [], [], 1.0)
@@ -206,12 +213,17 @@ class CuttableLink:
                     data = source.recv(65536)
                     if not data:
                         return
-                    if source is client and b"\x03COMMIT" in data and self._take_commit():
+                    if source is client:
+                        sent += data
+                        del sent[:-_KEPT_SENT]
+                    if source is client and b"\x03COMMIT" in data and self._take_commit(sent):
                         if self._armed_mode == "after":
                             upstream.sendall(data)
                             time.sleep(0.2)  # let the server read the COMMIT first
                         self.cut()
                         return
+                    if source is client and (b"\x03COMMIT" in data or b"\x03ROLLBACK" in data):
+                        sent.clear()
                     (upstream if source is client else client).sendall(data)
         except (OSError, ValueError):
             return
@@ -221,14 +233,19 @@ class CuttableLink:
 
     _armed_mode: str | None = None
 
-    def _take_commit(self) -> bool:
+    def _take_commit(self, transaction: bytearray) -> bool:
         with self._lock:
             if self._armed is None:
+                return False
+            if self._armed_of is not None and self._armed_of not in transaction:
                 return False
             self._armed_mode, self._armed = self._armed, None
             self._cut = True
             self.cuts_at_commit += 1
             return True
+
+
+_KEPT_SENT = 256 * 1024
 
 
 def _close(sock: socket.socket) -> None:
