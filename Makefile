@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: install install-dev node run serve test check lint typecheck bench bench-webhooks bench-layers profile fuzz loadtest slowloris postman screenshots clean \
+.PHONY: install install-dev node run serve test check lint typecheck bench bench-webhooks bench-layers bench-statements profile fuzz loadtest slowloris postman screenshots clean \
 	container-tools image compose-up compose-down compose-test \
 	galera-up galera-down
 
@@ -73,6 +73,9 @@ bench: install-dev
 # in one process: the bare app, the service, and the service without each layer in turn.
 bench-layers: install-dev
 	$(BIN)/python scripts/bench_layers.py
+
+bench-statements: install-dev
+	$(BIN)/python scripts/bench_statements.py
 
 profile: install-dev
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
