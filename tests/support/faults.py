@@ -216,14 +216,15 @@ class CuttableLink:
                     if source is client:
                         sent += data
                         del sent[:-_KEPT_SENT]
-                    if source is client and b"\x03COMMIT" in data and self._take_commit(sent):
-                        if self._armed_mode == "after":
-                            upstream.sendall(data)
-                            time.sleep(0.2)  # let the server read the COMMIT first
-                        self.cut()
-                        return
-                    if source is client and (b"\x03COMMIT" in data or b"\x03ROLLBACK" in data):
-                        sent.clear()
+                        commit = b"\x03COMMIT" in data
+                        if commit and self._take_commit(sent):
+                            if self._armed_mode == "after":
+                                upstream.sendall(data)
+                                time.sleep(0.2)  # let the server read the COMMIT first
+                            self.cut()
+                            return
+                        if commit or b"\x03ROLLBACK" in data:
+                            sent.clear()
                     (upstream if source is client else client).sendall(data)
         except (OSError, ValueError):
             return

@@ -119,12 +119,13 @@ def record_many(conn: Connection, type_: str, datas: Iterable[Mapping[str, Any]]
     wants the type: a bulk write that nobody listens to writes no events and reads once."""
     if type_ not in EVENT_TYPES:
         raise ValueError(f"not an event type: {type_}")
+    outer = _following.get()
+    if outer is not None:  # `record_all()` asks for every type it is handed, at once
+        outer.extend((conn, type_, data) for data in datas)
+        return
     if not wanted_by_any(conn, type_):
         return
-    kept = [(conn, type_, data) for data in datas]
-    if _kept_for_later(kept):
-        return
-    for _, _, data in kept:
+    for data in datas:
         _write(conn, type_, data)
 
 
